@@ -1,0 +1,269 @@
+"""Reading the notation of 年度指标值 / 实际完成值 cells and of amounts.
+
+Everything the seed forms print is accepted: ``≥12.00(次)``, ``>=90%``, ``$\\geq 90\\%$``,
+``不少于3次``, ``<=6小时``, ``=1期/月``, ``7*24小时``, bare ``100%``, ``=0件``,
+full-width characters, stray spaces, HTML wrappers; qualitative targets (``建立健全``)
+and the judgements ``达成指标`` / ``部分达成`` / ``未达成``.
+
+The result is a small typed value; nothing here scores (see :mod:`xlperf.scoring`).
+"""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+
+from .errors import NotationError
+
+
+class Op(str, Enum):
+    GE = "≥"
+    GT = ">"
+    LE = "≤"
+    LT = "<"
+    EQ = "="
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self in (Op.LE, Op.LT)
+
+
+class Judgement(str, Enum):
+    ACHIEVED = "达成指标"
+    PARTIAL = "部分达成"
+    NOT_ACHIEVED = "未达成"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A measured value or a quantitative target: operator, number, unit."""
+    op: Op
+    value: Decimal
+    unit: str | None
+    text: str = ""
+
+    def __str__(self) -> str:
+        unit = self.unit or ""
+        if unit and unit[0] not in "*/":
+            unit = f"({unit})"
+        return f"{self.op.value}{self.value}{unit}"
+
+
+@dataclass(frozen=True)
+class Qualitative:
+    """A 定性 target or a free-text actual; ``judgement`` set when the text is one."""
+    text: str
+    judgement: Judgement | None = None
+
+
+Value = Quantity | Qualitative
+
+ACCEPTED_FORMS = ("可识别的写法：≥12.00(次)、>=90%、≤2.00(次)、<30分钟、=100.00(%)、=1期/月、"
+                  "100%、7*24小时、不少于3次、3次以上；定性指标写文字（如 建立健全）；"
+                  "实际完成值也可填 达成指标 / 部分达成 / 未达成。")
+
+# Longest first: the prefix scan takes the first that matches.
+_WORD_OPS = [
+    ("大于等于", Op.GE), ("大于或等于", Op.GE), ("不少于", Op.GE), ("不低于", Op.GE),
+    ("不小于", Op.GE), ("至少", Op.GE),
+    ("小于等于", Op.LE), ("小于或等于", Op.LE), ("不多于", Op.LE), ("不超过", Op.LE),
+    ("不高于", Op.LE), ("不大于", Op.LE), ("至多", Op.LE),
+    ("大于", Op.GT), ("高于", Op.GT), ("超过", Op.GT), ("多于", Op.GT),
+    ("小于", Op.LT), ("低于", Op.LT), ("少于", Op.LT),
+    ("等于", Op.EQ), ("达到", Op.EQ),
+]
+_SYMBOL_OPS = [(">=", Op.GE), ("=>", Op.GE), ("≥", Op.GE), ("≧", Op.GE), ("⩾", Op.GE),
+               ("<=", Op.LE), ("=<", Op.LE), ("≤", Op.LE), ("≦", Op.LE), ("⩽", Op.LE),
+               ("==", Op.EQ), ("=", Op.EQ), (">", Op.GT), ("<", Op.LT)]
+_SUFFIX_OPS = [("及以上", Op.GE), ("以上", Op.GE), ("及以下", Op.LE), ("以下", Op.LE), ("以内", Op.LE)]
+_LATEX = [(r"\geqslant", "≥"), (r"\leqslant", "≤"), (r"\geq", "≥"), (r"\leq", "≤"),
+          (r"\ge", "≥"), (r"\le", "≤"), (r"\gt", ">"), (r"\lt", "<"), (r"\%", "%"),
+          (r"\times", "*"), (r"\cdot", "*")]
+
+_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"
+_QUANT_RE = re.compile(rf"^(?P<num>{_NUMBER})(?P<unit>.*)$")
+# A unit is text without digits or operators; a compound unit is *24小时, ×24小时, /月.
+_UNIT_RE = re.compile(r"^(?:[*×x]\d+(?:\.\d+)?)?[^\d.,+\-≥≤<>=*×]*$")
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+_CJK_RE = re.compile(r"[\u3400-\u9fff]")
+_SPACE_RE = re.compile(r"\s+")
+
+_JUDGEMENTS = {
+    Judgement.ACHIEVED: ("达成指标", "达成", "已达成", "全部达成", "完成", "已完成", "达到", "已达到",
+                         "达成年度指标"),
+    Judgement.PARTIAL: ("部分达成", "部分达成指标", "基本达成", "部分完成", "基本完成",
+                        "部分达成年度指标并具有一定效果"),
+    Judgement.NOT_ACHIEVED: ("未达成", "未达成指标", "未完成", "未达到", "没有达成",
+                             "未达成年度指标且效果较差"),
+}
+_JUDGEMENT_OF = {word: j for j, words in _JUDGEMENTS.items() for word in words}
+
+
+def clean_text(text: str) -> str:
+    """Normalise cell text: NFKC (full-width → half-width), strip HTML tags and entities,
+    LaTeX artefacts from PDF extraction, and all white space."""
+    s = unicodedata.normalize("NFKC", str(text))
+    s = html.unescape(_TAG_RE.sub("", s))
+    if "$" in s or "\\" in s:
+        s = s.replace("$", "")
+        for latex, plain in _LATEX:
+            s = s.replace(latex, plain)
+        s = s.replace("\\", "")
+    return _SPACE_RE.sub("", s)
+
+
+def strip_html(text: str) -> str:
+    """Remove HTML tags/entities from free text (goals) without touching its spaces."""
+    if text is None:
+        return ""
+    return html.unescape(_TAG_RE.sub("", str(text))).strip()
+
+
+def _split_unit(unit: str) -> str | None:
+    unit = unit.strip()
+    while len(unit) >= 2 and unit[0] == "(" and unit[-1] == ")":
+        unit = unit[1:-1].strip()
+    unit = unit.replace("×", "*")
+    return unit or None
+
+
+def _number(num: str) -> Decimal:
+    return Decimal(num.replace(",", ""))
+
+
+def _parse_quantity(s: str, raw: str, *, strict: bool) -> Quantity | None:
+    op = None
+    for word, word_op in _WORD_OPS:
+        if s.startswith(word):
+            op, s = word_op, s[len(word):]
+            break
+    else:
+        for sym, sym_op in _SYMBOL_OPS:
+            if s.startswith(sym):
+                op, s = sym_op, s[len(sym):]
+                break
+    for word, word_op in _SUFFIX_OPS:
+        if s.endswith(word):  # "3次以上"; redundant in "≥95%以上"
+            op, s = op or word_op, s[: -len(word)]
+            break
+    m = _QUANT_RE.match(s)
+    unit = m and _split_unit(m.group("unit"))
+    if op is None and unit and len(re.sub(r"^[*×x]\d+(?:\.\d+)?", "", unit)) > 4:
+        return None  # "2023年底前完成": a number inside a sentence, not a measurement
+    if m and (unit is None or _UNIT_RE.match(unit)) and not (unit and unit.startswith("(")):
+        return Quantity(op or Op.EQ, _number(m.group("num")), unit, raw)
+    if op is not None or strict:
+        raise NotationError(f"无法识别「{raw}」：应为（运算符）数字和单位。{ACCEPTED_FORMS}")
+    return None
+
+
+def parse_target(text) -> Value:
+    """Parse a 年度指标值 cell into a :class:`Quantity` or :class:`Qualitative`.
+
+    Numbers (int/Decimal) are read as ``=number``. Raises :class:`NotationError`
+    (Chinese message quoting the text) when the text cannot be read."""
+    return _parse(text, allow_judgement=False)
+
+
+def parse_actual(text) -> Value:
+    """Parse a 实际完成值 cell: a quantity, a judgement, or free text."""
+    return _parse(text, allow_judgement=True)
+
+
+def _parse(text, *, allow_judgement: bool) -> Value:
+    if isinstance(text, (int, Decimal)) and not isinstance(text, bool):
+        return Quantity(Op.EQ, to_decimal(text), None, str(text))
+    if isinstance(text, float):
+        raise NotationError(_FLOAT_MESSAGE.format(value=text))
+    if text is None or not isinstance(text, str):
+        raise NotationError(f"无法识别 {text!r}：应为文字或数字。{ACCEPTED_FORMS}")
+    raw = text
+    s = clean_text(text)
+    if not s:
+        raise NotationError(f"指标值为空，无法识别「{raw}」。{ACCEPTED_FORMS}")
+    if allow_judgement and s in _JUDGEMENT_OF:
+        return Qualitative(raw.strip(), _JUDGEMENT_OF[s])
+    has_digit = any(c.isdigit() for c in s)
+    starts_like_number = s[0] in "<>=≥≤≧≦+-." or s[0].isdigit()
+    if not has_digit:
+        if s[0] in "<>=≥≤≧≦":
+            raise NotationError(f"无法识别「{raw}」：运算符后缺少数字。{ACCEPTED_FORMS}")
+        return Qualitative(strip_html(raw))
+    quantity = _parse_quantity(s, raw, strict=starts_like_number and not _CJK_RE.search(s))
+    if quantity is not None:
+        return quantity
+    if _CJK_RE.search(s):
+        # Text with a number in it that is not a measurement, e.g. 2023年底前完成.
+        return Qualitative(strip_html(raw))
+    raise NotationError(f"无法识别「{raw}」。{ACCEPTED_FORMS}")
+
+
+def judgement_of(text) -> Judgement | None:
+    """The judgement a 实际完成值 text states, if it states one."""
+    if not isinstance(text, str):
+        return None
+    return _JUDGEMENT_OF.get(clean_text(text))
+
+
+# ---------------------------------------------------------------- numbers and amounts
+
+_FLOAT_MESSAGE = ("不接受二进制浮点数 {value!r}：它不能精确表示金额和分数。请传入字符串（如 \"131.01\"）、"
+                  "整数或 Decimal；来自 Excel 的数值请先用 xlperf.notation.from_excel 转换。")
+_BLANKS = {"", "-", "—", "–", "－", "--", "——", "/", "无"}
+_AMOUNT_UNITS = ("万元", "元", "(元)", "(万元)", "分", "(%)", "%")
+_PLAIN_NUMBER_RE = re.compile(rf"^(?:{_NUMBER})$")
+_RAISE = object()
+
+
+def is_blank(value) -> bool:
+    """True for an empty cell or a printed dash (the forms print ``-`` / ``—`` for none)."""
+    return value is None or (isinstance(value, str) and clean_text(value) in _BLANKS)
+
+
+def to_decimal(value, what: str = "数值", blank=_RAISE) -> Decimal:
+    """Read an amount/score/weight exactly: ``"1,234.50"``, ``"1234.50元"``, ``1234``,
+    ``Decimal("1234.5")`` → ``Decimal``. Floats are refused (binary rounding); blank
+    cells and dashes return ``blank`` if given, else raise."""
+    if isinstance(value, bool):
+        raise NotationError(f"{what}应为数字，而不是 {value!r}。")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise NotationError(f"{what}应为有限数字，而不是 {value}。")
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        raise NotationError(_FLOAT_MESSAGE.format(value=value))
+    if is_blank(value):
+        if blank is _RAISE:
+            raise NotationError(f"{what}为空。")
+        return blank
+    if not isinstance(value, str):
+        raise NotationError(f"{what}应为数字，而不是 {type(value).__name__} {value!r}。")
+    s = clean_text(value)
+    for unit in _AMOUNT_UNITS:
+        if s.endswith(unit) and len(s) > len(unit):
+            s = s[: -len(unit)]
+            break
+    if not _PLAIN_NUMBER_RE.match(s):
+        raise NotationError(f"{what}「{value}」不是有效数字（应写成 1234.50 或 1,234.50 这样的形式）。")
+    try:
+        return _number(s)
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid numbers
+        raise NotationError(f"{what}「{value}」不是有效数字。") from None
+
+
+def from_excel(value) -> Decimal | None:
+    """Convert a number as Excel/xlwings hands it over (a binary double) to the decimal
+    the user typed, by its shortest round-trip repr: 131.01 → Decimal("131.01")."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise NotationError(f"数值 {value!r} 无效。")
+        d = Decimal(repr(value))
+        return d + 0 if d == d.to_integral_value() else d  # -0.0 → 0
+    return to_decimal(value)

@@ -1,0 +1,245 @@
+"""The scoring rules: execution rate, funds score, indicator scores, total, grade.
+
+Pure functions on ``Decimal``; inputs may be ``str``, ``int`` or ``Decimal`` (floats are
+refused). Every number that differs between regions comes from a profile
+(:mod:`xlperf.profiles`). Every front end — Excel functions, ribbon, CLI, generator,
+harvester — calls these and nothing else.
+
+Defined edge cases (see tests/test_scoring.py):
+
+* budget missing or negative, executed missing or negative → :class:`ScoringError`;
+* budget 0 and executed 0 → rate ``0.00`` (the forms print 0.00 for empty sub-rows);
+* budget 0 and executed > 0 → :class:`ScoringError` (spending without a budget);
+* executed > budget → the rate exceeds 100 (unless the profile caps it), and the funds
+  score is capped at its weight when the profile says so (default);
+* a zero target (``=0件``) is met only at 0 and scores 0 otherwise — never a division.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable
+
+from . import profiles as _profiles
+from .errors import ScoringError
+from .notation import Judgement, Op, Quantity, Qualitative, Value, parse_actual, parse_target, to_decimal
+from .profiles import ROUNDING, Band, Profile
+
+HUNDRED = Decimal(100)
+ZERO = Decimal(0)
+
+
+def excel_round(value: Decimal, decimals: int, mode: str) -> Decimal:
+    """Excel's ROUNDDOWN (``down``), ROUNDUP (``up``) or ROUND (``half_up``), exactly."""
+    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUNDING[mode])
+
+
+def _weight(weight, what="分值") -> Decimal:
+    w = to_decimal(weight, what)
+    if w < 0:
+        raise ScoringError(f"{what}不能为负数（{w}）。")
+    return w
+
+
+# ------------------------------------------------------------------------ funds
+
+def execution_rate(full_year_budget, executed, profile="shanghai") -> Decimal:
+    """预算执行率 in percent: 全年执行数 ÷ 全年预算数 × 100, rounded as the profile says.
+
+    ``execution_rate("132.20", "131.01")`` → ``Decimal("99.09")`` (shanghai truncates)."""
+    p = _profiles.get(profile)
+    budget = to_decimal(full_year_budget, "全年预算数")
+    spent = to_decimal(executed, "全年执行数")
+    if budget < 0 or spent < 0:
+        raise ScoringError(f"金额不能为负数（全年预算数 {budget}，全年执行数 {spent}）。")
+    if budget == 0:
+        if spent == 0:
+            return excel_round(ZERO, p.rate_decimals, p.rate_rounding)
+        raise ScoringError(f"全年预算数为 0，但全年执行数为 {spent}：无法计算执行率，请核对金额。")
+    rate = excel_round(spent * HUNDRED / budget, p.rate_decimals, p.rate_rounding)
+    if p.cap_rate_at_100 and rate > HUNDRED:
+        rate = excel_round(HUNDRED, p.rate_decimals, p.rate_rounding)
+    return rate
+
+
+def funds_score(rate, weight=None, profile="shanghai") -> Decimal:
+    """预算执行率 得分 from the (already rounded) rate: rate% × weight, rounded per profile,
+    capped at the weight when the profile says so. ``weight`` defaults to the profile's."""
+    p = _profiles.get(profile)
+    r = to_decimal(rate, "执行率")
+    w = p.funds_weight if weight is None else _weight(weight)
+    if r < 0:
+        raise ScoringError(f"执行率不能为负数（{r}）。")
+    score = excel_round(r * w / HUNDRED, p.score_decimals, p.score_rounding)
+    if p.cap_score_at_weight and score > w:
+        score = w
+    return score
+
+
+# ------------------------------------------------------------------- indicators
+
+@dataclass(frozen=True)
+class Override:
+    """A human score that replaces the rule's proposal, with the reason written."""
+    score: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndicatorResult:
+    """The rule's proposal for one indicator, and the human override if any."""
+    target: Value
+    actual: Value
+    weight: Decimal
+    proposal: Decimal
+    met: bool | None              # None: qualitative, judged not measured
+    rule: str                     # how the proposal was reached (Chinese)
+    band: Band | None = None      # allowed score range for a qualitative judgement
+    override: Override | None = None
+
+    @property
+    def score(self) -> Decimal:
+        return self.override.score if self.override else self.proposal
+
+    @property
+    def departs(self) -> bool:
+        """True when a human score differs from the rule's proposal."""
+        return self.override is not None and self.override.score != self.proposal
+
+    def band_range(self) -> tuple[Decimal, Decimal] | None:
+        """The band as points: (lowest allowed, highest allowed or exclusive bound)."""
+        if self.band is None:
+            return None
+        return self.band.low * self.weight, self.band.high * self.weight
+
+
+def _clamp(x: Decimal, w: Decimal) -> Decimal:
+    return min(max(x, ZERO), w)
+
+
+def _quantitative(t: Quantity, a: Quantity, w: Decimal, p: Profile) -> tuple[Decimal, bool, str]:
+    tv, av = t.value, a.value
+    if tv == 0 and t.op in (Op.EQ, Op.LE):
+        if av <= 0:
+            return w, True, "目标值为0，实际为0，得满分"
+        return ZERO, False, "目标值为0，实际不为0，得0分（不做比例计算）"
+    if t.op is Op.LT and tv <= 0:
+        met = av < tv
+        return (w if met else ZERO), met, "目标为小于0，达成得满分，否则得0分"
+    if t.op.lower_is_better:
+        met = av <= tv if t.op is Op.LE else av < tv
+        if met:
+            return w, True, "达到目标值，得满分"
+        if p.lower_is_better == "linear":
+            return w * (1 - (av - tv) / tv), False, "反向指标未达标：分值 ×（1 −（实际 − 目标）÷ 目标）"
+        return w * tv / av, False, "反向指标未达标：分值 × 目标值 ÷ 实际值"
+    if t.op is Op.GE:
+        met = av >= tv
+    elif t.op is Op.GT:
+        met = av > tv
+    else:
+        met = av == tv or (p.equal_over_is_met and av > tv)
+    if met:
+        return w, True, "达到目标值，得满分"
+    if tv <= 0:
+        return ZERO, False, "目标值不大于0且未达成，得0分"
+    return w * av / tv, False, "未达到目标值：分值 × 实际值 ÷ 目标值"
+
+
+def assess_indicator(target, actual, weight, profile="shanghai", override: Override | None = None,
+                     ) -> IndicatorResult:
+    """Score one indicator by the rules and check a human override against them.
+
+    ``target``/``actual`` are the raw cell texts (or already parsed values). A
+    quantitative target scores full marks when met, proportionally otherwise (the
+    right direction for ≤/<), capped to [0, weight]. A qualitative target scores the
+    profile's default for the judgement's band; free-text actuals count as achieved
+    unless they state otherwise."""
+    p = _profiles.get(profile)
+    w = _weight(weight)
+    t = target if isinstance(target, (Quantity, Qualitative)) else parse_target(target)
+    a = actual if isinstance(actual, (Quantity, Qualitative)) else parse_actual(actual)
+    if isinstance(t, Quantity):
+        if not isinstance(a, Quantity):
+            if a.judgement is None:
+                raise ScoringError(f"定量指标「{t.text or t}」的实际完成值「{a.text}」不是数值，无法计分。")
+            band = p.bands[a.judgement.value]
+            raw = excel_round(w * band.default, p.indicator_decimals, p.indicator_rounding)
+            result = IndicatorResult(t, a, w, raw, None,
+                                     f"定量指标按判断「{a.judgement.value}」计分", band)
+        else:
+            raw, met, rule = _quantitative(t, a, w, p)
+            score = excel_round(_clamp(raw, w), p.indicator_decimals, p.indicator_rounding)
+            result = IndicatorResult(t, a, w, score, met, rule)
+    else:
+        judgement = a.judgement if isinstance(a, Qualitative) else None
+        rule = f"定性指标，按「{(judgement or Judgement.ACHIEVED).value}」档默认分计分"
+        if judgement is None:
+            judgement = Judgement.ACHIEVED
+            rule = "定性指标，实际完成值为文字描述，按「达成指标」档默认分计分"
+        band = p.bands[judgement.value]
+        score = excel_round(w * band.default, p.indicator_decimals, p.indicator_rounding)
+        result = IndicatorResult(t, a, w, score, None, rule, band)
+    if override is not None:
+        result = _with_override(result, override)
+    return result
+
+
+def _with_override(result: IndicatorResult, override: Override) -> IndicatorResult:
+    score = to_decimal(override.score, "人工得分")
+    reason = (override.reason or "").strip()
+    w = result.weight
+    if not reason:
+        raise ScoringError("人工调整得分必须写明理由（偏差原因分析及改进措施）。")
+    if score < 0 or score > w:
+        raise ScoringError(f"得分 {score} 超出范围：应在 0 到分值 {w} 之间（得分不能大于分值）。")
+    if result.band is not None and w > 0 and not result.band.contains(score / w):
+        judgement = result.actual.judgement.value if isinstance(result.actual, Qualitative) and \
+            result.actual.judgement else Judgement.ACHIEVED.value
+        low, high = result.band_range()
+        close = "]" if result.band.high_inclusive else ")"
+        raise ScoringError(f"得分 {score} 不在「{judgement}」档的分数区间 [{low.normalize():f}, "
+                           f"{high.normalize():f}{close} 内（分值 {w} 的 {result.band.describe()}）。")
+    return IndicatorResult(result.target, result.actual, w, result.proposal, result.met, result.rule,
+                           result.band, Override(score, reason))
+
+
+def indicator_score(target, actual, weight, profile="shanghai") -> Decimal:
+    """The rule's proposed 得分 for one indicator (see :func:`assess_indicator`)."""
+    return assess_indicator(target, actual, weight, profile).proposal
+
+
+# ---------------------------------------------------------------- total, grade
+
+def total(scores: Iterable) -> Decimal:
+    """总分: the exact sum of the scores (funds score included by the caller)."""
+    return sum((to_decimal(s, "得分") for s in scores), ZERO)
+
+
+def grade(total_score, profile="shanghai") -> str:
+    """评分等级 for a total: 优 / 良 / 中 / 差 with the profile's bands (min inclusive)."""
+    p = _profiles.get(profile)
+    t = to_decimal(total_score, "总分")
+    for minimum, name in p.grades:
+        if t >= minimum:
+            return name
+    return p.grades[-1][1]
+
+
+def default_weights(level1_names: list[str], profile="shanghai") -> list[Decimal]:
+    """Split each 一级指标's profile weight over its indicators: 2 decimals, the remainder
+    going to the last indicator of that level, so each level sums exactly."""
+    p = _profiles.get(profile)
+    counts: dict[str, int] = {}
+    for name in level1_names:
+        counts[name] = counts.get(name, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for name in level1_names:
+        if name not in p.weights:
+            raise ScoringError(f"一级指标「{name}」在评分规则「{p.name}」中没有默认分值，请在登记表中填写分值。")
+        level_weight, n = p.weights[name], counts[name]
+        share = excel_round(level_weight / n, 2, "down")
+        seen[name] = seen.get(name, 0) + 1
+        out.append(level_weight - share * (n - 1) if seen[name] == n else share)
+    return out
