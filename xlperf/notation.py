@@ -77,7 +77,9 @@ _WORD_OPS = [
 ]
 _SYMBOL_OPS = [(">=", Op.GE), ("=>", Op.GE), ("≥", Op.GE), ("≧", Op.GE), ("⩾", Op.GE),
                ("<=", Op.LE), ("=<", Op.LE), ("≤", Op.LE), ("≦", Op.LE), ("⩽", Op.LE),
-               ("==", Op.EQ), ("=", Op.EQ), (">", Op.GT), ("<", Op.LT)]
+               ("==", Op.EQ), ("=", Op.EQ), (">", Op.GT), ("<", Op.LT),
+               # Angle quotation marks stand in for < and > in some PDF extractions (seed 003).
+               ("‹=", Op.LE), ("›=", Op.GE), ("‹", Op.LT), ("›", Op.GT)]
 _SUFFIX_OPS = [("及以上", Op.GE), ("以上", Op.GE), ("及以下", Op.LE), ("以下", Op.LE), ("以内", Op.LE)]
 _LATEX = [(r"\geqslant", "≥"), (r"\leqslant", "≤"), (r"\geq", "≥"), (r"\leq", "≤"),
           (r"\ge", "≥"), (r"\le", "≤"), (r"\gt", ">"), (r"\lt", "<"), (r"\%", "%"),
@@ -151,7 +153,7 @@ def _parse_quantity(s: str, raw: str, *, strict: bool) -> Quantity | None:
             break
     m = _QUANT_RE.match(s)
     unit = m and _split_unit(m.group("unit"))
-    if op is None and unit and len(re.sub(r"^[*×x]\d+(?:\.\d+)?", "", unit)) > 4:
+    if op is None and unit and "/" not in unit and len(re.sub(r"^[*×x]\d+(?:\.\d+)?", "", unit)) > 4:
         return None  # "2023年底前完成": a number inside a sentence, not a measurement
     if m and (unit is None or _UNIT_RE.match(unit)) and not (unit and unit.startswith("(")):
         return Quantity(op or Op.EQ, _number(m.group("num")), unit, raw)
@@ -187,9 +189,9 @@ def _parse(text, *, allow_judgement: bool) -> Value:
     if allow_judgement and s in _JUDGEMENT_OF:
         return Qualitative(raw.strip(), _JUDGEMENT_OF[s])
     has_digit = any(c.isdigit() for c in s)
-    starts_like_number = s[0] in "<>=≥≤≧≦+-." or s[0].isdigit()
+    starts_like_number = s[0] in "<>=≥≤≧≦‹›+-." or s[0].isdigit()
     if not has_digit:
-        if s[0] in "<>=≥≤≧≦":
+        if s[0] in "<>=≥≤≧≦‹›":
             raise NotationError(f"无法识别「{raw}」：运算符后缺少数字。{ACCEPTED_FORMS}")
         return Qualitative(strip_html(raw))
     quantity = _parse_quantity(s, raw, strict=starts_like_number and not _CJK_RE.search(s))
