@@ -49,6 +49,7 @@ class Indicator:
     actual: str | Decimal | None = None   # 实际完成值, as typed (text or number)
     score: Decimal | None = None      # 得分 as entered or printed
     note: str = ""                    # 偏差原因分析及改进措施
+    override: Decimal | None = None   # 人工调整得分 (xlperf workbooks: column 人工调整得分)
 
 
 @dataclass

@@ -243,3 +243,68 @@ def default_weights(level1_names: list[str], profile="shanghai") -> list[Decimal
         seen[name] = seen.get(name, 0) + 1
         out.append(level_weight - share * (n - 1) if seen[name] == n else share)
     return out
+
+
+# ------------------------------------------------------------ a whole form
+
+@dataclass
+class ProjectScore:
+    """What the rules make of one 自评表: every computed cell, and what could not be
+    computed (``errors``: field path → error), so front ends can point at cells."""
+    rates: dict                     # funds row → Decimal rate, or None when blank/unreadable
+    funds_score: Decimal | None
+    funds_weight: Decimal
+    indicators: list                # IndicatorResult, or None where it could not be scored
+    total_weight: Decimal
+    total: Decimal | None           # None until every score is there
+    grade: str | None
+    errors: dict
+
+
+def score_project(project, profile=None) -> ProjectScore:
+    """Score a :class:`xlperf.model.Project` (自评表) under its profile.
+
+    Human scores come from ``Indicator.override`` (checked, kept next to the
+    proposal); an override the rules refuse is reported in ``errors`` and the
+    proposal stands."""
+    from .errors import XlperfError
+    from .notation import is_blank
+
+    p = _profiles.get(profile or project.profile or "shanghai")
+    errors: dict = {}
+    rates = {}
+    for row, line in project.funds.items():
+        if line.budget is None and line.executed is None:
+            rates[row] = None
+            continue
+        try:
+            rates[row] = execution_rate(line.budget if line.budget is not None else "",
+                                        line.executed if line.executed is not None else "", p)
+        except XlperfError as exc:
+            rates[row] = None
+            errors[f"funds.{row}.rate"] = exc
+    weight = project.funds_weight if project.funds_weight is not None else p.funds_weight
+    main = rates.get("年度资金总额")
+    fscore = funds_score(main, weight, p) if main is not None else None
+    results = []
+    for i, ind in enumerate(project.indicators):
+        if ind.actual is None or is_blank(ind.actual) or ind.weight is None:
+            results.append(None)
+            continue
+        try:
+            res = assess_indicator(ind.target, ind.actual, ind.weight, p)
+        except XlperfError as exc:
+            results.append(None)
+            errors[f"indicators.{i}.score"] = exc
+            continue
+        if ind.override is not None:
+            try:
+                res = _with_override(res, Override(ind.override, ind.note))
+            except XlperfError as exc:
+                errors[f"indicators.{i}.override"] = exc
+        results.append(res)
+    total_weight = weight + sum((ind.weight or ZERO for ind in project.indicators), ZERO)
+    complete = fscore is not None and results and all(r is not None for r in results)
+    total_score = (fscore + sum((r.score for r in results), ZERO)) if complete else None
+    return ProjectScore(rates, fscore, weight, results, total_weight, total_score,
+                        grade(total_score, p) if total_score is not None else None, errors)
