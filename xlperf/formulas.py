@@ -1,0 +1,216 @@
+"""Excel formula text for the computed cells of a 自评表.
+
+Two modes (chosen per workbook):
+
+* ``udf``: the cells call the add-in's functions (``XLPERF_RATE`` …), with the engine's
+  results as cached values;
+* ``portable``: native functions only (INT, ROUND, IF, SUM…), parameterised by the
+  profile, so WPS, LibreOffice and Excel without the add-in give the engine's results.
+
+Portable formulas compute in *integers*: amounts become whole cents, rates whole
+hundredths of a percent, and every division is a floor division corrected by exact
+integer comparisons. Spreadsheets compute in binary doubles and LibreOffice even
+rounds ROUNDDOWN's argument to 12 significant digits first, so ``ROUNDDOWN(E/B*100,2)``
+is off by 0.01 for some budgets above ~100,000 元; the integer form is exact while
+its products stay below 2^53 (amounts up to about 4.5·10^9).
+
+These builders are the only place where a rule is written in Excel's language; the
+tests recalculate them in LibreOffice against :mod:`xlperf.scoring`.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .notation import Judgement, Op, Quantity, _JUDGEMENTS
+from .profiles import Profile
+
+
+def floor_div(n: str, d: str) -> str:
+    """floor(n/d) for non-negative integer expressions, exact: INT(n/d) corrected by
+    one step either way with whole-number comparisons."""
+    k = f"INT(({n})/({d}))"
+    return f"({k}-({k}*({d})>({n}))+(({k}+1)*({d})<=({n})))"
+
+
+def div_round(n: str, d: str | int, mode: str) -> str:
+    """n/d rounded to an integer as ROUNDDOWN / ROUNDUP / ROUND do, for n ≥ 0, d > 0.
+
+    A constant ``d`` (an int) up to 10^6 needs no correction: a non-integer quotient
+    of whole numbers is then at least 1/d away from the next integer, far beyond any
+    binary or 15-digit rounding of quotients below 10^6."""
+    if isinstance(d, int):
+        if mode == "up":
+            n = f"({n})+{d - 1}"
+        elif mode == "half_up":
+            n, d = f"2*({n})+{d}", 2 * d
+        return f"INT(({n})/{d})" if d <= 10**6 else floor_div(n, str(d))
+    if mode == "down":
+        return floor_div(n, d)
+    if mode == "up":
+        return floor_div(f"({n})+({d})-1", d)
+    return floor_div(f"2*({n})+({d})", f"2*({d})")
+
+
+def _int_literal(x: Decimal) -> str:
+    return format(x.to_integral_value(), "f")
+
+
+def _pow10(decimals: int) -> int:
+    return 10 ** decimals
+
+
+# ------------------------------------------------------------------ funds
+
+def rate(budget: str, executed: str, p: Profile, mode: str) -> str:
+    """执行率 (percent) from the 全年预算数 and 全年执行数 cells."""
+    if mode == "udf":
+        return f'IF(OR({budget}="",{executed}=""),"",XLPERF_RATE({budget},{executed},$PROFILE))'
+    scale = _pow10(p.rate_decimals)
+    cents_b, cents_e = f"ROUND({budget}*100,0)", f"ROUND({executed}*100,0)"
+    # rate in 1/scale percent = executed_cents * 100 * scale / budget_cents
+    q = div_round(f"{cents_e}*{100 * scale}", cents_b, p.rate_rounding)
+    value = f"{q}/{scale}"
+    if p.cap_rate_at_100:
+        value = f"MIN(100,{value})"
+    return (f'IF(OR({budget}="",{executed}=""),"",IF({cents_b}=0,IF({cents_e}=0,0,"预算为0"),'
+            f"{value}))")
+
+
+def funds_score(rate_cell: str, weight: str, p: Profile, mode: str) -> str:
+    """预算执行率 得分 from the (rounded) rate cell and the 分值 cell."""
+    if mode == "udf":
+        return f'IF(ISNUMBER({rate_cell}),XLPERF_FUNDS_SCORE({rate_cell},{weight},$PROFILE),"")'
+    rs = _pow10(p.rate_decimals)
+    ss = _pow10(p.score_decimals)
+    # score in 1/ss points = rate_units * weight_cents * ss / (rs * 100 * 100)
+    n = f"ROUND({rate_cell}*{rs},0)*ROUND({weight}*100,0)*{ss}"
+    q = div_round(n, rs * 100 * 100, p.score_rounding)
+    value = f"{q}/{ss}"
+    if p.cap_score_at_weight:
+        value = f"MIN({weight},{value})"
+    return f'IF(ISNUMBER({rate_cell}),{value},"")'
+
+
+# ------------------------------------------------------------ indicators
+
+ACTUAL_SCALE = 10_000  # actual values are read to 4 decimals
+
+
+def parse_actual(actual: str, unit: str | None) -> str:
+    """The number in a 实际完成值 text cell, for a target with ``unit``: strips the unit
+    as ``(unit)``, ``（unit）`` or ``unit``, percent signs, spaces and thousands commas."""
+    expr = f"TRIM({actual})"
+    for old, new in (("（", "("), ("）", ")"), (" ", ""), (",", "")):
+        expr = f'SUBSTITUTE({expr},"{old}","{new}")'
+    if unit:
+        u = unit.replace('"', '""')
+        expr = f'SUBSTITUTE(SUBSTITUTE({expr},"({u})",""),"{u}","")'
+    expr = f'SUBSTITUTE(SUBSTITUTE({expr},"(%)",""),"%","")'
+    return f'IF(TRIM({actual})="","",VALUE({expr}))'
+
+
+def _judgement_test(cell: str, judgement: Judgement) -> str:
+    words = _JUDGEMENTS[judgement]
+    return "OR(" + ",".join(f'TRIM({cell})="{w}"' for w in words) + ")"
+
+
+def _band_score(weight: str, fraction: Decimal, p: Profile) -> str:
+    num, den = fraction.as_integer_ratio()
+    ss = _pow10(p.indicator_decimals)
+    q = div_round(f"ROUND({weight}*100,0)*{num * ss}", den * 100, p.indicator_rounding)
+    return f"{q}/{ss}"
+
+
+def qualitative_score(actual: str, weight: str, p: Profile) -> str:
+    """The band default for the judgement in ``actual`` (free text counts as achieved)."""
+    partial = _band_score(weight, p.bands[Judgement.PARTIAL.value].default, p)
+    missed = _band_score(weight, p.bands[Judgement.NOT_ACHIEVED.value].default, p)
+    achieved = _band_score(weight, p.bands[Judgement.ACHIEVED.value].default, p)
+    return (f'IF(OR(TRIM({actual})="",{weight}=""),"",IF({_judgement_test(actual, Judgement.PARTIAL)},{partial},'
+            f"IF({_judgement_test(actual, Judgement.NOT_ACHIEVED)},{missed},{achieved})))")
+
+
+def quantitative_score(target: Quantity, value: str, weight: str, p: Profile) -> str | None:
+    """The rule's score for a quantitative target, from the parsed actual ``value`` cell.
+    None when the target cannot be written exactly in integers (more than 4 decimals)."""
+    t4 = target.value * ACTUAL_SCALE
+    if t4 != t4.to_integral_value() or t4 < 0:
+        return None
+    T = _int_literal(t4)
+    A = f"ROUND({value}*{ACTUAL_SCALE},0)"
+    W = f"ROUND({weight}*100,0)"
+    ss = _pow10(p.indicator_decimals)
+    mode = p.indicator_rounding
+    full = weight
+
+    def scaled(n: str, d: str) -> str:
+        # n/d is a score in hundredths of a point; convert to 1/ss points
+        return f"{div_round(f'({n})*{ss}', f'({d})*100', mode)}/{ss}"
+
+    op = target.op
+    if t4 == 0 and op in (Op.EQ, Op.LE):
+        body = f"IF({A}<=0,{full},0)"
+    elif op is Op.LT and t4 <= 0:
+        body = f"IF({A}<{T},{full},0)"
+    elif op.lower_is_better:
+        met = f"{A}<={T}" if op is Op.LE else f"{A}<{T}"
+        if p.lower_is_better == "linear":
+            miss = f"IF({A}>=2*{T},0,{scaled(f'{W}*(2*{T}-{A})', T)})"
+        else:
+            miss = scaled(f"{W}*{T}", A)
+        body = f"IF({met},{full},MIN({full},{miss}))"
+    else:
+        if op is Op.GE:
+            met = f"{A}>={T}"
+        elif op is Op.GT:
+            met = f"{A}>{T}"
+        else:
+            met = f"{A}>={T}" if p.equal_over_is_met else f"{A}={T}"
+        if t4 == 0:
+            miss = "0"
+        else:
+            miss = f"IF({A}<=0,0,MIN({full},{scaled(f'{W}*{A}', T)}))"
+        body = f"IF({met},{full},{miss})"
+    return f'IF(OR(NOT(ISNUMBER({value})),{weight}=""),"",{body})'
+
+
+def udf_score(target: str, actual: str, weight: str) -> str:
+    return f'IF(OR(TRIM({actual})="",{weight}=""),"",XLPERF_SCORE({target},{actual},{weight},$PROFILE))'
+
+
+def final_score(proposal: str, override: str) -> str:
+    return f'IF({override}="",{proposal},{override})'
+
+
+def override_validation(override: str, actual: str, weight: str, p: Profile, qualitative: bool) -> str:
+    """Data-validation formula for the 人工调整得分 cell: inside [0, 分值], and for a
+    qualitative indicator inside the band of the chosen judgement."""
+    base = f"AND(ISNUMBER({override}),{override}>=0,{override}<={weight})"
+    if not qualitative:
+        return base
+
+    def band(j: Judgement) -> str:
+        b = p.bands[j.value]
+        hi = "<=" if b.high_inclusive else "<"
+        return f"AND({override}>={weight}*{b.low},{override}{hi}{weight}*{b.high})"
+
+    return (f"AND({base},IF({_judgement_test(actual, Judgement.PARTIAL)},{band(Judgement.PARTIAL)},"
+            f"IF({_judgement_test(actual, Judgement.NOT_ACHIEVED)},{band(Judgement.NOT_ACHIEVED)},"
+            f"{band(Judgement.ACHIEVED)})))")
+
+
+# ------------------------------------------------------------------ totals
+
+def total(cells: list[str]) -> str:
+    return f"ROUND(SUM({','.join(cells)}),2)"
+
+
+def grade(total_cell: str, count_cells: str, expected: int, p: Profile, mode: str) -> str:
+    """评分等级, blank until every score is there."""
+    if mode == "udf":
+        inner = f"XLPERF_GRADE({total_cell},$PROFILE)"
+    else:
+        inner = f'"{p.grades[-1][1]}"'
+        for minimum, name in reversed(p.grades[:-1]):
+            inner = f'IF({total_cell}>={minimum},"{name}",{inner})'
+    return f'IF(COUNT({count_cells})<{expected},"",{inner})'

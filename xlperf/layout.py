@@ -1,0 +1,301 @@
+"""The official form layouts, written as the template workbooks in ``templates/``.
+
+The templates are ordinary .xlsx files a person may restyle in Excel (fonts, widths,
+wording, even inserted rows): the generator finds every field through workbook
+*defined names* (``xp_*``), never through coordinates. This module only (re)creates
+the stock templates: ``xlperf templates --out templates``.
+
+Conventions the generator relies on:
+
+* each ``xp_*`` name below points at its cell; ``xp_ind_*`` names point at the single
+  *prototype* indicator row, which the generator repeats once per indicator; rows below
+  it (the footer) move down accordingly;
+* label text may contain ``{year}`` and ``{money_unit}``;
+* input cells are unlocked and tinted; everything else is locked.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.workbook.defined_name import DefinedName
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+SELF_EVAL_SHEET = "自评表"
+DECLARATION_SHEET = "申报表"
+FONT = "宋体"             # rendered with Noto Serif CJK SC on Linux (see xlperf.libreoffice)
+INPUT_FILL = "FFF8E1"     # pale yellow: "type here"
+HELPER_FILL = "EEF3FA"    # pale blue: on-screen helper columns outside the print area
+
+_thin = Side(style="thin", color="000000")
+BORDER = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
+
+
+def _style(cell, *, bold=False, size=10, h="center", wrap=True, fmt=None, locked=True, fill=None,
+           border=True):
+    cell.font = Font(name=FONT, size=size, bold=bold)
+    cell.alignment = Alignment(horizontal=h, vertical="center", wrap_text=wrap)
+    if border:
+        cell.border = BORDER
+    if fmt:
+        cell.number_format = fmt
+    cell.protection = Protection(locked=locked)
+    if fill or not locked:
+        cell.fill = PatternFill("solid", fgColor=fill or INPUT_FILL)
+
+
+def _box(ws, ref: str, value=None, **style):
+    """Merge ``ref`` (if a range), write ``value`` top-left, and style every cell of it
+    so borders survive the merge."""
+    first = ref.split(":")[0]
+    if ":" in ref:
+        ws.merge_cells(ref)
+    for row in ws[ref] if ":" in ref else [[ws[ref]]]:
+        for c in row:
+            _style(c, **style)
+    if value is not None:
+        ws[first] = value
+    return ws[first]
+
+
+def _name(wb, name: str, sheet: str, ref: str):
+    col_row = ref.replace(":", ":$")
+    absolute = "$" + col_row.replace(":$", ":$")
+    absolute = _absolute(ref)
+    wb.defined_names[name] = DefinedName(name, attr_text=f"'{sheet}'!{absolute}")
+
+
+def _absolute(ref: str) -> str:
+    out = []
+    for part in ref.split(":"):
+        col = "".join(ch for ch in part if ch.isalpha())
+        row = "".join(ch for ch in part if ch.isdigit())
+        out.append(f"${col}${row}")
+    return ":".join(out)
+
+
+def _page(ws, print_area: str, title_rows: str):
+    ws.print_area = print_area
+    ws.print_title_rows = title_rows
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    ws.sheet_view.showGridLines = False
+
+
+def self_evaluation_workbook() -> Workbook:
+    """The 财政项目支出绩效自评表 template (layout of seeds 001/004)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = SELF_EVAL_SHEET
+    s = SELF_EVAL_SHEET
+    widths = {"A": 8, "B": 15, "C": 18, "D": 13, "E": 13, "F": 8, "G": 8, "H": 20,
+              "I": 2, "J": 12, "K": 11, "L": 11}
+    for col, w in widths.items():
+        ws.column_dimensions[col].width = w
+
+    _box(ws, "A1:H1", "财政项目支出绩效自评表", bold=True, size=16, border=False)
+    _box(ws, "A2:H2", "（{year}年度）", size=11, border=False)
+    ws.row_dimensions[1].height = 30
+    ws.row_dimensions[2].height = 20
+
+    _box(ws, "A3:B3", "项目名称")
+    _box(ws, "C3:H3", locked=False, h="left")
+    _box(ws, "A4:B4", "主管部门")
+    _box(ws, "C4:D4", locked=False, h="left")
+    _box(ws, "E4:F4", "实施单位")
+    _box(ws, "G4:H4", locked=False, h="left")
+    for r in (3, 4):
+        ws.row_dimensions[r].height = 24
+
+    _box(ws, "A5:A9", "项目资金（{money_unit}）")
+    _box(ws, "B5")
+    for col, label in zip("CDEFGH", ("年初预算数", "全年预算数", "全年执行数", "分值", "执行率(%)", "得分")):
+        _box(ws, f"{col}5", label)
+    for i, label in enumerate(("年度资金总额：", "其中：当年财政拨款", "上年结转资金", "其他资金")):
+        r = 6 + i
+        _box(ws, f"B{r}", label, h="left")
+        for col in "CDE":
+            _box(ws, f"{col}{r}", locked=False, fmt="#,##0.00", h="right")
+        _box(ws, f"G{r}", fmt="0.00", h="right")
+        if r == 6:
+            _box(ws, "F6", locked=False, fmt="0.00", h="right")
+            _box(ws, "H6", fmt="0.00", h="right")
+        else:
+            _box(ws, f"F{r}", "—")
+            _box(ws, f"H{r}", "—")
+    for r in range(5, 10):
+        ws.row_dimensions[r].height = 20
+
+    _box(ws, "A10:A11", "年度总体目标")
+    _box(ws, "B10:D10", "预期目标")
+    _box(ws, "E10:H10", "实际完成情况")
+    _box(ws, "B11:D11", locked=False, h="left")
+    _box(ws, "E11:H11", locked=False, h="left")
+    ws.row_dimensions[11].height = 60
+
+    headers = ("一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分",
+               "偏差原因分析及改进措施")
+    for col, label in zip("ABCDEFGH", headers):
+        _box(ws, f"{col}12", label)
+    for col, label in zip("JKL", ("实际值（识别）", "规则得分", "人工调整得分")):
+        _box(ws, f"{col}12", label, fill=HELPER_FILL)
+    ws.row_dimensions[12].height = 30
+    # The prototype indicator row: repeated once per indicator by the generator.
+    for col in "ABC":
+        _box(ws, f"{col}13", locked=False)
+    _box(ws, "D13", locked=False)
+    _box(ws, "E13", locked=False, fmt="@")
+    _box(ws, "F13", locked=False, fmt="0.00", h="right")
+    _box(ws, "G13", fmt="0.00", h="right")
+    _box(ws, "H13", locked=False, h="left")
+    _box(ws, "J13", fmt="General", h="right", fill=HELPER_FILL)
+    _box(ws, "K13", fmt="0.00", h="right", fill=HELPER_FILL)
+    _box(ws, "L13", locked=False, fmt="0.00", h="right")
+    ws.row_dimensions[13].height = 22
+
+    _box(ws, "A14:E14", "总分")
+    _box(ws, "F14", fmt="0.00", h="right")
+    _box(ws, "G14", fmt="0.00", h="right")
+    _box(ws, "H14")
+    _box(ws, "A15:B15", "评分等级")
+    _box(ws, "C15:H15")
+    ws.row_dimensions[14].height = ws.row_dimensions[15].height = 22
+
+    _box(ws, "J1", "评分规则", fill=HELPER_FILL)
+    _box(ws, "K1:L1", fill=HELPER_FILL)
+    _box(ws, "J2", "计算方式", fill=HELPER_FILL)
+    _box(ws, "K2:L2", fill=HELPER_FILL)
+    _box(ws, "J4:L9", "黄色单元格为填写区；J–L 列为计分辅助列，不打印。定量指标的实际完成值请填写数值"
+                      "（可带单位，如 95 或 95.00(%)）；定性指标请选择 达成指标/部分达成/未达成。"
+                      "需要调整得分时在 L 列填写，并在偏差原因栏写明理由。", size=9, h="left",
+         fill=HELPER_FILL)
+
+    names = {
+        "xp_year": "A2", "xp_project_name": "C3", "xp_department": "C4", "xp_unit": "G4",
+        "xp_money_unit": "A5",
+        "xp_funds_initial": "C6:C9", "xp_funds_budget": "D6:D9", "xp_funds_executed": "E6:E9",
+        "xp_funds_weight": "F6", "xp_funds_rate": "G6:G9", "xp_funds_score": "H6",
+        "xp_expected_goal": "B11", "xp_actual_result": "E11",
+        "xp_ind_level1": "A13", "xp_ind_level2": "B13", "xp_ind_level3": "C13",
+        "xp_ind_target": "D13", "xp_ind_actual": "E13", "xp_ind_weight": "F13",
+        "xp_ind_score": "G13", "xp_ind_note": "H13", "xp_ind_value": "J13",
+        "xp_ind_proposal": "K13", "xp_ind_override": "L13",
+        "xp_total_weight": "F14", "xp_total_score": "G14", "xp_grade": "C15",
+        "xp_profile": "K1", "xp_mode": "K2",
+    }
+    for name, ref in names.items():
+        _name(wb, name, s, ref)
+    _page(ws, "A1:H15", "12:12")
+    ws.freeze_panes = None
+    return wb
+
+
+def declaration_workbook() -> Workbook:
+    """The 财政项目支出绩效目标申报表 template (layout of seeds 000/003)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = DECLARATION_SHEET
+    s = DECLARATION_SHEET
+    for col, w in {"A": 9, "B": 16, "C": 16, "D": 18, "E": 16, "F": 14}.items():
+        ws.column_dimensions[col].width = w
+
+    _box(ws, "A1:F1", "财政项目支出绩效目标申报表", bold=True, size=16, border=False)
+    _box(ws, "A2:F2", "（{year}年度）", size=11, border=False)
+    ws.row_dimensions[1].height = 30
+    ws.row_dimensions[2].height = 20
+
+    _box(ws, "A3", "项目名称")
+    _box(ws, "B3", locked=False, h="left")
+    _box(ws, "C3", "项目性质")
+    _box(ws, "D3", locked=False)
+    _box(ws, "E3", "项目类别")
+    _box(ws, "F3", locked=False)
+    _box(ws, "A4", "主管部门")
+    _box(ws, "B4", locked=False, h="left")
+    _box(ws, "C4", "实施单位")
+    _box(ws, "D4:F4", locked=False, h="left")
+    _box(ws, "A5", "计划开始日期")
+    _box(ws, "B5", locked=False)
+    _box(ws, "C5", "计划完成日期")
+    _box(ws, "D5:F5", locked=False)
+    for r in (3, 4, 5):
+        ws.row_dimensions[r].height = 30
+
+    _box(ws, "A6:A9", "项目资金（{money_unit}）")
+    left = ("项目资金总额", "其中：财政资金", None, "其他资金")
+    right = ("年度资金申请总额", "其中：当年财政拨款", "上年结转资金", "其他资金")
+    for i in range(4):
+        r = 6 + i
+        _box(ws, f"B{r}", left[i], h="left")
+        _box(ws, f"C{r}", locked=left[i] is None, fmt="#,##0.00", h="right")
+        _box(ws, f"D{r}", right[i], h="left")
+        _box(ws, f"E{r}:F{r}", locked=False, fmt="#,##0.00", h="right")
+        ws.row_dimensions[r].height = 20
+
+    _box(ws, "A10:A11", "项目绩效目标")
+    _box(ws, "B10:C10", "项目总目标")
+    _box(ws, "D10:F10", "年度总体目标")
+    _box(ws, "B11:C11", locked=False, h="left")
+    _box(ws, "D11:F11", locked=False, h="left")
+    ws.row_dimensions[11].height = 80
+
+    _box(ws, "A12:A13", "绩效指标")
+    for col, label in zip("BCD", ("一级指标", "二级指标", "三级指标")):
+        _box(ws, f"{col}12", label)
+    _box(ws, "E12:F12", "年度指标值")
+    ws.row_dimensions[12].height = 24
+    for col in "BCD":
+        _box(ws, f"{col}13", locked=False)
+    _box(ws, "E13:F13", locked=False)
+    ws.row_dimensions[13].height = 22
+
+    names = {
+        "xp_year": "A2", "xp_project_name": "B3", "xp_nature": "D3", "xp_category": "F3",
+        "xp_department": "B4", "xp_unit": "D4", "xp_start": "B5", "xp_end": "D5",
+        "xp_money_unit": "A6",
+        "xp_project_total": "C6", "xp_project_fiscal": "C7", "xp_project_other": "C9",
+        "xp_annual_total": "E6", "xp_annual_fiscal": "E7", "xp_annual_carryover": "E8",
+        "xp_annual_other": "E9",
+        "xp_total_goal": "B11", "xp_annual_goal": "D11",
+        "xp_ind_level1": "B13", "xp_ind_level2": "C13", "xp_ind_level3": "D13",
+        "xp_ind_target": "E13",
+    }
+    for name, ref in names.items():
+        _name(wb, name, s, ref)
+    _page(ws, "A1:F13", "12:12")
+    return wb
+
+
+BUILDERS = {"自评表": self_evaluation_workbook, "申报表": declaration_workbook}
+
+
+def template_path(kind: str, directory: Path | None = None) -> Path:
+    return Path(directory or TEMPLATE_DIR) / f"{kind}.xlsx"
+
+
+def write_templates(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for kind, build in BUILDERS.items():
+        path = template_path(kind, out)
+        build().save(path)
+        paths.append(path)
+    return paths
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("templates", help="重新生成标准模板（自评表、申报表）")
+    p.add_argument("--out", type=Path, default=TEMPLATE_DIR, help="输出文件夹（默认 templates/）")
+    p.set_defaults(func=lambda a: [print(f"已写出 {x}") for x in write_templates(a.out)] and 0)

@@ -1,0 +1,542 @@
+"""Compile a template workbook once, then write filled copies fast.
+
+A template is an ordinary .xlsx (see :mod:`xlperf.layout`). Compiling reads its
+defined names (``xp_*``) and splits the sheet XML into a jinja2 skeleton: static
+rows, the named cells as slots, the prototype indicator row as a loop, the footer
+rows with their row numbers shifted. Every other zip part is deflated once and
+copied as bytes, so writing a workbook costs one template render and one deflate.
+
+Text always goes out as inline strings, never as ``<f>``: a value that looks like a
+formula (``=HYPERLINK(…)``) stays text. Only :class:`Formula` values, which the
+generator builds itself, become formulas.
+"""
+from __future__ import annotations
+
+import os
+import re
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+from xml.sax.saxutils import escape
+
+import jinja2
+from lxml import etree
+
+NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CELL_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Elements of CT_Worksheet that may follow sheetData, in schema order.
+_AFTER_DATA = ["sheetCalcPr", "sheetProtection", "protectedRanges", "scenarios", "autoFilter",
+               "sortState", "dataConsolidate", "customSheetViews", "mergeCells", "phoneticPr",
+               "conditionalFormatting", "dataValidations", "hyperlinks", "printOptions",
+               "pageMargins", "pageSetup", "headerFooter", "rowBreaks", "colBreaks",
+               "customProperties", "cellWatches", "ignoredErrors", "smartTags", "drawing",
+               "legacyDrawing", "legacyDrawingHF", "drawingHF", "picture", "oleObjects",
+               "controls", "webPublishItems", "tableParts", "extLst"]
+
+
+class TemplateError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A formula the generator wrote (``expr`` without ``=``) and its cached result."""
+    expr: str
+    cached: object = None
+
+
+def col_index(col: str) -> int:
+    n = 0
+    for ch in col:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def col_letter(n: int) -> str:
+    s = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def split_ref(ref: str) -> tuple[str, int]:
+    m = _CELL_RE.match(ref)
+    if not m:
+        raise TemplateError(f"not a cell reference: {ref}")
+    return m.group(1), int(m.group(2))
+
+
+def xml_text(value) -> str:
+    return escape(_ILLEGAL_XML.sub("", str(value)))
+
+
+def _number(value) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize() if value == value.to_integral_value() else value, "f")
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def cell_xml(ref: str, style: str | None, value) -> str:
+    """One ``<c>`` element. Text → inline string; numbers → ``<v>``; Formula → ``<f>``."""
+    s = f' s="{style}"' if style else ""
+    if value is None or value == "":
+        return f'<c r="{ref}"{s}/>'
+    if isinstance(value, Formula):
+        f = f"<f>{xml_text(value.expr)}</f>"
+        cached = value.cached
+        if cached is None or cached == "":
+            return f'<c r="{ref}"{s}>{f}</c>'
+        if isinstance(cached, str):
+            return f'<c r="{ref}"{s} t="str">{f}<v>{xml_text(cached)}</v></c>'
+        return f'<c r="{ref}"{s}>{f}<v>{_number(cached)}</v></c>'
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float, Decimal)):
+        return f'<c r="{ref}"{s}><v>{_number(value)}</v></c>'
+    return (f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{xml_text(value)}'
+            f"</t></is></c>")
+
+
+# ------------------------------------------------------------------ zip writing
+
+@dataclass
+class _Part:
+    name: bytes
+    crc: int
+    size: int
+    data: bytes  # raw deflate stream
+
+
+def _deflate(data: bytes, level: int) -> bytes:
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def _part(name: str, data: bytes, level: int = 6) -> _Part:
+    return _Part(name.encode("utf-8"), zlib.crc32(data), len(data), _deflate(data, level))
+
+
+def write_zip(path_or_file, parts: Sequence[_Part]) -> None:
+    """A minimal, deterministic zip writer (deflate, fixed 1980-01-01 timestamps)."""
+    out = bytearray()
+    central = bytearray()
+    for p in parts:
+        offset = len(out)
+        flags = 0x800  # UTF-8 names
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, p.crc, len(p.data),
+                           p.size, len(p.name), 0) + p.name + p.data
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, flags, 8, 0, 0x21, p.crc,
+                               len(p.data), p.size, len(p.name), 0, 0, 0, 0, 0, offset) + p.name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(parts), len(parts), len(central), len(out), 0)
+    data = bytes(out + central + end)
+    if hasattr(path_or_file, "write"):
+        path_or_file.write(data)
+    else:
+        atomic_write(Path(path_or_file), data)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary name in the same folder, fsync, then rename over ``path``:
+    a crash leaves either the old file or the complete new one, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".~xlperf-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# ------------------------------------------------------------------ compiling
+
+@dataclass
+class Name:
+    sheet: str
+    col1: str
+    row1: int
+    col2: str
+    row2: int
+
+    @property
+    def cells(self) -> list[tuple[str, int]]:
+        return [(col_letter(c), r) for r in range(self.row1, self.row2 + 1)
+                for c in range(col_index(self.col1), col_index(self.col2) + 1)]
+
+
+def _parse_name(text: str) -> Name | None:
+    m = re.match(r"^'?(.+?)'?!(\$?[A-Z]+\$?\d+)(?::(\$?[A-Z]+\$?\d+))?$", text.strip())
+    if not m:
+        return None
+    c1, r1 = split_ref(m.group(2))
+    c2, r2 = split_ref(m.group(3)) if m.group(3) else (c1, r1)
+    return Name(m.group(1).replace("''", "'"), c1, r1, c2, r2)
+
+
+@dataclass
+class Layout:
+    """Where things are once a workbook has ``n`` indicator rows."""
+    band: int          # template row of the prototype indicator row
+    n: int
+
+    def row(self, template_row: int, k: int = 0) -> int:
+        """The output row of a template row (for the band: of indicator ``k``)."""
+        if template_row < self.band:
+            return template_row
+        if template_row == self.band:
+            return self.band + k
+        return template_row + self.n - 1
+
+    @property
+    def last_band_row(self) -> int:
+        return self.band + self.n - 1
+
+
+@dataclass
+class _Row:
+    number: int
+    attrs: dict
+    cells: list  # (col, style, static_xml_or_None, field_or_None, index)
+
+
+@dataclass
+class CompiledTemplate:
+    sheet_name: str
+    names: dict[str, Name]
+    band: int
+    rows: list[_Row]
+    max_col: str
+    merges: list[tuple[str, int, str, int]]
+    static_parts: list[_Part]
+    sheet_part: str
+    workbook_xml: bytes
+    skeleton: jinja2.Template
+    label_templates: dict[str, str]
+    widths: dict[str, float] = field(default_factory=dict)
+    defined_name_re: re.Pattern = field(default=re.compile(r"<definedName[^>]*>.*?</definedName>", re.S))
+
+    # -- positions ---------------------------------------------------------
+    def ref(self, name: str, layout: Layout, index: int = 0) -> str:
+        """Output cell of field ``name`` (``index``: position inside a multi-cell name,
+        or the indicator number for ``xp_ind_*``)."""
+        nm = self.names[name]
+        if nm.row1 == self.band:
+            return f"{nm.col1}{layout.row(self.band, index)}"
+        col, row = nm.cells[index]
+        return f"{col}{layout.row(row)}"
+
+    def band_range(self, name: str, layout: Layout) -> str:
+        col = self.names[name].col1
+        return f"{col}{layout.band}:{col}{layout.last_band_row}"
+
+    def has(self, name: str) -> bool:
+        return name in self.names
+
+    # -- rendering ---------------------------------------------------------
+    def render_sheet(self, values: Mapping[str, object], indicators: Sequence[Mapping[str, object]],
+                     *, labels: Mapping[str, str], heights: Mapping[int, float] | None = None,
+                     band_heights: Sequence[float] | None = None, validations: str = "",
+                     extra_merges: Iterable[str] = (), protection_password: str | None = None,
+                     ) -> bytes:
+        n = max(1, len(indicators))
+        layout = Layout(self.band, n)
+        heights = heights or {}
+        out_rows = []
+        for row in self.rows:
+            if row.number == self.band:
+                for k in range(n):
+                    ind = indicators[k] if k < len(indicators) else {}
+                    ht = band_heights[k] if band_heights and k < len(band_heights) else None
+                    out_rows.append(self._row_xml(row, layout, values, ind, labels, ht, k))
+            else:
+                out_rows.append(self._row_xml(row, layout, values, None, labels,
+                                              heights.get(row.number), 0))
+        merges = [f"{c1}{layout.row(r1)}:{c2}{layout.row(r2) if r2 != self.band else layout.last_band_row}"
+                  for c1, r1, c2, r2 in self.merges if r1 != self.band]
+        for c1, r1, c2, r2 in self.merges:
+            if r1 == self.band == r2:
+                merges += [f"{c1}{self.band + k}:{c2}{self.band + k}" for k in range(n)]
+        merges += list(extra_merges)
+        merge_xml = (f'<mergeCells count="{len(merges)}">' +
+                     "".join(f'<mergeCell ref="{m}"/>' for m in merges) + "</mergeCells>") if merges else ""
+        last = layout.row(self.rows[-1].number) if self.rows else 1
+        return self.skeleton.render(
+            dimension=f"A1:{self.max_col}{last}", rows=out_rows, merges=merge_xml,
+            validations=validations,
+            protection=_protection_xml(protection_password),
+        ).encode("utf-8")
+
+    def _row_xml(self, row: _Row, layout: Layout, values, ind, labels, ht, k) -> str:
+        r = layout.row(row.number, k)
+        attrs = dict(row.attrs)
+        if ht is not None:
+            attrs["ht"] = f"{ht:g}"
+            attrs["customHeight"] = "1"
+        attr = "".join(f' {a}="{v}"' for a, v in attrs.items())
+        parts = []
+        for col, style, static, fname, idx in row.cells:
+            ref = f"{col}{r}"
+            if fname is None:
+                parts.append(static.replace("{ref}", ref) if static else f'<c r="{ref}" s="{style}"/>')
+                continue
+            if fname.startswith("label:"):
+                parts.append(cell_xml(ref, style, labels.get(fname[6:], "")))
+                continue
+            value = (ind or {}).get(fname) if fname.startswith("xp_ind_") else values.get(fname)
+            if isinstance(value, (list, tuple)):
+                value = value[idx] if idx < len(value) else None
+            parts.append(cell_xml(ref, style, value))
+        return f'<row r="{r}"{attr}>{"".join(parts)}</row>'
+
+    def render_workbook_xml(self, n: int, full_calc_on_load: bool) -> bytes:
+        return _workbook_xml(self, max(1, n), full_calc_on_load)
+
+    def write(self, target, sheet_xml: bytes, workbook_xml: bytes, level: int = 6) -> None:
+        parts = list(self.static_parts)
+        parts.append(_part(self.sheet_part, sheet_xml, level))
+        parts.append(_part("xl/workbook.xml", workbook_xml, level))
+        write_zip(target, parts)
+
+
+def _shift_ref(ref: str, band: int, n: int) -> str:
+    def one(cell: str, is_end: bool) -> str:
+        m = re.match(r"^(\$?)([A-Z]+)(\$?)(\d+)$", cell)
+        if not m:
+            return cell
+        row = int(m.group(4))
+        if row > band or (row == band and is_end):
+            row += n - 1
+        return f"{m.group(1)}{m.group(2)}{m.group(3)}{row}"
+
+    parts = ref.split(":")
+    if len(parts) == 1:
+        m = re.match(r"^(\$?)([A-Z]+)(\$?)(\d+)$", parts[0])
+        if m and int(m.group(4)) == band and n > 1:
+            return f"{parts[0]}:{one(parts[0], True)}"
+        return one(parts[0], False)
+    return f"{one(parts[0], False)}:{one(parts[1], True)}"
+
+
+def _workbook_xml(t: CompiledTemplate, n: int, full_calc: bool) -> bytes:
+    xml = t.workbook_xml.decode("utf-8")
+
+    def fix(m: re.Match) -> str:
+        whole = m.group(0)
+        start = whole.index(">") + 1
+        body = whole[start:-len("</definedName>")]
+        sheet_q = re.escape(t.sheet_name)
+
+        def fix_ref(rm: re.Match) -> str:
+            return rm.group(1) + _shift_ref(rm.group(2), t.band, n)
+
+        body = re.sub(rf"((?:'{sheet_q}'|{sheet_q})!)(\$?[A-Z]+\$?\d+(?::\$?[A-Z]+\$?\d+)?)", fix_ref, body)
+        return whole[:start] + body + "</definedName>"
+
+    xml = t.defined_name_re.sub(fix, xml)
+    calc = '<calcPr calcId="191029" fullCalcOnLoad="1"/>' if full_calc else '<calcPr calcId="191029"/>'
+    if "<calcPr" in xml:
+        xml = re.sub(r"<calcPr[^>]*/>", calc, xml)
+    else:
+        xml = xml.replace("</workbook>", calc + "</workbook>")
+    return xml.encode("utf-8")
+
+
+def _protection_xml(password: str | None) -> str:
+    attrs = 'sheet="1" objects="1" scenarios="1" formatColumns="0" formatRows="0"'
+    if password:
+        attrs += f' password="{legacy_password_hash(password)}"'
+    return f"<sheetProtection {attrs}/>"
+
+
+def legacy_password_hash(password: str) -> str:
+    """Excel's 16-bit sheet-protection hash (ECMA-376 Part 4, 14.7.1)."""
+    h = 0
+    for ch in reversed(password.encode("cp936", errors="replace")[:15]):
+        h = ((h >> 14) & 1) | ((h << 1) & 0x7FFF)
+        h ^= ch
+    h = ((h >> 14) & 1) | ((h << 1) & 0x7FFF)
+    h ^= len(password.encode("cp936", errors="replace")[:15])
+    h ^= 0xCE4B
+    return f"{h:04X}"
+
+
+def _read_shared_strings(z) -> list[str]:
+    try:
+        data = z.read("xl/sharedStrings.xml")
+    except KeyError:
+        return []
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False))
+    return ["".join(si.itertext()) for si in root.findall(f"{{{NS}}}si")]
+
+
+def compile_template(path: Path | str) -> CompiledTemplate:
+    """Read a template .xlsx into a :class:`CompiledTemplate`."""
+    import zipfile
+
+    path = Path(path)
+    try:
+        z = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise TemplateError(f"模板文件「{path}」无法打开：{exc}") from exc
+    with z:
+        parser = etree.XMLParser(resolve_entities=False, remove_blank_text=False)
+        wb_xml = z.read("xl/workbook.xml")
+        wb = etree.fromstring(wb_xml, parser)
+        names: dict[str, Name] = {}
+        for dn in wb.iter(f"{{{NS}}}definedName"):
+            nm = dn.get("name")
+            if nm and nm.startswith("xp_") and dn.text:
+                parsed = _parse_name(dn.text)
+                if parsed:
+                    names[nm] = parsed
+        if "xp_ind_level1" not in names:
+            raise TemplateError(f"模板「{path.name}」缺少名称 xp_ind_level1（指标行），无法用作 xlperf 模板。")
+        sheet_name = names["xp_ind_level1"].sheet
+        rels = etree.fromstring(z.read("xl/_rels/workbook.xml.rels"), parser)
+        rid = None
+        for sh in wb.iter(f"{{{NS}}}sheet"):
+            if sh.get("name") == sheet_name:
+                rid = sh.get(f"{{{REL_NS}}}id")
+        target = None
+        for rel in rels:
+            if rel.get("Id") == rid:
+                target = rel.get("Target")
+        if target is None:
+            raise TemplateError(f"模板「{path.name}」中找不到工作表「{sheet_name}」。")
+        sheet_part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        strings = _read_shared_strings(z)
+        sheet = etree.fromstring(z.read(sheet_part), parser)
+        band = names["xp_ind_level1"].row1
+
+        field_at: dict[tuple[str, int], tuple[str, int]] = {}
+        for nm, name in names.items():
+            if name.sheet != sheet_name:
+                continue
+            for i, cell in enumerate(name.cells):
+                field_at[cell] = (nm, i)
+
+        rows: list[_Row] = []
+        labels: dict[str, str] = {}
+        max_col = 1
+        sheet_data = sheet.find(f"{{{NS}}}sheetData")
+        for row_el in sheet_data.findall(f"{{{NS}}}row"):
+            number = int(row_el.get("r"))
+            attrs = {k: v for k, v in row_el.attrib.items() if k not in ("r", "spans")}
+            cells = []
+            for c in row_el.findall(f"{{{NS}}}c"):
+                col, _ = split_ref(c.get("r"))
+                max_col = max(max_col, col_index(col))
+                style = c.get("s") or "0"
+                text = None
+                if c.get("t") == "s" and c.find(f"{{{NS}}}v") is not None:
+                    text = strings[int(c.find(f"{{{NS}}}v").text)]
+                elif c.get("t") == "inlineStr":
+                    text = "".join(c.find(f"{{{NS}}}is").itertext())
+                # A label with {year}/{money_unit} stays a label even where a name marks it.
+                if (col, number) in field_at and not (text and "{" in text):
+                    fname, idx = field_at[(col, number)]
+                    cells.append((col, style, None, fname, idx))
+                    continue
+                if text is not None and "{" in text:
+                    key = f"{col}{number}"
+                    labels[key] = text
+                    cells.append((col, style, None, f"label:{key}", 0))
+                    continue
+                if number >= band and c.find(f"{{{NS}}}f") is not None:
+                    raise TemplateError(
+                        f"模板「{path.name}」单元格 {col}{number} 含公式：指标行及其下方只允许在命名单元格中由 xlperf 写入公式。")
+                c.set("r", "{ref}")
+                static = etree.tostring(c, encoding="unicode")
+                static = re.sub(r'\sxmlns(:\w+)?="[^"]*"', "", static)
+                cells.append((col, style, static, None, 0))
+            rows.append(_Row(number, attrs, cells))
+        if not any(r.number == band for r in rows):
+            raise TemplateError(f"模板「{path.name}」的指标行（第 {band} 行）为空。")
+
+        merges = []
+        mc = sheet.find(f"{{{NS}}}mergeCells")
+        if mc is not None:
+            for m in mc:
+                a, b = m.get("ref").split(":")
+                c1, r1 = split_ref(a)
+                c2, r2 = split_ref(b)
+                merges.append((c1, r1, c2, r2))
+
+        widths: dict[str, float] = {}
+        cols = sheet.find(f"{{{NS}}}cols")
+        if cols is not None:
+            for col in cols:
+                for i in range(int(col.get("min")), int(col.get("max")) + 1):
+                    widths[col_letter(i)] = float(col.get("width", "8.43"))
+        skeleton = _skeleton(sheet, sheet_data)
+        skip = {sheet_part, "xl/workbook.xml", "xl/calcChain.xml"}
+        static_parts = []
+        for info in z.infolist():
+            if info.filename in skip:
+                continue
+            data = z.read(info.filename)
+            if info.filename == "[Content_Types].xml":
+                data = re.sub(rb'<Override[^>]*calcChain[^>]*/>', b"", data)
+            elif info.filename == "xl/_rels/workbook.xml.rels":
+                data = re.sub(rb'<Relationship[^>]*calcChain[^>]*/>', b"", data)
+            static_parts.append(_part(info.filename, data, 9))
+    return CompiledTemplate(sheet_name, names, band, rows, col_letter(max_col), merges, static_parts,
+                            sheet_part, wb_xml, skeleton, labels, widths)
+
+
+def _skeleton(sheet, sheet_data) -> jinja2.Template:
+    """The sheet XML as a jinja2 template: static text kept raw, rows/merges/validations
+    and protection as variables."""
+    head = etree.tostring(sheet, encoding="unicode")
+    # Serialise the parts around sheetData separately so the static text is exact.
+    before, after = [], []
+    seen_data = False
+    for child in sheet:
+        tag = etree.QName(child).localname
+        if child is sheet_data:
+            seen_data = True
+            continue
+        if tag == "dimension":
+            before.append("{{ '<dimension ref=\"' ~ dimension ~ '\"/>' }}")
+            continue
+        xml = re.sub(r'\sxmlns(:\w+)?="[^"]*"', "", etree.tostring(child, encoding="unicode"))
+        (after if seen_data else before).append(("raw", tag, xml))
+    root_open = head[: head.index(">") + 1]
+    if root_open.endswith("/>"):
+        root_open = root_open[:-2] + ">"
+    out = [_raw(root_open)]
+    for item in before:
+        out.append(item if isinstance(item, str) else _raw(item[2]))
+    out.append("<sheetData>{% for r in rows %}{{ r }}{% endfor %}</sheetData>")
+    slots = {"sheetProtection": "{{ protection }}", "mergeCells": "{{ merges }}",
+             "dataValidations": "{{ validations }}"}
+    present = {tag for _, tag, _ in after}
+    order = {tag: i for i, tag in enumerate(_AFTER_DATA)}
+    items = [(order.get(tag, 99), _raw(xml) if tag not in slots else slots[tag])
+             for _, tag, xml in after]
+    for tag, slot in slots.items():
+        if tag not in present:
+            items.append((order[tag], slot))
+    items.sort(key=lambda x: x[0])
+    out += [x for _, x in items]
+    out.append("</worksheet>")
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
+    return env.from_string('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + "".join(out))
+
+
+def _raw(text: str) -> str:
+    return "{% raw %}" + text.replace("{% endraw %}", "") + "{% endraw %}"
