@@ -106,7 +106,12 @@ def parse_actual(actual: str, unit: str | None) -> str:
         u = unit.replace('"', '""')
         expr = f'SUBSTITUTE(SUBSTITUTE({expr},"({u})",""),"{u}","")'
     expr = f'SUBSTITUTE(SUBSTITUTE({expr},"(%)",""),"%","")'
-    return f'IF(TRIM({actual})="","",VALUE({expr}))'
+    for op in (">=", "≥", "<=", "≤", "=", ">", "<"):
+        expr = f'SUBSTITUTE({expr},"{op}","")'
+    # Fallback: the leading number of the text ("930户次" for a target in 户), as the
+    # engine reads it: LOOKUP keeps the last prefix that is a number.
+    lead = f"-LOOKUP(1,-LEFT({expr},{{{','.join(str(i) for i in range(1, 16))}}}))"
+    return f'IF(TRIM({actual})="","",IFERROR(VALUE({expr}),{lead}))'
 
 
 def _judgement_test(cell: str, judgement: Judgement) -> str:
