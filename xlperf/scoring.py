@@ -7,16 +7,22 @@ harvester — calls these and nothing else.
 
 Defined edge cases (see tests/test_scoring.py):
 
-* budget missing or negative, executed missing or negative → :class:`ScoringError`;
+* budget missing or negative, executed missing or negative → :class:`ScoringError` (a blank cell
+  or a printed dash is "missing"; text that is not a number is a :class:`NotationError`);
 * budget 0 and executed 0 → rate ``0.00`` (the forms print 0.00 for empty sub-rows);
 * budget 0 and executed > 0 → :class:`ScoringError` (spending without a budget);
 * executed > budget → the rate exceeds 100 (unless the profile caps it), and the funds
   score is capped at its weight when the profile says so (default);
-* a zero target (``=0件``) is met only at 0 and scores 0 otherwise — never a division.
+* a zero target (``=0件``) is met only at 0 and scores 0 otherwise — never a division;
+* a strict target (``>``, ``<``) reached exactly is not met, yet the proportional rule then gives
+  分值 × 1: the proposal is the full 分值 with ``met`` False (the rule's literal result);
+* an actual whose unit differs from the target's (``≥4次`` achieved ``100%``) is scored on the
+  numbers as written — never converted — and the difference is recorded in
+  :attr:`IndicatorResult.finding`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Iterable
 
@@ -48,8 +54,11 @@ def execution_rate(full_year_budget, executed, profile="shanghai") -> Decimal:
 
     ``execution_rate("132.20", "131.01")`` → ``Decimal("99.09")`` (shanghai truncates)."""
     p = _profiles.get(profile)
-    budget = to_decimal(full_year_budget, "全年预算数")
-    spent = to_decimal(executed, "全年执行数")
+    budget = to_decimal(full_year_budget, "全年预算数", blank=None)
+    spent = to_decimal(executed, "全年执行数", blank=None)
+    if budget is None or spent is None:
+        missing = "、".join(n for n, v in (("全年预算数", budget), ("全年执行数", spent)) if v is None)
+        raise ScoringError(f"{missing}为空：无法计算执行率，请填写金额（没有的填 0）。")
     if budget < 0 or spent < 0:
         raise ScoringError(f"金额不能为负数（全年预算数 {budget}，全年执行数 {spent}）。")
     if budget == 0:
@@ -96,6 +105,7 @@ class IndicatorResult:
     rule: str                     # how the proposal was reached (Chinese)
     band: Band | None = None      # allowed score range for a qualitative judgement
     override: Override | None = None
+    finding: str = ""             # something to check that does not stop scoring (e.g. unit mismatch)
 
     @property
     def score(self) -> Decimal:
@@ -170,7 +180,7 @@ def assess_indicator(target, actual, weight, profile="shanghai", override: Overr
         else:
             raw, met, rule = _quantitative(t, a, w, p)
             score = excel_round(_clamp(raw, w), p.indicator_decimals, p.indicator_rounding)
-            result = IndicatorResult(t, a, w, score, met, rule)
+            result = IndicatorResult(t, a, w, score, met, rule, finding=_unit_finding(t, a))
     else:
         judgement = a.judgement if isinstance(a, Qualitative) else None
         rule = f"定性指标，按「{(judgement or Judgement.ACHIEVED).value}」档默认分计分"
@@ -201,7 +211,16 @@ def _with_override(result: IndicatorResult, override: Override) -> IndicatorResu
         raise ScoringError(f"得分 {score} 不在「{judgement}」档的分数区间 [{low.normalize():f}, "
                            f"{high.normalize():f}{close} 内（分值 {w} 的 {result.band.describe()}）。")
     return IndicatorResult(result.target, result.actual, w, result.proposal, result.met, result.rule,
-                           result.band, Override(score, reason))
+                           result.band, Override(score, reason), result.finding)
+
+
+def _unit_finding(t: Quantity, a: Quantity) -> str:
+    """A different unit in the actual is a finding, not a conversion. A bare number takes the
+    target's unit (the forms often print ``240`` for ``=240本``)."""
+    if t.unit and a.unit and t.unit != a.unit:
+        return (f"实际完成值「{a.text or a}」的单位「{a.unit}」与指标值「{t.text or t}」的单位「{t.unit}」"
+                f"不一致：未做换算，按数值直接比较，请核对。")
+    return ""
 
 
 def indicator_score(target, actual, weight, profile="shanghai") -> Decimal:
@@ -298,10 +317,13 @@ def score_project(project, profile=None) -> ProjectScore:
             errors[f"indicators.{i}.score"] = exc
             continue
         if ind.override is not None:
+            # The form shows the human score whatever the rules say of it (the
+            # workbook computes 得分 = 人工调整得分); what the rules refuse is reported.
             try:
                 res = _with_override(res, Override(ind.override, ind.note))
             except XlperfError as exc:
                 errors[f"indicators.{i}.override"] = exc
+                res = replace(res, override=Override(to_decimal(ind.override, "人工得分"), ind.note or ""))
         results.append(res)
     total_weight = weight + sum((ind.weight or ZERO for ind in project.indicators), ZERO)
     complete = fscore is not None and results and all(r is not None for r in results)
