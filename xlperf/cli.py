@@ -10,7 +10,8 @@ import sys
 from .errors import XlperfError
 
 # Modules that contribute sub-commands, in the order `xlperf --help` lists them.
-COMMAND_MODULES = ("generate", "recalc", "register", "layout", "report", "validate", "addin", "audit")
+COMMAND_MODULES = ("generate", "recalc", "register", "layout", "report", "validate", "addin", "audit",
+                   "libreoffice")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != f"xlperf.{name}":
                 raise
             continue
-        module.register_cli(sub)
+        if hasattr(module, "register_cli"):
+            module.register_cli(sub)
     return parser
 
 

@@ -267,3 +267,51 @@ def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
             f"stderr:\n{stderr.strip()}\nstdout:\n{stdout.strip()}"
         )
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+# ---------------------------------------------------------------- pictures
+
+_FONTS_CONF = """<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+<alias binding="same"><family>宋体</family><prefer><family>Noto Serif CJK SC</family></prefer></alias>
+<alias binding="same"><family>SimSun</family><prefer><family>Noto Serif CJK SC</family></prefer></alias>
+<alias binding="same"><family>仿宋</family><prefer><family>Noto Serif CJK SC</family></prefer></alias>
+</fontconfig>
+"""
+
+
+def render_png(paths, outdir, dpi: int = 80) -> list[Path]:
+    """Print workbooks to PDF and PNG pages, with 宋体 rendered as Noto Serif CJK SC
+    (the templates name 宋体; Linux has no such font)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp) / "fonts.conf"
+        conf.write_text(_FONTS_CONF, encoding="utf-8")
+        old = os.environ.get("FONTCONFIG_FILE")
+        os.environ["FONTCONFIG_FILE"] = str(conf)
+        try:
+            pdfs = to_pdf(paths, outdir)
+        finally:
+            if old is None:
+                os.environ.pop("FONTCONFIG_FILE", None)
+            else:
+                os.environ["FONTCONFIG_FILE"] = old
+    pngs = []
+    for pdf in pdfs:
+        pngs += pdf_to_png(pdf, outdir / pdf.stem, dpi)
+    return pngs
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("render", help="用 LibreOffice 将工作簿打印为 PDF 和 PNG 图片（预览打印效果）")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="输出文件夹")
+    p.add_argument("--dpi", type=int, default=80)
+
+    def run(args) -> int:
+        for png in render_png(args.files, args.out, args.dpi):
+            print(f"已写出 {png}")
+        return 0
+
+    p.set_defaults(func=run)
