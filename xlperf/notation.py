@@ -2,7 +2,8 @@
 
 Everything the seed forms print is accepted: ``≥12.00(次)``, ``>=90%``, ``$\\geq 90\\%$``,
 ``不少于3次``, ``<=6小时``, ``=1期/月``, ``7*24小时``, bare ``100%``, ``=0件``,
-full-width characters, stray spaces, HTML wrappers; qualitative targets (``建立健全``)
+``建设周期不超过4个月`` (a name before a word operator), full-width characters, stray spaces,
+HTML wrappers; qualitative targets (``建立健全``)
 and the judgements ``达成指标`` / ``部分达成`` / ``未达成``.
 
 The result is a small typed value; nothing here scores (see :mod:`xlperf.scoring`).
@@ -162,6 +163,32 @@ def _parse_quantity(s: str, raw: str, *, strict: bool) -> Quantity | None:
     return None
 
 
+_LABEL_RE = re.compile(r"^[\u3400-\u9fff]+$")
+_NEGATIONS = "不未没无非否"
+
+
+def _labelled_quantity(s: str, raw: str) -> Quantity | None:
+    """``建设周期不超过4个月``: a name (Chinese characters only) followed by a word operator, a
+    number and a short unit reads as that quantity (≤ 4 个月). Anything longer after the number
+    (``…4个月内完成全部工作``) stays text, and so does a negated operator (``未超过3次``)."""
+    best = None
+    for word, _ in _WORD_OPS:
+        i = s.find(word)
+        if i <= 0 or not _LABEL_RE.match(s[:i]) or s[i - 1] in _NEGATIONS:
+            continue
+        if best is None or i < best[0] or (i == best[0] and len(word) > len(best[1])):
+            best = (i, word)
+    if best is None:
+        return None
+    try:
+        quantity = _parse_quantity(s[best[0]:], raw, strict=False)
+    except NotationError:
+        return None
+    if quantity is None or (quantity.unit and "/" not in quantity.unit and len(quantity.unit) > 4):
+        return None
+    return quantity
+
+
 def parse_target(text) -> Value:
     """Parse a 年度指标值 cell into a :class:`Quantity` or :class:`Qualitative`.
 
@@ -195,6 +222,8 @@ def _parse(text, *, allow_judgement: bool) -> Value:
             raise NotationError(f"无法识别「{raw}」：运算符后缺少数字。{ACCEPTED_FORMS}")
         return Qualitative(strip_html(raw))
     quantity = _parse_quantity(s, raw, strict=starts_like_number and not _CJK_RE.search(s))
+    if quantity is None:
+        quantity = _labelled_quantity(s, raw)
     if quantity is not None:
         return quantity
     if _CJK_RE.search(s):
@@ -266,6 +295,7 @@ def from_excel(value) -> Decimal | None:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise NotationError(f"数值 {value!r} 无效。")
-        d = Decimal(repr(value))
-        return d + 0 if d == d.to_integral_value() else d  # -0.0 → 0
+        if value.is_integer():
+            return Decimal(int(value))  # 10.0 → 10 as typed; -0.0 → 0
+        return Decimal(repr(value))
     return to_decimal(value)
