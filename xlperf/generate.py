@@ -10,11 +10,24 @@ data validation with Chinese prompts. Nothing here scores: the numbers come from
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime
 import functools
+import hashlib
 import io
+import itertools
 import json
 import math
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
 import unicodedata
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +49,10 @@ class GenerateError(XlperfError):
     pass
 
 
+class NotADeclaration(GenerateError):
+    """A workbook met during roll-forward that is not a 申报表 (skipped, not an error)."""
+
+
 @functools.lru_cache(maxsize=8)
 def _compiled(path: str, mtime: float) -> CompiledTemplate:
     return compile_template(path)
@@ -51,9 +68,21 @@ def compiled(kind: str, template_dir: Path | None = None) -> CompiledTemplate:
 
 # ------------------------------------------------------------ layout helpers
 
+class _CharWidths(dict):
+    """Character → width in Excel column units, filled on first sight (bulk runs see few
+    distinct characters, so a dict lookup replaces the unicodedata call)."""
+
+    def __missing__(self, ch: str) -> float:
+        width = self[ch] = 2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1
+        return width
+
+
+_CHAR_WIDTHS = _CharWidths()
+
+
 def _text_width(text: str) -> float:
     """Approximate width in Excel column units (a CJK character is about two)."""
-    return sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text)
+    return sum(map(_CHAR_WIDTHS.__getitem__, text))
 
 
 def _lines(text, width: float) -> int:
@@ -92,6 +121,7 @@ def _level_merges(t: CompiledTemplate, layout: Layout, indicators) -> list[str]:
     return merges
 
 
+@functools.lru_cache(maxsize=4096)
 def _dv(kind: str, sqref: str, formula: str | None = None, *, prompt: str, title: str,
         error: str = "", operator: str | None = None, formula2: str | None = None,
         list_values: str | None = None) -> str:
@@ -246,6 +276,7 @@ def _self_evaluation(project: Project, t: CompiledTemplate, mode: str, p) -> tup
     return values, rows, dvs, heights, band_heights
 
 
+@functools.lru_cache(maxsize=4096)
 def _safe_target(text):
     try:
         return parse_target(text)
@@ -338,6 +369,666 @@ def write(project: Project, out: Path, *, force: bool = False, **kwargs) -> Path
     return out
 
 
+# ------------------------------------------------------------------ bulk generation
+#
+# One workbook per project, rendered in a pool of forked workers (the compiled templates are
+# inherited, never recompiled), each file written under a temporary name and renamed. A
+# worker handles a chunk at a time: render every file of the chunk to a temporary file, flush
+# them to disk with one syncfs (instead of an fsync per file), append the chunk's rows to the
+# journal, then rename. So at any instant — a kill -9 included — every .xlsx in the output
+# folder is complete and listed, with its sha256, in manifest.journal.csv (rows are written
+# *before* the rename; a row whose file is missing was in flight). manifest.csv is written
+# atomically at the end, in register order, and lists only files that exist complete; the
+# journal is then removed.
+
+MANIFEST = "manifest.csv"
+JOURNAL = "manifest.journal.csv"
+MANIFEST_HEADER = ("文件", "项目序号", "项目编号", "表格类型", "sha256", "状态", "说明")
+TMP_PREFIX = ".~xlperf-"
+STATUS_NEW = "已生成"
+STATUS_SKIPPED = "已存在，未覆盖"
+STATUS_REPLACED = "已覆盖"
+STATUS_SAME = "未变化"
+STATUS_FAILED = "未生成"
+
+_WINDOWS_CHARS = str.maketrans({'<': '＜', '>': '＞', ':': '：', '"': '＂', '/': '／', '\\': '＼', '|': '｜',
+                                '?': '？', '*': '＊'})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """A file or folder name valid on Windows (and everywhere else): characters Windows
+    forbids become their full-width forms (``"`` → ``＂``, ``/`` → ``／``), control
+    characters and runs of white space are cleaned, trailing dots/spaces dropped, reserved
+    device names (CON, NUL…) prefixed, and the length capped."""
+    s = unicodedata.normalize("NFC", str(text or ""))
+    s = _CONTROL.sub("", s.translate(_WINDOWS_CHARS))
+    s = re.sub(r"\s+", " ", s).strip()
+    s = s[:limit].rstrip(". ")
+    if not s:
+        s = "_"
+    if s.split(".")[0].upper() in _RESERVED:
+        s = "_" + s
+    return s
+
+
+class Namer:
+    """Deterministic output paths: ``<实施单位>/<年度>_<项目名称>_<表格类型>.xlsx``, made safe for
+    Windows; names that collide (compared as Windows does, ignoring case) get ``_2``, ``_3``…
+    in the order the projects come."""
+
+    def __init__(self):
+        self._used: dict[tuple[str, str], str] = {}
+        self._folders: dict[str, str] = {}
+
+    def assign(self, project: Project) -> tuple[str, str]:
+        """(relative path with / separators, note on a collision or "")."""
+        folder = safe_name(project.unit or "未填实施单位", 60)
+        folder = self._folders.setdefault(folder.casefold(), folder)
+        stem = f"{project.year}_{safe_name(project.name, 80)}_{project.kind}"
+        name, n = f"{stem}.xlsx", 1
+        while (folder.casefold(), name.casefold()) in self._used:
+            n += 1
+            name = f"{stem}_{n}.xlsx"
+        note = ""
+        if n > 1:
+            first = self._used[(folder.casefold(), f"{stem}.xlsx".casefold())]
+            note = f"与项目 {first} 的文件名相同，改名为 {name}"
+        self._used[(folder.casefold(), name.casefold())] = project.key
+        return f"{folder}/{name}", note
+
+
+@dataclass
+class Job:
+    """One workbook to write. ``error`` set: a project that cannot be generated (reported in
+    the manifest, nothing written)."""
+    project: Project
+    path: str = ""
+    code: str = ""
+    warnings: tuple = ()
+    error: str = ""
+
+
+@dataclass
+class Outcome:
+    path: str
+    key: str
+    code: str
+    kind: str
+    sha256: str
+    status: str
+    message: str = ""
+
+    def row(self) -> tuple:
+        return (self.path, self.key, self.code, self.kind, self.sha256, self.status, self.message)
+
+
+@dataclass
+class Summary:
+    out_dir: Path
+    counts: dict
+    outcomes_failed: list
+    warnings: list
+    seconds: float
+    manifest: Path
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(STATUS_FAILED, 0)
+
+    @property
+    def files(self) -> int:
+        return self.counts.get(STATUS_NEW, 0) + self.counts.get(STATUS_REPLACED, 0)
+
+
+@dataclass
+class _Settings:
+    out_dir: str
+    mode: str = "portable"
+    force: bool = False
+    template_dir: Path | None = None
+    password: str | None = None
+    durable: bool = True
+
+
+_SETTINGS: _Settings | None = None
+_JOURNAL_FD: int | None = None
+_SHARED_JOBS: list | None = None
+
+
+def _csv_bytes(rows) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _syncfs_function():
+    try:
+        import ctypes
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+        fn.argtypes = [ctypes.c_int]
+        return fn
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+def _flush_to_disk(folder: str, files: list[str]) -> None:
+    """Make the files' contents durable before they are renamed into place: one syncfs of
+    the output file system (Linux), else sync(), else an fsync per file."""
+    fn = _syncfs_function()
+    if fn is not None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            if fn(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    if hasattr(os, "sync"):
+        os.sync()
+        return
+    for path in files:  # pragma: no cover - Windows
+        with open(path, "rb+") as fh:
+            os.fsync(fh.fileno())
+
+
+def _backup_path(final: str) -> str:
+    backup, n = final + ".bak", 1
+    while os.path.lexists(backup):
+        n += 1
+        backup = f"{final}.bak{n}"
+    return backup
+
+
+def _run_jobs(jobs) -> list[Outcome]:
+    """Worker side: render, write to temporary names, journal, rename (see above)."""
+    s = _SETTINGS
+    outcomes: list[Outcome] = []
+    pending: list[tuple[str, str, bool]] = []
+    for job in jobs:
+        p = job.project
+        message = "；".join(w.rstrip("。") for w in job.warnings)
+        out = Outcome(job.path, p.key, job.code, p.kind, "", STATUS_FAILED, message)
+        outcomes.append(out)
+        if job.error:
+            out.message = job.error
+            continue
+        final = os.path.join(s.out_dir, job.path)
+        existing = None
+        try:
+            if os.path.lexists(final):
+                with open(final, "rb") as fh:
+                    existing = fh.read()
+                if not s.force:
+                    out.sha256, out.status = hashlib.sha256(existing).hexdigest(), STATUS_SKIPPED
+                    continue
+            data = render(p, mode=s.mode, template_dir=s.template_dir, password=s.password)
+            out.sha256 = hashlib.sha256(data).hexdigest()
+            if existing is not None and existing == data:
+                out.status = STATUS_SAME
+                continue
+            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".tmp", dir=os.path.dirname(final))
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            pending.append((tmp, final, existing is not None))
+            out.status = STATUS_REPLACED if existing is not None else STATUS_NEW
+        except XlperfError as exc:
+            out.status, out.sha256, out.message = STATUS_FAILED, "", _join(exc, message)
+        except Exception as exc:  # a bug must not stop the other projects
+            out.status, out.sha256, out.message = STATUS_FAILED, "", _join(f"内部错误：{exc!r}", message)
+    if pending and s.durable:
+        _flush_to_disk(s.out_dir, [t for t, _, _ in pending])
+    if _JOURNAL_FD is not None:
+        os.write(_JOURNAL_FD, _csv_bytes(o.row() for o in outcomes))
+    by_final = {os.path.join(s.out_dir, o.path): o for o in outcomes}
+    for tmp, final, replacing in pending:
+        if replacing:
+            backup = _backup_path(final)
+            try:
+                os.link(final, backup)
+            except OSError:
+                shutil.copy2(final, backup)
+            o = by_final[final]
+            o.message = _join(f"原文件备份为 {os.path.basename(backup)}", o.message)
+        os.replace(tmp, final)
+    return outcomes
+
+
+def _join(first, second: str) -> str:
+    return "；".join(x for x in (str(first), second) if x)
+
+
+def _run_range(bounds: tuple[int, int]) -> list[Outcome]:
+    return _run_jobs(_SHARED_JOBS[bounds[0]:bounds[1]])
+
+
+def _init_worker(settings: _Settings, journal: str) -> None:
+    global _SETTINGS, _JOURNAL_FD
+    _SETTINGS = settings
+    _JOURNAL_FD = os.open(journal, os.O_WRONLY | os.O_APPEND)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    if sys.platform.startswith("linux"):
+        try:  # die with the parent (kill -9 of `xlperf generate` stops every worker)
+            import ctypes
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() == 1:
+            os._exit(1)
+
+
+class Progress:
+    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, total: int | None, enabled: bool | None = None, label: str = "生成"):
+        self.total, self.done, self.label = total, 0, label
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.start = time.perf_counter()
+        self._last = 0.0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if self.enabled and (now - self._last >= 0.1 or (self.total and self.done >= self.total)):
+            self._last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            if self.total:
+                frac = min(1.0, self.done / self.total)
+                bar = "█" * int(frac * 30) + "·" * (30 - int(frac * 30))
+                text = f"\r{self.label} {bar} {self.done}/{self.total} {frac:4.0%}  {rate:,.0f} 个/秒 "
+            else:
+                text = f"\r{self.label} {self.done} 个  {rate:,.0f} 个/秒 "
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _lock(path: Path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        import fcntl
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # pragma: no cover - Windows: no advisory lock
+        pass
+    except OSError:
+        os.close(fd)
+        raise GenerateError(f"另一个 xlperf generate 正在写入文件夹「{path.parent}」，请等它结束后再运行。") from None
+    return fd
+
+
+def _clean_stale(out_dir: Path) -> int:
+    """Remove temporary files a killed run left behind (only xlperf's own)."""
+    removed = 0
+    for root, _dirs, files in os.walk(out_dir):
+        for name in files:
+            if name.startswith(TMP_PREFIX) and name.endswith(".tmp"):
+                try:
+                    os.unlink(os.path.join(root, name))
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+    return removed
+
+
+def plan(projects, namer: Namer | None = None):
+    """Jobs for projects (or :class:`~xlperf.register.Entry` objects), with output paths."""
+    namer = namer or Namer()
+    for item in projects:
+        if isinstance(item, Job):
+            job = item
+        else:
+            project = getattr(item, "project", item)
+            job = Job(project, code=getattr(item, "code", ""), warnings=tuple(getattr(item, "warnings", ())),
+                      error="；".join(str(e) for e in getattr(item, "errors", ())))
+        if not job.error and not job.path:
+            job.path, note = namer.assign(job.project)
+            if note:
+                job.warnings = tuple(job.warnings) + (note,)
+        yield job
+
+
+def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, workers: int | None = None,
+                 chunk_size: int | None = None, template_dir: Path | None = None, password: str | None = None,
+                 progress: bool | None = None, durable: bool = True, total: int | None = None) -> Summary:
+    """Write one workbook per job into ``out_dir`` (see the comment above for the guarantees).
+
+    ``jobs``: :class:`Job` objects, projects or register entries — a list (shared with the
+    forked workers without copying) or any iterable (streamed in chunks, memory stays flat).
+    ``workers``: processes (default: CPU count; 1 = in this process)."""
+    global _SETTINGS, _JOURNAL_FD, _SHARED_JOBS
+    if mode not in MODES:
+        raise GenerateError(f"计算方式应为 portable 或 udf，而不是「{mode}」。")
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    journal = out_dir / JOURNAL
+    lock_fd = _lock(journal)
+    manifest_tmp = None
+    pool = None
+    previous = (_SETTINGS, _JOURNAL_FD, _SHARED_JOBS)
+    try:
+        _clean_stale(out_dir)
+        os.ftruncate(lock_fd, 0)
+        os.write(lock_fd, "\ufeff".encode() + _csv_bytes([MANIFEST_HEADER]))
+        for kind in (SELF_EVALUATION, DECLARATION):  # compile once, before forking
+            try:
+                compiled(kind, template_dir)
+            except XlperfError:
+                pass
+        settings = _Settings(str(out_dir), mode, force, template_dir, password, durable)
+        if isinstance(jobs, list):
+            jobs = list(plan(jobs))
+            total = len(jobs)
+            _prepare_folders(out_dir, jobs)
+            stream = None
+        else:
+            stream = _folders_on_the_way(out_dir, plan(jobs))
+        cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = max(1, workers or cpu)
+        if chunk_size is None:
+            chunk_size = 32 if total is None else max(4, min(32, -(-total // (workers * 4))))
+        if total is not None and total <= chunk_size:
+            workers = 1
+        fd, manifest_tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".tmp", dir=out_dir)
+        manifest = os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
+        writer = csv.writer(manifest, lineterminator="\r\n")
+        writer.writerow(MANIFEST_HEADER)
+        counts: dict[str, int] = {}
+        failed: list[Outcome] = []
+        warnings: list[str] = []
+        bar = Progress(total, progress)
+
+        def take(outcomes: list[Outcome]) -> None:
+            for o in outcomes:
+                writer.writerow(o.row())
+                counts[o.status] = counts.get(o.status, 0) + 1
+                if o.status == STATUS_FAILED:
+                    failed.append(o)
+                elif o.message:
+                    warnings.append(f"{o.path}：{o.message}")
+            bar.update(len(outcomes))
+
+        if stream is None:
+            tasks = [(i, min(i + chunk_size, total)) for i in range(0, total, chunk_size)]
+            _SHARED_JOBS = jobs
+            run = _run_range
+        else:
+            tasks = _chunked(stream, chunk_size)
+            run = _run_jobs
+        if workers == 1:
+            _SETTINGS, _JOURNAL_FD = settings, lock_fd
+            for task in tasks:
+                take(run(task))
+        else:
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                              else "spawn")
+            if ctx.get_start_method() != "fork" and stream is None:
+                tasks, run = [jobs[a:b] for a, b in tasks], _run_jobs
+            pool = ctx.Pool(workers, initializer=_init_worker, initargs=(settings, str(journal)))
+            inflight: deque = deque()
+            task_iter = iter(tasks)
+            for task in itertools.islice(task_iter, workers * 3):
+                inflight.append(pool.apply_async(run, (task,)))
+            while inflight:
+                outcomes = inflight.popleft().get()
+                nxt = next(task_iter, None)
+                if nxt is not None:
+                    inflight.append(pool.apply_async(run, (nxt,)))
+                take(outcomes)
+            pool.close()
+            pool.join()
+            pool = None
+        bar.close()
+        if durable:
+            _flush_to_disk(str(out_dir), [])
+        manifest.flush()
+        os.fsync(manifest.fileno())
+        manifest.close()
+        os.replace(manifest_tmp, out_dir / MANIFEST)
+        manifest_tmp = None
+        _fsync_dir(out_dir)
+        os.unlink(journal)
+        return Summary(out_dir, counts, failed, warnings, time.perf_counter() - started, out_dir / MANIFEST)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        if manifest_tmp is not None:
+            try:
+                os.unlink(manifest_tmp)
+            except OSError:
+                pass
+        os.close(lock_fd)
+        _SETTINGS, _JOURNAL_FD, _SHARED_JOBS = previous
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _chunked(iterable, size: int):
+    it = iter(iterable)
+    while True:
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+def _prepare_folders(out_dir: Path, jobs) -> None:
+    made = set()
+    for job in jobs:
+        if job.path:
+            folder = job.path.rsplit("/", 1)[0] if "/" in job.path else ""
+            if folder not in made:
+                (out_dir / folder).mkdir(parents=True, exist_ok=True)
+                made.add(folder)
+
+
+def _folders_on_the_way(out_dir: Path, jobs):
+    made = set()
+    for job in jobs:
+        if job.path:
+            folder = job.path.rsplit("/", 1)[0] if "/" in job.path else ""
+            if folder not in made:
+                (out_dir / folder).mkdir(parents=True, exist_ok=True)
+                made.add(folder)
+        yield job
+
+
+def read_manifest(path) -> list[dict]:
+    """Rows of a manifest.csv (or of a journal) as dicts keyed by the Chinese headers."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ------------------------------------------------------------------ roll-forward
+
+DECLARATION_NAMES = ("xp_project_name", "xp_nature", "xp_category", "xp_department", "xp_unit", "xp_start",
+                     "xp_end", "xp_project_total", "xp_project_fiscal", "xp_project_other", "xp_annual_total",
+                     "xp_annual_fiscal", "xp_annual_carryover", "xp_annual_other", "xp_total_goal",
+                     "xp_annual_goal")
+
+
+def read_named_cells(path) -> tuple[dict[str, list], dict[str, str]]:
+    """Values of every ``xp_*`` defined name of a workbook (a list, one per cell of the
+    name's range, row by row), and where each name points (``"Sheet!$B$3"``)."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.cell import range_boundaries
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise GenerateError(f"无法作为 Excel 工作簿打开：{exc}").at(path) from None
+    try:
+        wanted: dict[str, tuple[str, tuple]] = {}
+        where: dict[str, str] = {}
+        for name, dn in wb.defined_names.items():
+            if not name.startswith("xp_"):
+                continue
+            for sheet, ref in dn.destinations:
+                wanted[name] = (sheet, range_boundaries(ref.replace("$", "")))
+                where[name] = f"{sheet}!{ref}"
+                break
+        grids: dict[str, dict] = {}
+        for sheet in {s for s, _ in wanted.values()}:
+            if sheet not in wb.sheetnames:
+                continue
+            grid = {}
+            ws = wb[sheet]
+            ws.reset_dimensions()  # read every row, whatever <dimension> claims
+            for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
+                for c, v in enumerate(row, start=1):
+                    if v is not None:
+                        grid[(r, c)] = v
+            grids[sheet] = grid
+        values = {}
+        for name, (sheet, (c1, r1, c2, r2)) in wanted.items():
+            grid = grids.get(sheet, {})
+            values[name] = [grid.get((r, c)) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
+        return values, where
+    finally:
+        wb.close()
+
+
+def read_declaration(path) -> Project:
+    """A filled 申报表 workbook (generated by xlperf, possibly edited in Excel) as a Project,
+    read through its ``xp_*`` defined names."""
+    from .notation import from_excel
+
+    values, where = read_named_cells(path)
+    missing = [n for n in ("xp_project_name", "xp_ind_level3", "xp_ind_target", "xp_annual_total") if n not in values]
+    if "xp_funds_budget" in values:
+        raise NotADeclaration("这是自评表，不是申报表。").at(path)
+    if missing:
+        raise GenerateError(f"不是 xlperf 申报表（缺少名称 {'、'.join(missing)}）。").at(path)
+
+    def one(name):
+        v = values.get(name) or [None]
+        return v[0]
+
+    def text(name) -> str:
+        v = one(name)
+        if v is None:
+            return ""
+        if isinstance(v, datetime.datetime):
+            return v.date().isoformat()
+        if isinstance(v, float):
+            return format(from_excel(v), "f")
+        return str(v).strip()
+
+    def amount(name):
+        v = one(name)
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        try:
+            return from_excel(v)
+        except XlperfError as exc:
+            sheet, _, cell = where[name].partition("!")
+            raise GenerateError(exc.message).at(path, sheet, cell.replace("$", "")) from None
+
+    from .model import DeclaredFunds, Indicator
+
+    title = text("xp_year")
+    m = re.search(r"(19|20)\d\d", title)
+    unit_label = text("xp_money_unit")
+    p = Project(kind=DECLARATION, year=int(m.group(0)) if m else 0, name=text("xp_project_name"),
+                department=text("xp_department"), unit=text("xp_unit"),
+                money_unit="万元" if "万元" in unit_label else "元")
+    p.nature, p.category = text("xp_nature"), text("xp_category")
+    p.start, p.end = text("xp_start"), text("xp_end")
+    p.total_goal, p.annual_goal = text("xp_total_goal"), text("xp_annual_goal")
+    p.declared = DeclaredFunds(*(amount(f"xp_{f}") for f in DeclaredFunds.__dataclass_fields__))
+    columns = [values.get(f"xp_ind_{f}", []) for f in ("level1", "level2", "level3", "target")]
+    level1 = level2 = ""
+    for l1, l2, l3, target in itertools.zip_longest(*columns):
+        if l1 not in (None, ""):
+            level1, level2 = str(l1).strip(), ""
+        if l2 not in (None, ""):
+            level2 = str(l2).strip()
+        if l3 in (None, "") and target in (None, ""):
+            continue
+        target_text = format(from_excel(target), "f") if isinstance(target, (int, float)) else str(target or "")
+        p.indicators.append(Indicator(level1, level2, str(l3 or "").strip(), target_text.strip()))
+    p.source_file = str(path)
+    return p
+
+
+def roll_forward(declaration: Project, *, year: int | None = None, profile: str | None = None) -> Project:
+    """Next spring's 自评表 from a filled 申报表: the same targets, goals and indicators (so
+    they cannot drift), 年初预算数 from the declared annual funds, weights from the profile
+    (each 一级指标's weight split over its indicators). Year-end figures stay blank."""
+    from .model import FundsLine, Indicator
+    from .scoring import default_weights
+
+    p = _profiles.get(profile or "shanghai")
+    d = declaration.declared
+    se = Project(kind=SELF_EVALUATION, year=year or declaration.year, name=declaration.name,
+                 department=declaration.department, unit=declaration.unit, key=declaration.key,
+                 money_unit=declaration.money_unit, profile=p.name if profile is None else profile)
+    se.annual_goal = declaration.annual_goal
+    for row, initial in zip(FUNDS_ROWS, (d.annual_total, d.annual_fiscal, d.annual_carryover, d.annual_other)):
+        se.funds[row] = FundsLine(initial=initial)
+    weights = default_weights([i.level1 for i in declaration.indicators], p)
+    se.indicators = [Indicator(i.level1, i.level2, i.level3, i.target, weight=w)
+                     for i, w in zip(declaration.indicators, weights)]
+    total = p.funds_weight + sum(weights, Decimal(0))
+    if total != 100:
+        levels = "、".join(sorted({i.level1 for i in declaration.indicators}))
+        raise GenerateError(f"按评分规则「{p.name}」默认分配的分值合计为 {total.normalize():f}（含预算执行率 "
+                            f"{p.funds_weight.normalize():f}），不是 100：该申报表只有一级指标 {levels}。")
+    se.source_file = declaration.source_file
+    return se
+
+
+def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | None = None):
+    """Jobs (自评表) for every 申报表 workbook under ``source_dir``, and the errors of the
+    files that could not be read (also as failed jobs, so the manifest lists them)."""
+    source_dir = Path(source_dir)
+    if not source_dir.is_dir():
+        raise GenerateError(f"找不到申报表文件夹「{source_dir}」。")
+    jobs, errors = [], []
+    files = sorted(f for f in source_dir.rglob("*.xlsx")
+                   if not f.name.startswith(("~$", TMP_PREFIX)) and f.is_file())
+    for f in files:
+        key = f.relative_to(source_dir).as_posix()
+        try:
+            decl = read_declaration(f)
+            decl.key = key
+            if not decl.year and year is None:
+                raise GenerateError("读不出年度（标题中没有年份），请用 --year 指定。").at(f)
+            se = roll_forward(decl, year=year, profile=profile)
+        except NotADeclaration:
+            continue
+        except XlperfError as exc:
+            if not getattr(exc, "location", None):
+                exc = exc.at(f)
+            errors.append(exc)
+            jobs.append(Job(Project(kind=SELF_EVALUATION, year=year or 0, name=f.stem, key=key), error=str(exc)))
+            continue
+        jobs.append(Job(se))
+    return jobs, errors
+
+
 # ------------------------------------------------------------------ CLI
 
 def _load_project_file(path: Path, kind: str | None) -> Project:
@@ -374,6 +1065,56 @@ def _cmd_fill(args) -> int:
     return 0
 
 
+def _cmd_generate(args) -> int:
+    from .model import KINDS
+
+    if bool(args.register) == bool(args.from_dir):
+        raise GenerateError("请给出登记表（xlperf generate 登记表.xlsx --out 文件夹），或用 --from 指定申报表文件夹（滚动生成自评表），二者选一。")
+    errors: list = []
+    warnings: list[str] = []
+    if args.from_dir:
+        if args.kind and args.kind != SELF_EVALUATION:
+            raise GenerateError("--from 由已填写的申报表生成自评表，--kind 只能是 自评表。")
+        jobs, errors = roll_forward_jobs(args.from_dir, year=args.year, profile=args.profile)
+        source = f"申报表文件夹「{args.from_dir}」"
+    else:
+        from .register import read_register
+
+        reg = read_register(args.register, kind=args.kind, year=args.year, default_profile=args.profile)
+        errors = reg.errors
+        jobs = list(plan(sorted(reg.entries + reg.rejected, key=lambda e: e.row)))
+        kinds = "、".join(k for k in KINDS if any(j.project.kind == k for j in jobs)) or (args.kind or "")
+        source = f"登记表「{args.register}」（{kinds}）"
+    for exc in errors:
+        print(f"错误：{exc}", file=sys.stderr)
+    if not jobs:
+        print(f"{source}中没有可生成的项目。", file=sys.stderr)
+        return 1 if errors else 0
+    summary = generate_all(jobs, Path(args.out), mode=args.mode, force=args.force, workers=args.jobs,
+                           template_dir=args.templates, password=args.password,
+                           progress=False if args.quiet else None)
+    reported = {str(e) for e in errors}
+    for o in summary.outcomes_failed:
+        if not set(o.message.split("；")) <= reported:
+            print(f"错误：{o.path or o.key}：{o.message}", file=sys.stderr)
+    if not args.quiet:
+        for w in summary.warnings:
+            print(f"提醒：{w}", file=sys.stderr)
+    c = summary.counts
+    parts = [f"新生成 {c.get(STATUS_NEW, 0)} 个"]
+    for status in (STATUS_REPLACED, STATUS_SAME, STATUS_SKIPPED):
+        if c.get(status):
+            parts.append(f"{status} {c[status]} 个")
+    if not args.force and c.get(STATUS_SKIPPED):
+        parts[-1] += "（加 --force 可覆盖，原文件保留 .bak）"
+    if summary.failed or errors:
+        parts.append(f"未生成 {summary.failed} 个（错误 {len(errors) or summary.failed} 处，见上方）")
+    rate = summary.files / summary.seconds if summary.seconds > 0 else 0
+    print(f"{source} → {summary.out_dir}：{'，'.join(parts)}；用时 {summary.seconds:.2f} 秒"
+          + (f"（{rate:,.0f} 个/秒）" if summary.files >= 100 else "") + f"。清单：{summary.manifest}")
+    return 1 if (summary.failed or errors) else 0
+
+
 def register_cli(sub) -> None:
     p = sub.add_parser("fill", help="填写一个项目 → 一个工作簿")
     p.add_argument("input", nargs="?", help="项目数据（YAML 或 JSON，字段同 workbooks/SEEDS-SCHEMA.md）")
@@ -387,3 +1128,24 @@ def register_cli(sub) -> None:
     p.add_argument("--password", help="工作表保护密码（默认无密码）")
     p.add_argument("--force", action="store_true", help="覆盖已存在的文件（保留 .bak 备份）")
     p.set_defaults(func=_cmd_fill)
+
+    g = sub.add_parser(
+        "generate", help="按登记表批量生成：每个项目一个工作簿，按实施单位分文件夹，附 manifest.csv",
+        description="按登记表（项目清单 + 绩效指标）为每个项目生成一份申报表或自评表："
+                    "输出文件夹/<实施单位>/<年度>_<项目名称>_<表格类型>.xlsx，并写 manifest.csv（文件、项目序号、sha256、状态）。"
+                    "已存在的文件不覆盖（除非 --force，并保留 .bak 备份）；某个项目有错误时指出工作表、行和列，其余照常生成，退出码为 1。")
+    g.add_argument("register", nargs="?", help="登记表 .xlsx（可用 xlperf register-template 生成模板）")
+    g.add_argument("--from", dest="from_dir", metavar="申报表文件夹",
+                   help="滚动生成：由已填写的申报表（xlperf 生成的工作簿）生成同年度的自评表，指标、目标值、年初预算数照搬")
+    g.add_argument("--kind", choices=["申报表", "自评表"], help="只生成这一种表（默认登记表中的两种都生成）")
+    g.add_argument("--year", type=int, help="表格年度（默认取登记表的「年度」列）")
+    g.add_argument("-o", "--out", required=True, help="输出文件夹")
+    g.add_argument("--mode", choices=MODES, default="portable",
+                   help="portable：仅用 Excel 原生函数（默认）；udf：调用 xlperf 加载项函数")
+    g.add_argument("--profile", help="评分规则：登记表「评分规则」列为空的项目用它（默认 shanghai）")
+    g.add_argument("--force", action="store_true", help="覆盖已存在的文件（原文件保留为 .bak）")
+    g.add_argument("-j", "--jobs", type=int, help="并行进程数（默认 CPU 核数；1 为不并行）")
+    g.add_argument("--templates", type=Path, help="模板文件夹（默认 templates/）")
+    g.add_argument("--password", help="工作表保护密码（默认无密码）")
+    g.add_argument("-q", "--quiet", action="store_true", help="不显示进度条和提醒")
+    g.set_defaults(func=_cmd_generate)

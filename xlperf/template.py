@@ -12,6 +12,7 @@ generator builds itself, become formulas.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import struct
@@ -75,7 +76,8 @@ def split_ref(ref: str) -> tuple[str, int]:
 
 
 def xml_text(value) -> str:
-    return escape(_ILLEGAL_XML.sub("", str(value)))
+    # saxutils.escape without entities, inlined (hot path of bulk generation)
+    return _ILLEGAL_XML.sub("", str(value)).replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
 
 
 def _number(value) -> str:
@@ -126,6 +128,15 @@ def _part(name: str, data: bytes, level: int = 6) -> _Part:
 
 def write_zip(path_or_file, parts: Sequence[_Part]) -> None:
     """A minimal, deterministic zip writer (deflate, fixed 1980-01-01 timestamps)."""
+    data = zip_bytes(parts)
+    if hasattr(path_or_file, "write"):
+        path_or_file.write(data)
+    else:
+        atomic_write(Path(path_or_file), data)
+
+
+def zip_bytes(parts: Sequence[_Part]) -> bytes:
+    """The bytes :func:`write_zip` writes."""
     out = bytearray()
     central = bytearray()
     for p in parts:
@@ -136,11 +147,9 @@ def write_zip(path_or_file, parts: Sequence[_Part]) -> None:
         central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, flags, 8, 0, 0x21, p.crc,
                                len(p.data), p.size, len(p.name), 0, 0, 0, 0, 0, offset) + p.name
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(parts), len(parts), len(central), len(out), 0)
-    data = bytes(out + central + end)
-    if hasattr(path_or_file, "write"):
-        path_or_file.write(data)
-    else:
-        atomic_write(Path(path_or_file), data)
+    out += central
+    out += end
+    return bytes(out)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -172,7 +181,7 @@ class Name:
     col2: str
     row2: int
 
-    @property
+    @functools.cached_property
     def cells(self) -> list[tuple[str, int]]:
         return [(col_letter(c), r) for r in range(self.row1, self.row2 + 1)
                 for c in range(col_index(self.col1), col_index(self.col2) + 1)]
@@ -211,6 +220,27 @@ class _Row:
     number: int
     attrs: dict
     cells: list  # (col, style, static_xml_or_None, field_or_None, index)
+    plan: "_RowPlan | None" = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class _RowPlan:
+    """A row prepared for rendering: its attributes as text and one op per cell."""
+    attr: str
+    cells: list  # (op, col, a, b, c): see CompiledTemplate._row_xml
+
+
+def _row_plan(row: _Row) -> _RowPlan:
+    cells = []
+    for col, style, static, fname, idx in row.cells:
+        if fname is None:
+            text = static if static else f'<c r="{{ref}}" s="{style}"/>'
+            cells.append((0, col, text.split("{ref}"), None, None))
+        elif fname.startswith("label:"):
+            cells.append((1, col, style, fname[6:], None))
+        else:
+            cells.append((2, col, style, fname, (idx, fname.startswith("xp_ind_"))))
+    return _RowPlan("".join(f' {a}="{v}"' for a, v in row.attrs.items()), cells)
 
 
 @dataclass
@@ -228,6 +258,8 @@ class CompiledTemplate:
     label_templates: dict[str, str]
     widths: dict[str, float] = field(default_factory=dict)
     defined_name_re: re.Pattern = field(default=re.compile(r"<definedName[^>]*>.*?</definedName>", re.S))
+    _workbook_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _part_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- positions ---------------------------------------------------------
     def ref(self, name: str, layout: Layout, index: int = 0) -> str:
@@ -274,6 +306,8 @@ class CompiledTemplate:
         merge_xml = (f'<mergeCells count="{len(merges)}">' +
                      "".join(f'<mergeCell ref="{m}"/>' for m in merges) + "</mergeCells>") if merges else ""
         last = layout.row(self.rows[-1].number) if self.rows else 1
+        if self.rows and self.rows[-1].number == self.band:  # the band is the last row (申报表)
+            last = layout.last_band_row
         return self.skeleton.render(
             dimension=f"A1:{self.max_col}{last}", rows=out_rows, merges=merge_xml,
             validations=validations,
@@ -282,34 +316,65 @@ class CompiledTemplate:
 
     def _row_xml(self, row: _Row, layout: Layout, values, ind, labels, ht, k) -> str:
         r = layout.row(row.number, k)
-        attrs = dict(row.attrs)
-        if ht is not None:
+        plan = row.plan
+        if plan is None:
+            plan = row.plan = _row_plan(row)
+        if ht is None:
+            attr = plan.attr
+        else:
+            attrs = dict(row.attrs)
             attrs["ht"] = f"{ht:g}"
             attrs["customHeight"] = "1"
-        attr = "".join(f' {a}="{v}"' for a, v in attrs.items())
+            attr = "".join(f' {a}="{v}"' for a, v in attrs.items())
+        rs = str(r)
         parts = []
-        for col, style, static, fname, idx in row.cells:
-            ref = f"{col}{r}"
-            if fname is None:
-                parts.append(static.replace("{ref}", ref) if static else f'<c r="{ref}" s="{style}"/>')
+        append = parts.append
+        ind = ind or {}
+        for op, col, a, b, c in plan.cells:
+            ref = col + rs
+            if op == 0:           # static cell: a = the text around "{ref}"
+                append(ref.join(a))
                 continue
-            if fname.startswith("label:"):
-                parts.append(cell_xml(ref, style, labels.get(fname[6:], "")))
+            if op == 1:           # label: a = style, b = label key
+                append(cell_xml(ref, a, labels.get(b, "")))
                 continue
-            value = (ind or {}).get(fname) if fname.startswith("xp_ind_") else values.get(fname)
+            # field: a = style, b = name, c = (index, is indicator field)
+            value = ind.get(b) if c[1] else values.get(b)
             if isinstance(value, (list, tuple)):
+                idx = c[0]
                 value = value[idx] if idx < len(value) else None
-            parts.append(cell_xml(ref, style, value))
+            append(cell_xml(ref, a, value))
         return f'<row r="{r}"{attr}>{"".join(parts)}</row>'
 
     def render_workbook_xml(self, n: int, full_calc_on_load: bool) -> bytes:
-        return _workbook_xml(self, max(1, n), full_calc_on_load)
+        # Depends only on the indicator count and the calc flag: computed once per pair.
+        key = (max(1, n), bool(full_calc_on_load))
+        xml = self._workbook_cache.get(key)
+        if xml is None:
+            xml = self._workbook_cache[key] = _workbook_xml(self, key[0], key[1])
+        return xml
+
+    def _cached_part(self, name: str, data: bytes, level: int) -> _Part:
+        key = (name, data, level)
+        part = self._part_cache.get(key)
+        if part is None:
+            if len(self._part_cache) > 256:
+                self._part_cache.clear()
+            part = self._part_cache[key] = _part(name, data, level)
+        return part
 
     def write(self, target, sheet_xml: bytes, workbook_xml: bytes, level: int = 6) -> None:
+        write_zip(target, self._parts(sheet_xml, workbook_xml, level))
+
+    def _parts(self, sheet_xml: bytes, workbook_xml: bytes, level: int) -> list[_Part]:
         parts = list(self.static_parts)
         parts.append(_part(self.sheet_part, sheet_xml, level))
-        parts.append(_part("xl/workbook.xml", workbook_xml, level))
-        write_zip(target, parts)
+        parts.append(self._cached_part("xl/workbook.xml", workbook_xml, level))
+        return parts
+
+    def zip_bytes(self, sheet_xml: bytes, workbook_xml: bytes, level: int = 6) -> bytes:
+        """The whole .xlsx as bytes (same bytes :func:`write_zip` writes)."""
+        return zip_bytes(self._parts(sheet_xml, workbook_xml, level))
 
 
 def _shift_ref(ref: str, band: int, n: int) -> str:

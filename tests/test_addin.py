@@ -1,0 +1,696 @@
+"""The Excel add-in: build from the pinned xlwings template, static checks (ribbon XML and
+relationship, callbacks against the VBA project read with olevba, RunPython targets),
+install/uninstall/status with a simulated Windows, and the ribbon's Python callbacks with
+fake xlwings objects and fake xlperf.recalc / xlperf.generate modules."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from xlperf import cli
+from xlperf.addin import build as B
+from xlperf.addin import check as C
+from xlperf.addin import install as I
+from xlperf.addin import ribbon as R
+from xlperf.addin import vba as V
+
+pytest.importorskip("oletools.olevba")
+
+NS = {"ui": B.NS_CUSTOMUI_2009}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    result = B.build(out, vba_directory=out / "no-finished-vba")
+    return result
+
+
+@pytest.fixture(scope="module")
+def xlam(built) -> bytes:
+    return built.path.read_bytes()
+
+
+def part(data: bytes, name: str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return z.read(name)
+
+
+def with_part(data: bytes, name: str, content: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, content if info.filename == name else src.read(info.filename))
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------ build
+
+def test_build_starts_from_the_pinned_template(xlam):
+    template = B.template_bytes()
+    assert hashlib.sha256(template).hexdigest() == B.TEMPLATE_SHA256
+    import xlwings
+    assert xlwings.__version__ == B.XLWINGS_VERSION
+    # The VBA project is the template's, byte for byte, until a finished one exists.
+    assert part(xlam, "xl/vbaProject.bin") == part(template, "xl/vbaProject.bin")
+    assert part(xlam, "xl/styles.xml") == part(template, "xl/styles.xml")
+
+
+def test_build_refuses_another_xlwings_version(monkeypatch):
+    import xlwings
+    monkeypatch.setattr(xlwings, "__version__", "0.30.0")
+    with pytest.raises(B.AddinError, match="xlwings==0.37.8"):
+        B.template_bytes()
+
+
+def test_build_is_reproducible(built, tmp_path):
+    again = B.build(tmp_path, vba_directory=tmp_path / "none")
+    assert again.path.read_bytes() == built.path.read_bytes()
+    assert again.sha256 == built.sha256
+
+
+def test_build_writes_manifest_and_vba_sidecar(built):
+    manifest = json.loads(built.manifest.read_text(encoding="utf-8"))
+    assert manifest["sha256"] == hashlib.sha256(built.path.read_bytes()).hexdigest()
+    assert manifest["stage"] == B.STAGE_TEMPLATE == built.stage
+    assert manifest["xlwings"] == "0.37.8" and manifest["template_sha256"] == B.TEMPLATE_SHA256
+    assert set(built.sidecar) == {"RibbonMyAddin", "xlwings_udfs"}
+    for name, path in built.sidecar.items():
+        raw = path.read_bytes()
+        raw.decode("ascii")                                   # the VBA editor reads ANSI
+        assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+        assert raw.decode("ascii").replace("\r\n", "\n") == V.modules()[name]
+
+
+def test_ribbon_part_namespace_and_relationship(xlam):
+    with zipfile.ZipFile(io.BytesIO(xlam)) as z:
+        names = z.namelist()
+    assert "customUI/customUI14.xml" in names and "customUI/customUI.xml" not in names
+    assert names[0] == "[Content_Types].xml"
+    rels = etree.fromstring(part(xlam, "_rels/.rels"))
+    ui = [r for r in rels if r.get("Type").endswith("/ui/extensibility")]
+    assert len(ui) == 1
+    assert ui[0].get("Type") == "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility"
+    assert ui[0].get("Target") == "customUI/customUI14.xml"
+    root = etree.fromstring(part(xlam, "customUI/customUI14.xml"))
+    assert root.tag == "{http://schemas.microsoft.com/office/2009/07/customui}customUI"
+
+
+def test_ribbon_tab_and_buttons(xlam):
+    root = etree.fromstring(part(xlam, "customUI/customUI14.xml"))
+    tab = root.find("ui:ribbon/ui:tabs/ui:tab", NS)
+    assert tab.get("label") == "绩效自评"
+    buttons = root.findall(".//ui:button", NS)
+    assert [b.get("label") for b in buttons] == ["重新计算", "检查", "导入申报表", "帮助"]
+    assert [b.get("tag") for b in buttons] == list(R.ACTIONS)
+    assert {b.get("onAction") for b in buttons} == {"RibbonMyAddin.RunMain"}
+    # Template stage: the template's RunMain would run `xlperf.main()`, so the buttons are off
+    # and say why.
+    assert all(b.get("enabled") == "false" and "xlperf addin finish" in b.get("supertip") for b in buttons)
+
+
+def test_configuration_sheet(xlam):
+    settings = B.read_conf_sheet(xlam)
+    assert list(settings) == list(B.CONF_KEYS)             # contiguous from A1: the VBA stops at a blank
+    assert settings["UDF Modules"] == "xlperf.udfs"
+    assert settings["ADD_WORKBOOK_TO_PYTHONPATH"] == "false"
+    assert settings["Use UDF Server"] is False and settings["Debug UDFs"] is False
+    assert settings["TEMP DIR"] == "%TEMP%"
+    workbook = part(xlam, "xl/workbook.xml").decode("utf-8")
+    assert 'name="myaddin.conf"' in workbook and "_myaddin.conf" not in workbook
+    assert "felix" not in workbook                              # template author's path dropped
+    sheet = etree.fromstring(part(xlam, "xl/worksheets/sheet1.xml"))
+    assert sheet.find(f"{{{B.NS_MAIN}}}sheetPr").get("codeName") == "Sheet2"   # its VBA module
+
+
+def test_settings_with_chinese_paths_survive(xlam):
+    data = B.replace_settings(xlam, {"Interpreter_Win": r"C:\Users\张三\AppData\Local\Programs\Python\python.exe",
+                                     "TEMP DIR": r"D:\绩效\临时"})
+    settings = B.read_conf_sheet(data)
+    assert settings["Interpreter_Win"] == r"C:\Users\张三\AppData\Local\Programs\Python\python.exe"
+    assert settings["TEMP DIR"] == r"D:\绩效\临时"
+    assert part(data, "customUI/customUI14.xml") == part(xlam, "customUI/customUI14.xml")
+    assert part(data, "xl/vbaProject.bin") == part(xlam, "xl/vbaProject.bin")
+    with pytest.raises(B.AddinError, match="未知的加载项设置"):
+        B.replace_settings(xlam, {"Interpreter": "x"})
+
+
+def test_document_properties_name_the_addin_and_its_stage(xlam):
+    core = part(xlam, "docProps/core.xml").decode("utf-8")
+    assert "xlperf 绩效自评" in core
+    assert B.read_stage(xlam) == B.STAGE_TEMPLATE
+
+
+# ---------------------------------------------------------------- finished VBA
+
+def test_a_matching_finished_vba_project_is_used_and_enables_the_buttons(tmp_path):
+    fake = b"not really a VBA project"
+    (tmp_path / "vbaProject.bin").write_bytes(fake)
+    (tmp_path / "vbaProject.json").write_text(json.dumps({
+        "sources_sha256": V.sources_digest(V.modules(), B.XLWINGS_VERSION),
+        "bin_sha256": hashlib.sha256(fake).hexdigest()}), encoding="utf-8")
+    data, project = B.build_bytes(vba_directory=tmp_path)
+    assert project.stage == B.STAGE_FINISHED
+    assert part(data, "xl/vbaProject.bin") == fake
+    assert B.read_stage(data) == B.STAGE_FINISHED
+    root = etree.fromstring(part(data, "customUI/customUI14.xml"))
+    assert all(b.get("enabled") is None for b in root.iter(f"{{{B.NS_CUSTOMUI_2009}}}button"))
+
+
+def test_a_stale_finished_vba_project_is_not_used(tmp_path):
+    (tmp_path / "vbaProject.bin").write_bytes(b"old")
+    (tmp_path / "vbaProject.json").write_text(json.dumps({"sources_sha256": "0" * 64}), encoding="utf-8")
+    data, project = B.build_bytes(vba_directory=tmp_path)
+    assert project.stage == B.STAGE_TEMPLATE and "重新运行 xlperf addin finish" in project.note
+    assert part(data, "xl/vbaProject.bin") == part(B.template_bytes(), "xl/vbaProject.bin")
+
+
+def test_finish_from_a_file_without_our_modules_is_refused(xlam, tmp_path):
+    saved = tmp_path / "xlperf.xlam"
+    saved.write_bytes(xlam)
+    with pytest.raises(B.AddinError, match="RibbonMyAddin"):
+        I.finish(saved=saved, export_dir=tmp_path / "assets", out_dir=tmp_path / "dist")
+    assert not (tmp_path / "assets" / "vbaProject.bin").exists()
+
+
+def test_finish_from_a_hand_finished_addin_stores_the_vba_and_builds_the_finished_addin(
+        xlam, tmp_path, monkeypatch):
+    # Simulate what olevba reads from an add-in whose modules were imported in the VBA editor:
+    # identifiers re-cased project-wide, CRLF, no Attribute lines.
+    def editor(text):
+        return "\r\n".join(l for l in text.replace("action", "Action").split("\n")
+                            if not l.startswith("Attribute "))
+    modules = {name: editor(text) for name, text in V.modules().items()}
+    monkeypatch.setattr(C, "vba_modules", lambda data, filename=B.ADDIN_NAME: dict(modules))
+    saved = tmp_path / "xlperf.xlam"
+    saved.write_bytes(xlam)
+    result, bin_path = I.finish(saved=saved, export_dir=tmp_path / "assets", out_dir=tmp_path / "dist")
+    manifest = json.loads((tmp_path / "assets" / "vbaProject.json").read_text(encoding="utf-8"))
+    assert manifest["bin_sha256"] == hashlib.sha256(bin_path.read_bytes()).hexdigest()
+    assert manifest["sources_sha256"] == V.sources_digest(V.modules(), B.XLWINGS_VERSION)
+    assert result.stage == B.STAGE_FINISHED
+    final = result.path.read_bytes()
+    assert part(final, "xl/vbaProject.bin") == bin_path.read_bytes()
+    assert all(b.get("enabled") is None for b in _ribbon(final).iter(f"{{{B.NS_CUSTOMUI_2009}}}button"))
+    # A module missing from the hand-finished add-in is refused.
+    del modules["xlwings_udfs"]
+    with pytest.raises(B.AddinError, match="xlwings_udfs"):
+        I.finish(saved=saved, export_dir=tmp_path / "assets2", out_dir=tmp_path / "dist2")
+
+
+def test_modules_are_compared_as_the_vba_editor_stores_them():
+    text = V.modules()["RibbonMyAddin"]
+    recased = text.replace("action", "Action").replace("\n", "\r\n").replace("    ", "  ")
+    recased = "\r\n".join(line for line in recased.split("\r\n") if not line.startswith("Attribute "))
+    assert I._normalised(recased) == I._normalised(text)
+
+
+# --------------------------------------------------------------- static checks
+
+def test_static_checks_pass_on_the_built_addin(xlam):
+    report = C.check_addin(xlam)
+    assert report.ok, report.render()
+    assert report.stage == B.STAGE_TEMPLATE
+    assert [cb.name for cb in report.callbacks] == ["RibbonMyAddin.RunMain"] * 4
+    assert not any(cb.enabled for cb in report.callbacks)
+    # The disabled buttons' target is reported, not silently skipped.
+    assert any("xlperf.main()" in note for note in report.notes)
+
+
+def test_every_onaction_names_a_sub_of_the_vba_project_read_with_olevba(xlam):
+    modules = C.vba_modules(xlam)
+    assert {"xlwings", "RibbonMyAddin", "ThisWorkbook", "Sheet2"} <= set(modules)
+    subs = C.parse_subs("RibbonMyAddin", modules["RibbonMyAddin"])
+    root = etree.fromstring(part(xlam, "customUI/customUI14.xml"))
+    for button in root.iter(f"{{{B.NS_CUSTOMUI_2009}}}button"):
+        module, _, name = button.get("onAction").partition(".")
+        assert module == "RibbonMyAddin"
+        assert "IRibbonControl" in subs[name.lower()].params
+    # RunPython lives in the template's xlwings module.
+    assert "runpython" in C.parse_subs("xlwings", modules["xlwings"])
+
+
+def test_static_checks_pass_on_the_vba_project_after_finish(xlam):
+    report = C.check_addin(xlam, overrides=V.modules())
+    assert report.ok, report.render()
+    commands = dict(report.commands)
+    assert commands == {f"xlperf{name}": f"import xlperf.addin.ribbon as xa; xa.ribbon_action('{tag}')"
+                        for name, tag in zip(("Recalc", "Check", "Import", "Help"), R.ACTIONS)}
+    assert all(cb.enabled for cb in report.callbacks)
+
+
+def test_the_check_catches_the_templates_relationship_mismatch():
+    report = C.check_addin(B.template_path().read_bytes(), filename="myaddin.xlam")
+    assert not report.ok
+    assert any("2006/01/customui" in p and "2006/relationships/ui/extensibility" in p for p in report.problems)
+
+
+def _ribbon(xlam: bytes) -> etree._Element:
+    return etree.fromstring(part(xlam, "customUI/customUI14.xml"))
+
+
+def _with_ribbon(xlam: bytes, root) -> bytes:
+    return with_part(xlam, "customUI/customUI14.xml", etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def test_the_check_catches_a_callback_without_a_sub(xlam):
+    root = _ribbon(xlam)
+    root.find(".//ui:button", NS).set("onAction", "RibbonMyAddin.Recalc")
+    report = C.check_addin(_with_ribbon(xlam, root))
+    assert any("RibbonMyAddin.Recalc" in p and "没有对应的 Sub" in p for p in report.problems)
+
+
+def test_the_check_catches_a_callback_with_the_wrong_signature(xlam):
+    root = _ribbon(xlam)
+    root.find(".//ui:button", NS).set("onAction", "KillPy")       # a Sub of the template without (control)
+    report = C.check_addin(_with_ribbon(xlam, root))
+    assert any("KillPy" in p and "IRibbonControl" in p for p in report.problems)
+
+
+def test_the_check_catches_schema_errors(xlam):
+    root = _ribbon(xlam)
+    buttons = root.findall(".//ui:button", NS)
+    buttons[1].set("id", buttons[0].get("id"))
+    buttons[2].set("keytip", "ABCD")
+    buttons[3].set("size", "huge")
+    buttons[3].set("colour", "red")
+    report = C.check_addin(_with_ribbon(xlam, root))
+    text = "\n".join(report.problems)
+    assert "重复" in text and "keytip" in text and "huge" in text and "colour" in text
+
+
+def test_the_check_catches_a_relationship_of_the_wrong_type(xlam):
+    rels = part(xlam, "_rels/.rels").replace(b"office/2007/relationships/ui", b"office/2006/relationships/ui")
+    report = C.check_addin(with_part(xlam, "_rels/.rels", rels))
+    assert any("需要关系类型" in p for p in report.problems)
+
+
+def test_the_check_catches_a_runpython_target_that_does_not_import(xlam):
+    broken = V.modules()["RibbonMyAddin"].replace("xlperf.addin.ribbon", "xlperf.addin.ribbons")
+    report = C.check_addin(xlam, overrides={"RibbonMyAddin": broken})
+    assert any("无法导入" in p and "xlperf.addin.ribbons" in p for p in report.problems)
+    unknown = V.modules()["RibbonMyAddin"].replace("xa.ribbon_action(", "xa.ribbon_actions(")
+    report = C.check_addin(xlam, overrides={"RibbonMyAddin": unknown})
+    assert any("ribbon_actions" in p and "不存在" in p for p in report.problems)
+
+
+def test_python_command_check():
+    assert C.check_python("import xlperf.addin.ribbon as xa; xa.ribbon_action('recalc')", "recalc") == []
+    assert any("不认识" in p for p in C.check_python(
+        "import xlperf.addin.ribbon as xa; xa.ribbon_action('print')", "print"))
+    assert any("有效的 Python" in p for p in C.check_python("import ;", "x"))
+    assert any("xlperf.nothing" in p for p in C.check_python("import xlperf; xlperf.nothing()", "x"))
+
+
+# ------------------------------------------------------------------ VBA text
+
+def test_vba_modules_are_ascii_and_carry_the_chinese_texts_as_chrw():
+    ribbon = V.ribbon_module()
+    ribbon.encode("ascii")
+    assert V.TEXTS_MARKER not in ribbon
+    assert max(len(line) for line in ribbon.splitlines()) < 1024
+    assert """RunPython("import xlperf.addin.ribbon as xa; xa.ribbon_action('" & action & "')")""" in ribbon
+    # Decode every text the module builds and compare with the source texts.
+    built: dict[str, str] = {}
+    key = None
+    for line in ribbon.splitlines():
+        stripped = line.strip()
+        if stripped.startswith('Case "') and stripped[6:-1] in V.ribbon_texts():
+            key = stripped[6:-1]
+        elif stripped == "End Select":
+            key = None
+        elif key and stripped.startswith("s = s & "):
+            built[key] += V.eval_vba_string(stripped[len("s = s & "):])
+        elif key and stripped.startswith("s = "):
+            built[key] = V.eval_vba_string(stripped[len("s = "):])
+    assert built == V.ribbon_texts()
+    assert "导入申报表" in built["help"] and "portable" in built["help"]
+
+
+def test_vba_string_expressions():
+    assert V.eval_vba_string(" & ".join(V.vba_string_parts('绩效 "自评"\n𠮷'))) == '绩效 "自评"\n𠮷'
+    assert V.eval_vba_string('"a" & x & "c"', {"X": "b"}) == "abc"
+    with pytest.raises(V.DynamicExpression):
+        V.eval_vba_string('"a" & y')
+
+
+def test_udf_wrappers_come_from_the_pinned_xlwings_generator():
+    text = V.udf_module()
+    assert text.startswith('Attribute VB_Name = "xlwings_udfs"\n')
+    for signature, call in [
+        ("Function XLPERF_RATE(budget, executed, Optional profile)", "Array(budget, executed, profile)"),
+        ("Function XLPERF_FUNDS_SCORE(rate, weight, Optional profile)", "Array(rate, weight, profile)"),
+        ("Function XLPERF_SCORE(target, actual, weight, Optional profile)", "Array(target, actual, weight, profile)"),
+        ("Function XLPERF_GRADE(total, Optional profile)", "Array(total, profile)"),
+        ("Function XLPERF_PARSE(text)", "Array(text)"),
+    ]:
+        assert signature in text
+        name = signature.split()[1].split("(")[0]
+        assert (f'{name} = XLPy.CallUDF("xlperf.udfs", "{name}", {call}, ActiveWorkbook, '
+                f"Application.Caller)") in text
+    # The generator ran with stand-ins for pywin32 that are gone again.
+    assert "pythoncom" not in sys.modules and "xlwings.udfs" not in sys.modules
+
+
+def test_udf_metadata_carries_the_chinese_argument_docs():
+    with V.xlwings_udf_generator() as generator:
+        meta = V.udf_metadata(generator)
+        info = meta.XLPERF_SCORE.__xlfunc__
+    assert info["category"] == "绩效自评"
+    assert [a["name"] for a in info["args"]] == ["target", "actual", "weight", "profile"]
+    assert info["args"][0]["doc"].startswith("年度指标值")
+    assert info["args"][0]["options"] == {"err_to_str": True}
+    assert "optional" in info["args"][3]
+
+
+# --------------------------------------------------------------------- install
+
+def windows(tmp_path, *, encoding="cp936", short=None, executable=None, environ=None) -> I.Machine:
+    appdata = tmp_path / "Users" / "张三" / "AppData" / "Roaming"
+    env = {"APPDATA": str(appdata), "TEMP": str(tmp_path / "Temp")}
+    env.update(environ or {})
+    return I.Machine(platform="win32", environ=env, executable=executable or sys.executable,
+                     prefix=str(tmp_path / "prefix"), ansi_encoding=encoding, short_path=short)
+
+
+@pytest.mark.parametrize("command", ["install", "uninstall", "status"])
+def test_windows_commands_refuse_clearly_elsewhere(command):
+    fn = getattr(I, command)
+    with pytest.raises(B.AddinError, match=f"xlperf addin {command} 只能在 Windows 上运行.*portable"):
+        fn(machine=I.Machine(platform="linux"))
+
+
+def test_cli_refuses_install_on_linux(capsys):
+    if sys.platform.startswith("win"):
+        pytest.skip("Linux behaviour")
+    assert cli.main(["addin", "install"]) == 2
+    assert "只能在 Windows 上运行" in capsys.readouterr().err
+
+
+def test_install_copies_into_xlstart_and_writes_the_settings(tmp_path):
+    machine = windows(tmp_path)
+    result = I.install(machine=machine)
+    target = tmp_path / "Users" / "张三" / "AppData" / "Roaming" / "Microsoft" / "Excel" / "XLSTART" / "xlperf.xlam"
+    assert result.path == target and target.is_file()
+    settings = B.read_conf_sheet(target.read_bytes())
+    assert settings["Interpreter_Win"] == sys.executable
+    assert settings["UDF Modules"] == "xlperf.udfs"
+    assert settings["TEMP DIR"] == "%TEMP%"
+    assert C.check_addin(target.read_bytes()).ok
+    text = I.describe_install(result)
+    assert str(target) in text and f"Interpreter_Win = {sys.executable}" in text
+    assert "不需要勾选「信任对 VBA 工程对象模型的访问」" in text
+    assert "未完成的加载项" in text                      # honest about the template stage
+    assert not list(target.parent.glob("*.tmp"))
+
+
+def test_install_a_given_file_keeps_its_vba_and_replaces_the_settings(tmp_path, xlam):
+    source = tmp_path / "from-maintainer.xlam"
+    source.write_bytes(B.replace_settings(xlam, {"Interpreter_Win": r"C:\other\python.exe"}))
+    result = I.install(source=source, machine=windows(tmp_path))
+    data = result.path.read_bytes()
+    assert part(data, "xl/vbaProject.bin") == part(xlam, "xl/vbaProject.bin")
+    assert B.read_conf_sheet(data)["Interpreter_Win"] == sys.executable
+
+
+def test_install_uses_a_short_path_when_the_ansi_code_page_cannot_hold_the_path(tmp_path):
+    chinese = r"C:\Users\张三\AppData\Local\Programs\Python\Python311\python.exe"
+    short = r"C:\Users\6F2B~1\AppData\Local\Programs\Python\PYTHON~1\python.exe"
+    # Chinese Windows (GBK): the long path survives the ANSI conversion as it is.
+    assert I.ansi_safe(chinese, windows(tmp_path), "Python ").value == chinese
+    # English Windows (cp1252): the 8.3 short name is used …
+    english = windows(tmp_path, encoding="cp1252", short=lambda p: short)
+    safe = I.ansi_safe(chinese, english, "Python ")
+    assert safe.value == short and "8.3" in safe.note and safe.warning is None
+    # … and without one the user is told what to do.
+    none = windows(tmp_path, encoding="cp1252", short=lambda p: None)
+    safe = I.ansi_safe(chinese, none, "Python ")
+    assert safe.value == chinese and "纯英文路径" in safe.warning
+    settings, notes, warnings = I.install_settings(windows(tmp_path, encoding="cp1252", short=lambda p: short,
+                                                           executable=chinese, environ={"TEMP": r"C:\Users\张三\Temp"}))
+    assert settings["Interpreter_Win"] == short and settings["TEMP DIR"] == short
+    assert len(notes) == 2 and warnings == []
+
+
+def test_install_with_conda_writes_conda_settings(tmp_path):
+    machine = windows(tmp_path, environ={"CONDA_DEFAULT_ENV": "jixiao",
+                                         "CONDA_EXE": r"C:\Users\张三\miniconda3\Scripts\conda.exe"})
+    (Path(machine.prefix) / "conda-meta").mkdir(parents=True)
+    settings, notes, _ = I.install_settings(machine)
+    assert settings["Conda Path"] == r"C:\Users\张三\miniconda3" and settings["Conda Env"] == "jixiao"
+    assert settings["Interpreter_Win"] == ""
+
+
+def test_install_explains_a_locked_file(tmp_path, monkeypatch):
+    def locked(src, dst):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(I.os, "replace", locked)
+    with pytest.raises(B.AddinError, match="关闭所有 Excel 窗口"):
+        I.install(machine=windows(tmp_path))
+
+
+def test_uninstall_and_status(tmp_path):
+    machine = windows(tmp_path)
+    ok, text = I.status(machine=machine)
+    assert not ok and "未安装" in text
+    I.install(machine=machine)
+    ok, text = I.status(machine=machine)
+    assert "已安装" in text and "UDF Modules = xlperf.udfs" in text
+    assert "加载项未完成" in text and not ok             # template stage is a problem for users
+    message = I.uninstall(machine=machine)
+    assert "已删除" in message
+    assert "未安装" in I.uninstall(machine=machine)
+
+
+# ------------------------------------------------------------- ribbon callbacks
+
+class FakeRange:
+    def __init__(self, log, sheet, address):
+        self.log, self.sheet, self.address = log, sheet, address
+
+    def select(self):
+        self.log.append(("select", self.sheet, self.address))
+
+
+class FakeSheet:
+    def __init__(self, log, name):
+        self.log, self.name = log, name
+
+    def activate(self):
+        self.log.append(("activate", self.name))
+
+    def range(self, address):
+        return FakeRange(self.log, self.name, address)
+
+
+class FakeApi:
+    def __init__(self, open_name=None, save_name=None):
+        self.open_name, self.save_name, self.calls = open_name, save_name, []
+
+    def GetOpenFilename(self, *args):
+        self.calls.append(("open", args))
+        return self.open_name if self.open_name else False
+
+    def GetSaveAsFilename(self, *args):
+        self.calls.append(("save", args))
+        return self.save_name if self.save_name else False
+
+
+class FakeApp:
+    def __init__(self, api=None, answer="yes"):
+        self.api = api or FakeApi()
+        self.alerts, self.statuses, self.opened, self.answer = [], [], [], answer
+        self.books = types.SimpleNamespace(open=self.opened.append)
+
+    def alert(self, prompt, title=None, buttons="ok", mode=None, callback=None):
+        self.alerts.append((prompt, title, buttons, mode))
+        return self.answer if buttons == "yes_no" else "ok"
+
+    @property
+    def status_bar(self):
+        return self.statuses[-1] if self.statuses else None
+
+    @status_bar.setter
+    def status_bar(self, value):
+        self.statuses.append(value)
+
+
+class FakeBook:
+    def __init__(self, app, sheets=("自评表", "检查结果")):
+        self.app, self.log = app, []
+        self.sheets = {name: FakeSheet(self.log, name) for name in sheets}
+
+
+@pytest.fixture
+def fake_recalc(monkeypatch):
+    calls = []
+    module = types.ModuleType("xlperf.recalc")
+    module.findings = []
+
+    def run_on_book(book, action):
+        calls.append((book, action))
+        return list(module.findings)
+
+    module.run_on_book = run_on_book
+    module.calls = calls
+    monkeypatch.setitem(sys.modules, "xlperf.recalc", module)
+    return module
+
+
+@pytest.fixture
+def fake_generate(monkeypatch):
+    module = types.ModuleType("xlperf.generate")
+    module.calls = []
+
+    def roll_forward_file(declaration_path, out_path):
+        module.calls.append((declaration_path, out_path))
+        Path(out_path).write_bytes(b"xlsx")
+
+    module.roll_forward_file = roll_forward_file
+    monkeypatch.setitem(sys.modules, "xlperf.generate", module)
+    return module
+
+
+def finding(sheet, cell):
+    return types.SimpleNamespace(sheet=sheet, cell=cell, message="…")
+
+
+def test_recalc_calls_the_same_recalc_as_the_cli(fake_recalc):
+    app = FakeApp()
+    book = FakeBook(app)
+    R.ribbon_action("recalc", book)
+    assert fake_recalc.calls == [(book, "recalc")]
+    assert app.alerts == [] and "已重新计算" in app.statuses[-1]
+    fake_recalc.findings = [finding("自评表", "F14")]
+    R.ribbon_action("recalc", book)
+    assert "发现 1 个问题" in app.statuses[-1]
+
+
+def test_check_selects_the_first_problem_cell(fake_recalc):
+    fake_recalc.findings = [finding(None, None), finding("自评表", "G15"), finding("自评表", "G20")]
+    app = FakeApp()
+    book = FakeBook(app)
+    R.ribbon_action("check", book)
+    assert fake_recalc.calls == [(book, "check")]
+    assert book.log == [("activate", "自评表"), ("select", "自评表", "G15")]
+    prompt, title, _, mode = app.alerts[-1]
+    assert "发现 3 个问题" in prompt and "检查结果" in prompt and "自评表!G15" in prompt
+    assert title == "绩效自评" and mode == "critical"
+
+
+def test_check_without_findings(fake_recalc):
+    app = FakeApp()
+    R.ribbon_action("check", FakeBook(app))
+    assert "未发现问题" in app.alerts[-1][0]
+
+
+def test_check_skips_a_finding_on_a_missing_sheet(fake_recalc):
+    fake_recalc.findings = [finding("已删除", "A1"), finding("自评表", "B2")]
+    book = FakeBook(FakeApp())
+    book.sheets = {"自评表": FakeSheet(book.log, "自评表")}
+    R.ribbon_action("check", book)
+    assert book.log[-1] == ("select", "自评表", "B2")
+
+
+def test_import_declaration_with_chinese_paths(tmp_path, fake_generate):
+    folder = tmp_path / "绩效" / "2024"
+    folder.mkdir(parents=True)
+    declaration = folder / "卫生银联专线申报表.xlsx"
+    declaration.write_bytes(b"x")
+    out = folder / "卫生银联专线自评表.xlsx"
+    app = FakeApp(FakeApi(open_name=str(declaration), save_name=str(out)))
+    assert R.ribbon_action("import", FakeBook(app)) == out
+    assert fake_generate.calls == [(declaration, out)]
+    assert app.opened == [str(out)]
+    assert app.api.calls[1][1][0] == str(out)                      # suggested name: 申报表 → 自评表
+    assert "卫生银联专线自评表.xlsx" in app.statuses[-1]
+
+
+def test_import_declaration_cancelled_and_overwrite_declined(tmp_path, fake_generate):
+    app = FakeApp(FakeApi())
+    assert R.ribbon_action("import", FakeBook(app)) is None
+    assert fake_generate.calls == [] and "已取消" in app.statuses[-1]
+    existing = tmp_path / "已有.xlsx"
+    existing.write_bytes(b"x")
+    app = FakeApp(FakeApi(open_name=str(tmp_path / "a.xlsx"), save_name=str(existing)), answer="no")
+    assert R.ribbon_action("import", FakeBook(app)) is None
+    assert fake_generate.calls == [] and app.alerts[-1][2] == "yes_no"
+
+
+def test_default_output_name():
+    assert R.default_output(Path("D:/绩效/2024/项目申报表.xlsx")) == Path("D:/绩效/2024/项目自评表.xlsx")
+    assert R.default_output(Path("D:/绩效/2024/项目.xls")) == Path("D:/绩效/2024/项目-自评表.xlsx")
+
+
+def test_engine_errors_become_a_message_box(fake_recalc):
+    from xlperf.errors import ScoringError
+
+    def fail(book, action):
+        raise ScoringError("全年预算数为 0，但全年执行数为 5").at(sheet="自评表", cell="D8")
+    fake_recalc.run_on_book = fail
+    app = FakeApp()
+    R.ribbon_action("recalc", FakeBook(app))
+    prompt, title, _, mode = app.alerts[-1]
+    assert "单元格 D8" in prompt and "全年预算数为 0" in prompt and mode == "critical"
+    assert app.statuses[-1] is False
+
+
+def test_unexpected_errors_are_logged_not_shown_as_tracebacks(fake_recalc, tmp_path, monkeypatch):
+    monkeypatch.setattr(R.tempfile, "gettempdir", lambda: str(tmp_path))
+
+    def crash(book, action):
+        raise KeyError("xp_profile")
+    fake_recalc.run_on_book = crash
+    app = FakeApp()
+    R.ribbon_action("check", FakeBook(app))
+    prompt = app.alerts[-1][0]
+    assert "内部错误（KeyError）" in prompt and "Traceback" not in prompt
+    log = tmp_path / R.LOG_NAME
+    assert str(log) in prompt and "Traceback" in log.read_text(encoding="utf-8")
+
+
+def test_missing_engine_module_and_unknown_action(monkeypatch):
+    monkeypatch.setitem(sys.modules, "xlperf.recalc", None)      # import fails like a missing module
+    app = FakeApp()
+    R.ribbon_action("recalc", FakeBook(app))
+    assert "没有重新计算模块（xlperf.recalc）" in app.alerts[-1][0]
+    R.ribbon_action("print", FakeBook(app))
+    assert "未知的按钮动作「print」" in app.alerts[-1][0]
+
+
+def test_help_works_without_the_engine():
+    app = FakeApp()
+    R.ribbon_action("help", FakeBook(app))
+    assert app.alerts[-1][0] == V.ribbon_texts()["help"]
+
+
+def test_package_entry_point_delegates(fake_recalc):
+    import xlperf.addin
+    book = FakeBook(FakeApp())
+    xlperf.addin.ribbon_action("recalc", book)
+    assert fake_recalc.calls == [(book, "recalc")]
+
+
+# ------------------------------------------------------------------------ CLI
+
+def test_cli_build_and_check(tmp_path, capsys):
+    assert cli.main(["addin", "build", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "xlperf.xlam" in out and "RibbonMyAddin.bas" in out
+    assert cli.main(["addin", "check", str(tmp_path / "xlperf.xlam")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("静态检查通过。") == 2 and "ribbon_action('recalc')" in out
+
+
+def test_cli_check_fails_on_a_broken_addin(tmp_path, capsys):
+    (tmp_path / "x.xlam").write_bytes(B.template_path().read_bytes())
+    assert cli.main(["addin", "check", str(tmp_path / "x.xlam")]) == 1
+    assert "需要关系类型" in capsys.readouterr().out

@@ -1,0 +1,1174 @@
+"""Harvest: read filled 申报表 / 自评表 workbooks — untrusted files — into :class:`Project`.
+
+Three layers:
+
+* **pure core** — :func:`parse_sheet` turns one sheet's value grid (what
+  ``python_calamine`` returns) into projects by their labels: 项目名称, 主管部门, the funds
+  block, the indicator table, 总分, 评分等级… Labels may move, be split by spaces or line
+  breaks, sit in merged cells (the value is the next non-empty cell to the right);
+  several forms may be stacked on one sheet.
+* **one file** — :func:`read_workbook` checks the bytes first (:mod:`xlperf.safezip`:
+  zip bombs, DTDs, encryption, oversized sheets, broken containers), then reads values
+  only with python-calamine (no formula is evaluated, no macro run, no link followed,
+  nothing written) within per-file bounds, and returns projects plus problems.
+* **many files** — :func:`harvest` reads a folder in worker processes; one bad file —
+  even one that crashes or hangs its worker — never stops the rest. :func:`to_frames`
+  flattens the result for reports.
+
+Problems: a file that yields no project gives exactly one ``错误`` problem naming the
+reason; a file that yields projects may carry ``警告``/``提示`` problems that point at cells.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from functools import lru_cache
+from hashlib import sha256
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .errors import NotationError
+from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
+from .notation import clean_text, from_excel, is_blank, strip_html, to_decimal
+from .safezip import DEFAULT_LIMITS, Container, Limits, Refused, open_container
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Severity", "Problem", "HarvestResult", "Harvest", "Limits", "DEFAULT_LIMITS",
+           "read_workbook", "harvest", "parse_sheet", "collect_files", "to_frames", "FRAME_COLUMNS_ZH",
+           "register_cli"]
+
+EXTENSIONS = (".xlsx", ".xlsm", ".xls")
+
+
+# ====================================================================== results
+
+class Severity(str, Enum):
+    """How bad a problem is; the value is what users read."""
+    ERROR = "错误"      # the file (or form) could not be harvested
+    WARNING = "警告"    # harvested, but a value could not be read or looks dangerous
+    INFO = "提示"       # harvested; something worth knowing (macros present, unit assumed…)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a harvested file; ``cell`` is an A1 address when known."""
+    severity: str
+    file: str
+    sheet: str = ""
+    cell: str = ""
+    message_zh: str = ""
+    found: str = ""
+    expected: str = ""
+
+    def __str__(self) -> str:
+        where = "，".join(x for x in (f"文件「{self.file}」" if self.file else "",
+                                       f"工作表「{self.sheet}」" if self.sheet else "",
+                                       f"单元格 {self.cell}" if self.cell else "") if x)
+        return f"[{self.severity}] {where}：{self.message_zh}"
+
+
+@dataclass
+class HarvestResult:
+    """What one file gave: projects, problems, and what reading it cost."""
+    file: str
+    projects: list[Project] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+    format: str = ""       # xlsx | xls
+    size: int = 0
+    sha256: str = ""
+    cells: int = 0         # cells read from all sheets
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.projects)
+
+
+@dataclass
+class Harvest:
+    """All files of one harvest, in the order they were listed."""
+    results: list[HarvestResult] = field(default_factory=list)
+    seconds: float = 0.0
+    workers: int = 0
+
+    @property
+    def projects(self) -> list[Project]:
+        return [p for r in self.results for p in r.projects]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for r in self.results for p in r.problems]
+
+    @property
+    def failed(self) -> list[HarvestResult]:
+        return [r for r in self.results if not r.projects]
+
+    def slowest(self) -> HarvestResult | None:
+        return max(self.results, key=lambda r: r.seconds, default=None)
+
+
+# ====================================================================== labels
+
+def _a1(row: int, col: int) -> str:
+    col += 1
+    letters = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"
+
+
+_LABELS = {
+    "项目名称": "name", "主管部门": "department", "实施单位": "unit", "项目性质": "nature",
+    "项目类别": "category", "计划开始日期": "start", "开始日期": "start", "计划完成日期": "end",
+    "完成日期": "end", "计划结束日期": "end", "项目编号": "code", "项目代码": "code",
+    "评分等级": "grade", "总分": "total", "合计": "total",
+    "预期目标": "expected", "实际完成情况": "actual_result", "年度总体目标": "annual_goal",
+    "年度总目标": "annual_goal", "年度目标": "annual_goal",
+    "年初预算数": "h_initial", "全年预算数": "h_budget", "全年执行数": "h_executed",
+    "分值": "h_weight", "分数": "h_weight", "权重": "h_weight", "得分": "h_score",
+    "年度资金总额": "f_total", "当年财政拨款": "f_fiscal", "上年结转资金": "f_carry", "其他资金": "f_other",
+    "项目资金总额": "d_total", "财政资金": "d_fiscal", "年度资金申请总额": "d_annual",
+    "一级指标": "i_l1", "二级指标": "i_l2", "三级指标": "i_l3", "实际完成值": "i_actual",
+    "年度指标值": "i_target", "指标目标值": "i_target", "年度(/项目)指标值": "i_target",
+    "年度/项目指标值": "i_target", "项目指标值": "i_target", "指标值": "i_target", "目标值": "i_target",
+    "年度目标值": "i_target", "绩效指标": "section", "项目绩效目标": "section",
+}
+_YEAR_RE = re.compile(r"((?:19|20)\d{2})年度")
+_UNIT_NOTE_RE = re.compile(r"^(?:金额)?单位[:：]?(万元|元)$")
+
+
+@lru_cache(maxsize=1 << 15)
+def _key(text: str) -> str:
+    """A label's comparable form: NFKC, no HTML, no white space, no ``*``/``:``, no 其中 prefix."""
+    key = clean_text(text).strip("*:")
+    if key.startswith("其中"):
+        key = key[2:].lstrip(":")
+    return key
+
+
+@lru_cache(maxsize=1 << 15)
+def _classify(text: str):
+    """(label id, title kind, year, key) of a short text cell, or None when it is none of them."""
+    if text[0] in "0123456789.=≥≤<>+-—–$%" or len(text) > 60:
+        return None
+    key = _key(text)
+    lid = _LABELS.get(key)
+    if lid is None and key:
+        if key.startswith("项目资金") and key != "项目资金总额":
+            lid = "money"
+        elif _UNIT_NOTE_RE.match(key):
+            lid = "money"
+        elif key.startswith("项目总目标"):
+            lid = "total_goal"
+        elif key.startswith("偏差原因"):
+            lid = "i_note"
+        elif key.startswith("实际完成值"):
+            lid = "i_actual"
+        elif key.startswith(("执行率", "预算执行率")) and len(key) <= 25:
+            lid = "h_rate"
+        elif key.startswith("评分等级"):
+            lid = "grade"
+        elif key.endswith(("指标值", "目标值")) and len(key) <= 12 and not key.startswith("实际"):
+            lid = "i_target"
+    title = SELF_EVALUATION if SELF_EVALUATION in key else DECLARATION if DECLARATION in key else None
+    m = _YEAR_RE.search(key)
+    year = int(m.group(1)) if m else None
+    if lid is None and title is None and year is None:
+        return None
+    return lid, title, year, key
+
+
+# ====================================================================== the grid
+
+class _Grid:
+    """One sheet's values (as calamine gives them) plus an index of its labels."""
+
+    def __init__(self, rows: list[list], origin: tuple[int, int], percent):
+        self.rows = rows
+        self.r0, self.c0 = origin
+        self._percent_source = percent
+        self._percent: frozenset | None = None
+        self.height = len(rows)
+        self.row_lids: dict[int, set[str]] = {}
+        self.labels: dict[str, list[tuple[int, int]]] = {}
+        self.info: dict[tuple[int, int], tuple] = {}
+        self.titles: list[tuple[int, int, str]] = []
+        self.years: list[tuple[int, int, int]] = []
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                if v.__class__ is not str or not v:
+                    continue
+                info = _classify(v)
+                if info is None:
+                    continue
+                lid, title, year, _key_ = info
+                self.info[(r, c)] = info
+                if lid:
+                    self.labels.setdefault(lid, []).append((r, c))
+                    self.row_lids.setdefault(r, set()).add(lid)
+                if title:
+                    self.titles.append((r, c, title))
+                if year:
+                    self.years.append((r, c, year))
+
+    def a1(self, r: int, c: int) -> str:
+        return _a1(r + self.r0, c + self.c0)
+
+    def is_percent(self, pos) -> bool:
+        """Whether the cell at ``pos`` (relative) is shown with a percent format; the styles
+        are looked up only when a number is read where a percent may stand."""
+        if self._percent is None:
+            src = self._percent_source
+            src = src() if callable(src) else src
+            self._percent = frozenset((r - self.r0, c - self.c0) for r, c in src or ())
+        return pos in self._percent
+
+    def get(self, r: int, c: int):
+        if 0 <= r < self.height:
+            row = self.rows[r]
+            if 0 <= c < len(row):
+                return row[c]
+        return ""
+
+    def width(self, r: int) -> int:
+        return len(self.rows[r]) if 0 <= r < self.height else 0
+
+    def is_label(self, r: int, c: int) -> bool:
+        info = self.info.get((r, c))
+        return bool(info and info[0] and info[0] != "section")
+
+    def find(self, lid: str, start: int, end: int) -> tuple[int, int] | None:
+        for pos in self.labels.get(lid, ()):
+            if start <= pos[0] < end:
+                return pos
+        return None
+
+    def find_all(self, lid: str, start: int, end: int) -> list[tuple[int, int]]:
+        return [p for p in self.labels.get(lid, ()) if start <= p[0] < end]
+
+    def in_row(self, lid: str, r: int) -> int | None:
+        for pr, pc in self.labels.get(lid, ()):
+            if pr == r:
+                return pc
+        return None
+
+    def right(self, r: int, c: int):
+        """The next non-empty cell right of (r, c) — the value of a label, blank when that
+        cell is another label. Returns (value, (r, c'))."""
+        row = self.rows[r]
+        for cc in range(c + 1, len(row)):
+            v = row[cc]
+            if _blank_cell(v):
+                continue
+            if self.is_label(r, cc):
+                break
+            return v, (r, cc)
+        return "", (r, c + 1)
+
+    def at(self, r: int, c: int, stop: int):
+        """The value at (r, c), or — when empty — the first non-empty, non-label cell before
+        column ``stop`` (a value typed one column off inside a merged header)."""
+        v = self.get(r, c)
+        if not _blank_cell(v):
+            return v, (r, c)
+        for cc in range(c + 1, min(stop, self.width(r))):
+            v = self.get(r, cc)
+            if not _blank_cell(v):
+                if self.is_label(r, cc):
+                    break
+                return v, (r, cc)
+        return "", (r, c)
+
+    def below(self, r: int, c: int, c_end: int, r_end: int):
+        """Text under a label, within columns [c, c_end): consecutive non-empty rows, stopping
+        at a row that holds a label. Returns (list of values, first position)."""
+        values, first = [], None
+        for rr in range(r + 1, min(r_end, self.height)):
+            row = self.rows[rr]
+            hit = None
+            for cc in range(c, min(c_end, len(row))):
+                if self.is_label(rr, cc):
+                    return values, first
+                if hit is None and not _blank_cell(row[cc]):
+                    hit = (row[cc], (rr, cc))
+            if hit is None:
+                if values:
+                    break
+                continue
+            values.append(hit[0])
+            first = first or hit[1]
+        return values, first
+
+
+def _blank_cell(v) -> bool:
+    return v is None or v == "" or (v.__class__ is str and not v.strip())
+
+
+# ====================================================================== value readers
+
+_FORMULA_RE = re.compile(r"^\s*[=+\-@]\s*(?:[A-Za-z_][\w.]*\s*[(!|]|'[^']*'!)")
+_SINGLE_LINE = str.maketrans("", "", "\r\n")
+
+
+def _plain(d: Decimal) -> str:
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s if s not in ("-0", "") else "0"
+
+
+class _Reader:
+    """Reads one form block into a Project, collecting problems with cell addresses."""
+
+    def __init__(self, g: _Grid, file: str, sheet: str, problems: list[Problem]):
+        self.g, self.file, self.sheet, self.problems = g, file, sheet, problems
+        self.cells: dict[str, str] = {}
+
+    # -- problems
+    def warn(self, pos, message: str, found="", expected="", severity=Severity.WARNING) -> None:
+        cell = self.g.a1(*pos) if pos else ""
+        self.problems.append(Problem(severity, self.file, self.sheet, cell, message,
+                                     str(found)[:200], str(expected)))
+
+    def mark(self, path: str, pos) -> None:
+        if pos is not None:
+            self.cells[path] = self.g.a1(*pos)
+
+    # -- values
+    def text(self, v, path: str, pos, *, single_line=True) -> str:
+        self.mark(path, pos)
+        if v is None or v == "":
+            return ""
+        if isinstance(v, str):
+            s = strip_html(v)
+            if single_line:
+                s = s.translate(_SINGLE_LINE).strip()
+            if _FORMULA_RE.match(s):
+                self.warn(pos, "单元格文字像公式（可能是公式注入），已按文字原样读取，未计算。", s,
+                          "普通文字")
+            return s
+        if isinstance(v, bool):
+            return "TRUE" if v else "FALSE"
+        if isinstance(v, float):
+            try:
+                d = from_excel(v)
+            except NotationError as exc:
+                self.warn(pos, exc.message, v)
+                return ""
+            return self._percent_text(d) if self.g.is_percent(pos) else _plain(d)
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, _dt.datetime):
+            return v.date().isoformat() if v.time() == _dt.time() else v.isoformat(sep=" ")
+        if isinstance(v, (_dt.date, _dt.time)):
+            return v.isoformat()
+        return str(v)
+
+    @staticmethod
+    def _percent_text(d: Decimal) -> str:
+        return _plain(d * 100) + "%"
+
+    def number(self, v, path: str, pos, what: str, *, percent_hint=None, rate=False) -> Decimal | None:
+        self.mark(path, pos)
+        if _blank_cell(v):
+            return None
+        try:
+            if isinstance(v, bool):
+                raise NotationError(f"{what}应为数字，而不是逻辑值 {'TRUE' if v else 'FALSE'}。")
+            if isinstance(v, float):
+                d = from_excel(v)
+                if rate and self.g.is_percent(pos):
+                    d = Decimal(_plain(d * 100))
+                elif percent_hint is not None:
+                    d = percent_hint(d)
+                return d
+            if isinstance(v, int):
+                return Decimal(v)
+            if isinstance(v, str):
+                if _FORMULA_RE.match(v):
+                    self.warn(pos, f"{what}单元格文字像公式（可能是公式注入），未计算。", v, "数字")
+                    return None
+                return to_decimal(v, what, blank=None)
+            raise NotationError(f"{what}应为数字，而不是{type(v).__name__}「{v}」。")
+        except NotationError as exc:
+            self.warn(pos, exc.message, v, "数字（如 1234.50）")
+            return None
+
+    def target(self, v, path: str, pos) -> str:
+        return self.text(v, path, pos)
+
+    def actual(self, v, path: str, pos):
+        """实际完成值 as typed: text stays text; a number becomes a Decimal (a percent-formatted
+        number the text Excel shows, e.g. ``"95%"``)."""
+        if isinstance(v, float) and not isinstance(v, bool):
+            self.mark(path, pos)
+            try:
+                d = from_excel(v)
+            except NotationError as exc:
+                self.warn(pos, exc.message, v)
+                return None
+            return self._percent_text(d) if self.g.is_percent(pos) else d
+        if isinstance(v, int) and not isinstance(v, bool):
+            self.mark(path, pos)
+            return Decimal(v)
+        if _blank_cell(v):
+            self.mark(path, pos)
+            return None
+        return self.text(v, path, pos, single_line=False)
+
+    def date(self, v, path: str, pos) -> str:
+        self.mark(path, pos)
+        if _blank_cell(v):
+            return ""
+        if isinstance(v, _dt.datetime):
+            return v.date().isoformat()
+        if isinstance(v, _dt.date):
+            return v.isoformat()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and 20000 < v < 80000:
+            return (_dt.date(1899, 12, 30) + _dt.timedelta(days=int(v))).isoformat()
+        s = self.text(v, path, pos)
+        m = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", s)
+        if m:
+            try:
+                return _dt.date(*map(int, m.groups())).isoformat()
+            except ValueError:
+                pass
+        self.warn(pos, "日期无法识别，已按文字保留。", s, "日期（如 2023-01-01）")
+        return s
+
+
+# ====================================================================== forms
+
+def parse_sheet(rows: list[list], *, origin: tuple[int, int] = (0, 0), sheet: str = "", file: str = "",
+                percent=frozenset(), profile: str = "",
+                year_hint: str = "") -> tuple[list[Project], list[Problem]]:
+    """Pure core: the forms on one sheet. ``rows`` are the values from ``origin`` (0-based
+    row, col of ``rows[0][0]``); ``percent`` holds absolute (row, col) of percent-formatted
+    cells (or a callable returning them, called only if needed); ``profile`` is the xp_profile value; ``year_hint`` (sheet and file name) is
+    searched for a year when the form prints none."""
+    problems: list[Problem] = []
+    g = _Grid(rows, origin, percent)
+    projects = []
+    for start, anchor, end in _blocks(g):
+        project = _parse_form(g, start, anchor, end, file, sheet, problems, profile, year_hint)
+        if project is not None:
+            project.source_file, project.source_sheet = file, sheet
+            projects.append(project)
+    return projects, problems
+
+
+def _blocks(g: _Grid) -> list[tuple[int, int, int]]:
+    """(start, anchor, end) rows of each form: one per 项目名称 label, starting at its title."""
+    anchors = sorted({r for r, _ in g.labels.get("name", ())})
+    marks = sorted({r for r, _, _ in g.titles} | {r for r, _, _ in g.years})
+    if not anchors:
+        return [(0, marks[0], g.height)] if g.titles else []
+    starts, prev = [], -1
+    for i, ar in enumerate(anchors):
+        start = 0 if i == 0 else ar
+        if i:
+            for mr in marks:
+                if prev < mr <= ar and ar - mr <= 8:
+                    start = min(start, mr)
+        starts.append(start)
+        prev = ar
+    ends = starts[1:] + [g.height]
+    return list(zip(starts, anchors, ends))
+
+
+def _kind_of(g: _Grid, start: int, anchor: int, end: int) -> str | None:
+    for r, _c, title in g.titles:
+        if start <= r <= anchor:
+            return title
+    if any(g.find(lid, start, end) for lid in ("h_initial", "h_executed", "i_actual", "expected")):
+        return SELF_EVALUATION
+    if any(g.find(lid, start, end) for lid in ("d_total", "d_annual", "total_goal")):
+        return DECLARATION
+    return None
+
+
+def _parse_form(g: _Grid, start: int, anchor: int, end: int, file: str, sheet: str,
+                problems: list[Problem], profile: str, year_hint: str) -> Project | None:
+    rd = _Reader(g, file, sheet, problems)
+    kind = _kind_of(g, start, anchor, end)
+    anchor_pos = g.find("name", start, end) or (anchor, 0)
+    if kind is None:
+        rd.warn(anchor_pos, "工作表有「项目名称」但看不出是自评表还是申报表（没有标题，也没有资金表或指标表），已跳过。",
+                "", "财政项目支出绩效自评表 / 绩效目标申报表", Severity.WARNING)
+        return None
+    p = Project(kind=kind, year=0, name="", profile=profile or "")
+
+    # -- header fields
+    for lid, attr in (("name", "name"), ("department", "department"), ("unit", "unit"),
+                      ("nature", "nature"), ("category", "category"), ("code", "key")):
+        pos = g.find(lid, start, end)
+        if pos is not None:
+            v, vpos = g.right(*pos)
+            setattr(p, attr, rd.text(v, attr, vpos))
+    if not p.nature and p.category in ("经常性项目", "一次性项目") and g.find("nature", start, end) is None:
+        p.nature, p.category = p.category, ""
+        rd.cells["nature"] = rd.cells.pop("category")
+    for lid in ("start", "end"):
+        pos = g.find(lid, start, end)
+        if pos is not None:
+            v, vpos = g.right(*pos)
+            setattr(p, lid, rd.date(v, lid, vpos))
+    if not p.name:
+        rd.warn(anchor_pos, "项目名称为空。", "", "项目名称")
+
+    # -- year: the title, else any 「2023年度」 above the header, else a hint, else 0
+    for r, c, year in g.years:
+        if start <= r <= anchor:
+            p.year = year
+            rd.mark("year", (r, c))
+            break
+    else:
+        m = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", year_hint)
+        if p.start[:4].isdigit():
+            p.year = int(p.start[:4])
+            rd.warn(None, f"表头没有年度，按计划开始日期取 {p.year} 年。", "", "(2023 年度)", Severity.INFO)
+        elif m:
+            p.year = int(m.group(1))
+            rd.warn(None, f"表头没有年度，按工作表名或文件名取 {p.year} 年，请核对。", year_hint, "(2023 年度)")
+        else:
+            rd.warn(anchor_pos, "表头没有年度（应有「(2023 年度)」这样的标题），年度记为 0。", "", "(2023 年度)")
+
+    # -- money unit
+    pos = g.find("money", start, end)
+    if pos is not None:
+        key = g.info[pos][3]
+        p.money_unit = "万元" if "万元" in key else "元"
+        rd.mark("money_unit", pos)
+    else:
+        p.money_unit = "元"
+        rd.warn(anchor_pos, "未找到金额单位（如「项目资金（万元）」），按元读取。", "", "项目资金（元）/（万元）", Severity.INFO)
+
+    ind_pos = g.find("i_l3", start, end) or g.find("i_l1", start, end)
+    ind_row = ind_pos[0] if ind_pos else end
+    if kind == SELF_EVALUATION:
+        _self_funds(g, rd, p, start, ind_row)
+        _self_goals(g, rd, p, start, ind_row)
+    else:
+        _declared_funds(g, rd, p, start, ind_row)
+        _declared_goals(g, rd, p, start, ind_row)
+    last = _indicators(g, rd, p, ind_row, end) if ind_pos else end
+    if not ind_pos:
+        rd.warn(anchor_pos, "未找到指标表（表头应有 一级指标 / 二级指标 / 三级指标）。", "", "指标表")
+    _footer(g, rd, p, ind_row, end, last)
+    p.cells = rd.cells
+    return p
+
+
+def _self_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> None:
+    head = None
+    for lid in ("h_budget", "h_executed", "h_initial"):
+        head = g.find(lid, start, stop)
+        if head:
+            break
+    if head is None:
+        rd.warn(g.find("name", start, stop), "未找到资金表表头（年初预算数 / 全年预算数 / 全年执行数）。", "", "资金表")
+        return
+    hr = head[0]
+    cols = {lid: g.in_row(lid, hr) for lid in ("h_initial", "h_budget", "h_executed", "h_weight", "h_rate", "h_score")}
+    present = sorted(c for c in cols.values() if c is not None)
+
+    def stop_of(c):
+        return next((x for x in present if x > c), c + 2)
+
+    rows = {"f_total": FUNDS_ROWS[0], "f_fiscal": FUNDS_ROWS[1], "f_carry": FUNDS_ROWS[2], "f_other": FUNDS_ROWS[3]}
+    for lid, row_name in rows.items():
+        pos = next((q for q in g.find_all(lid, hr + 1, min(stop, hr + 12))), None)
+        if pos is None:
+            rd.warn((hr, head[1]), f"资金表缺少「{row_name}」行。", "", row_name, Severity.INFO)
+            continue
+        r = pos[0]
+        line = FundsLine()
+        for attr, hid, what in (("initial", "h_initial", "年初预算数"), ("budget", "h_budget", "全年预算数"),
+                                ("executed", "h_executed", "全年执行数")):
+            c = cols[hid]
+            if c is not None:
+                v, vpos = g.at(r, c, stop_of(c))
+                setattr(line, attr, rd.number(v, f"funds.{row_name}.{attr}", vpos, f"{row_name}{what}"))
+        p.funds[row_name] = line
+        if lid != "f_total":
+            continue
+        if cols["h_weight"] is not None:
+            v, vpos = g.at(r, cols["h_weight"], stop_of(cols["h_weight"]))
+            p.funds_weight = rd.number(v, "funds_weight", vpos, "资金分值")
+        if cols["h_rate"] is not None:
+            v, vpos = g.at(r, cols["h_rate"], stop_of(cols["h_rate"]))
+            p.funds_rate = rd.number(v, "funds_rate", vpos, "执行率", percent_hint=_rate_hint(line), rate=True)
+        if cols["h_score"] is not None:
+            v, vpos = g.at(r, cols["h_score"], stop_of(cols["h_score"]))
+            p.funds_score = rd.number(v, "funds_score", vpos, "资金得分")
+
+
+def _rate_hint(line: FundsLine) -> Callable[[Decimal], Decimal]:
+    """A rate typed as a fraction (0.9636 in a percent-formatted cell of an .xls, where the
+    format is not read) is told apart from 96.36 by the budget and spending it should match."""
+    def hint(d: Decimal) -> Decimal:
+        if line.budget and line.executed is not None and 0 < d <= 2:
+            expected = line.executed / line.budget * 100
+            if abs(d * 100 - expected) < abs(d - expected):
+                return Decimal(_plain(d * 100))
+        return d
+    return hint
+
+
+def _self_goals(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> None:
+    exp, act = g.find("expected", start, stop), g.find("actual_result", start, stop)
+    for pos, other, attr in ((exp, act, "annual_goal"), (act, None, "actual_result")):
+        if pos is None:
+            continue
+        c_end = other[1] if other and other[0] == pos[0] and other[1] > pos[1] else 10**6
+        setattr(p, attr, _goal_text(g, rd, pos, c_end, stop, attr))
+
+
+def _goal_text(g: _Grid, rd: _Reader, pos, c_end: int, stop: int, path: str, prefix: str = "") -> str:
+    values, first = g.below(pos[0], pos[1], c_end, stop)
+    if not values:
+        v, vpos = g.right(*pos)
+        if not _blank_cell(v) and vpos[1] < c_end:
+            values, first = [v], vpos
+    if not values:
+        rd.mark(path, (pos[0] + 1, pos[1]))
+        return prefix
+    texts = [rd.text(v, path, first if i == 0 else None, single_line=False) for i, v in enumerate(values)]
+    rd.mark(path, first)
+    return prefix + "".join(texts)
+
+
+def _declared_goals(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> None:
+    tot, ann = g.find("total_goal", start, stop), g.find("annual_goal", start, stop)
+    if tot is not None:
+        raw = strip_html(str(g.get(*tot)))
+        cut = raw.find("目标")
+        period = raw[cut + 2:].strip() if cut >= 0 else ""
+        c_end = ann[1] if ann and ann[0] == tot[0] and ann[1] > tot[1] else 10**6
+        p.total_goal = _goal_text(g, rd, tot, c_end, stop, "total_goal", period)
+    if ann is not None:
+        p.annual_goal = _goal_text(g, rd, ann, 10**6, stop, "annual_goal")
+
+
+def _declared_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> None:
+    d = p.declared = DeclaredFunds()
+    left, right = g.find("d_total", start, stop), g.find("d_annual", start, stop)
+    for lid, attr, what in (("d_total", "project_total", "项目资金总额"), ("d_fiscal", "project_fiscal", "财政资金"),
+                            ("d_annual", "annual_total", "年度资金申请总额"),
+                            ("f_fiscal", "annual_fiscal", "当年财政拨款"), ("f_carry", "annual_carryover", "上年结转资金")):
+        pos = g.find(lid, start, stop)
+        if pos is not None:
+            v, vpos = g.right(*pos)
+            setattr(d, attr, rd.number(v, f"declared.{attr}", vpos, what))
+    lc = left[1] if left else None
+    rc = right[1] if right else None
+    for pos in g.find_all("f_other", start, stop):
+        if lc is not None and (rc is None or abs(pos[1] - lc) < abs(pos[1] - rc)):
+            attr = "project_other"
+        elif rc is not None:
+            attr = "annual_other"
+        else:
+            continue
+        v, vpos = g.right(*pos)
+        setattr(d, attr, rd.number(v, f"declared.{attr}", vpos, "其他资金"))
+    if left is None and right is None:
+        rd.warn(g.find("name", start, stop), "未找到申报表资金（项目资金总额 / 年度资金申请总额）。", "", "资金表")
+
+
+def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
+    """Rows under the indicator header until 总分 / 评分等级; returns the row it stopped at."""
+    cols = {lid: g.in_row(lid, hr) for lid in
+            ("i_l1", "i_l2", "i_l3", "i_target", "i_actual", "h_weight", "h_score", "i_note")}
+    present = sorted(c for c in cols.values() if c is not None)
+
+    def stop_of(c):
+        return next((x for x in present if x > c), 10**6)
+
+    l1 = l2 = ""
+    for r in range(hr + 1, end):
+        row_labels = g.row_lids.get(r, frozenset())
+        if row_labels & {"total", "grade", "name"}:
+            return r
+        if "i_l3" in row_labels or "i_l1" in row_labels:
+            continue  # the header repeated after a page break
+        vals = {}
+        for lid, c in cols.items():
+            if c is None:
+                vals[lid] = ("", None)
+            elif lid in ("i_l1", "i_l2"):
+                vals[lid] = (g.get(r, c), (r, c))
+            else:
+                vals[lid] = g.at(r, c, stop_of(c))
+        raw1, raw2 = vals["i_l1"][0], vals["i_l2"][0]
+        if not _blank_cell(raw1):
+            new1 = clean_text(strip_html(str(raw1)))
+            if new1 != l1:
+                l2 = ""
+            l1 = new1
+        if not _blank_cell(raw2):
+            l2 = clean_text(strip_html(str(raw2)))
+        if all(_blank_cell(vals[k][0]) for k in ("i_l3", "i_target", "i_actual", "h_weight", "h_score", "i_note")):
+            continue
+        i = len(p.indicators)
+        pre = f"indicators.{i}."
+        rd.mark(pre + "level1", vals["i_l1"][1])
+        rd.mark(pre + "level2", vals["i_l2"][1])
+        ind = Indicator(
+            level1=l1, level2=l2,
+            level3=rd.text(vals["i_l3"][0], pre + "level3", vals["i_l3"][1]),
+            target=rd.target(vals["i_target"][0], pre + "target", vals["i_target"][1]),
+            weight=rd.number(vals["h_weight"][0], pre + "weight", vals["h_weight"][1], "指标分值"),
+            actual=rd.actual(vals["i_actual"][0], pre + "actual", vals["i_actual"][1]),
+            score=rd.number(vals["h_score"][0], pre + "score", vals["h_score"][1], "指标得分"),
+            note=rd.text(vals["i_note"][0], pre + "note", vals["i_note"][1], single_line=False),
+        )
+        for path in list(rd.cells):
+            if path.startswith(pre) and rd.cells[path] is None:
+                del rd.cells[path]
+        p.indicators.append(ind)
+    return end
+
+
+def _footer(g: _Grid, rd: _Reader, p: Project, hr: int, end: int, last: int) -> None:
+    weight_c = g.in_row("h_weight", hr) if hr < end else None
+    score_c = g.in_row("h_score", hr) if hr < end else None
+    tot = g.find("total", min(last, end), end) or g.find("total", hr, end)
+    if tot is not None:
+        r = tot[0]
+        if score_c is not None:
+            v, vpos = g.at(r, score_c, 10**6)
+        else:
+            nums = [(g.get(r, c), (r, c)) for c in range(tot[1] + 1, g.width(r)) if not _blank_cell(g.get(r, c))]
+            v, vpos = nums[-1] if nums else ("", (r, tot[1] + 1))
+        p.total_score = rd.number(v, "total_score", vpos, "总分")
+        if weight_c is not None:
+            rd.mark("total_weight", (r, weight_c))
+    grade = g.find("grade", min(last, end), end) or g.find("grade", hr, end)
+    if grade is not None:
+        key = g.info[grade][3]
+        if len(key) > 4:
+            p.grade = key[4:].lstrip(":")
+            rd.mark("grade", grade)
+        else:
+            v, vpos = g.right(*grade)
+            p.grade = rd.text(v, "grade", vpos)
+
+
+# ====================================================================== one file
+
+_CRASH = "读取该文件时读取进程异常退出（可能是恶意或损坏的文件），已跳过。"
+
+
+def read_workbook(path, limits: Limits | None = None) -> HarvestResult:
+    """Read one workbook safely into projects and problems. Never raises for a bad file:
+    a file that yields no project gets exactly one ``错误`` problem naming the reason."""
+    limits = limits or DEFAULT_LIMITS
+    t0 = time.perf_counter()
+    name = str(path)
+    res = HarvestResult(file=name)
+    try:
+        container = open_container(path, limits)
+        res.format, res.size = container.format, len(container.data)
+        res.sha256 = sha256(container.data).hexdigest()
+        _read_container(container, res, limits)
+    except Refused as exc:
+        res.projects, res.problems = [], [Problem(Severity.ERROR, name, "", "", exc.message, exc.found, exc.expected)]
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except MemoryError:
+        res.projects, res.problems = [], [Problem(Severity.ERROR, name, "", "", "读取时内存不足（文件可能被构造为耗尽内存），已跳过。")]
+    except BaseException as exc:  # noqa: BLE001 - calamine panics arrive as BaseException
+        log.debug("read_workbook %s failed", name, exc_info=True)
+        res.projects, res.problems = [], [Problem(Severity.ERROR, name, "", "", _calamine_message(exc),
+                                                  f"{type(exc).__name__}: {str(exc)[:200]}")]
+    if not res.projects:
+        errors = [q for q in res.problems if q.severity == Severity.ERROR]
+        if not errors:
+            warned = [q for q in res.problems if q.severity == Severity.WARNING]
+            message = "文件中未找到绩效自评表或申报表（应有「项目名称」等表头）。"
+            if warned:
+                first = warned[0]
+                message = f"文件中未读到任何项目：{('工作表「' + first.sheet + '」') if first.sheet else ''}{first.message_zh}"
+            errors = [Problem(Severity.ERROR, name, warned[0].sheet if warned else "", warned[0].cell if warned else "",
+                              message, warned[0].found if warned else "", "财政项目支出绩效自评表 / 绩效目标申报表")]
+        res.problems = errors[:1]
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _calamine_message(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "password" in text or "encrypt" in text:
+        return "工作簿已加密（设有打开密码），无法读取；请取消密码后重新提交。"
+    if type(exc).__name__ in ("CalamineError", "XmlError", "ZipError", "PasswordError", "WorksheetNotFound"):
+        return "工作簿内容已损坏或格式不符，无法解析。"
+    if type(exc).__name__ == "PanicException":
+        return "解析工作簿时读取组件出错（文件可能被构造为攻击读取程序），已跳过。"
+    return "读取工作簿时出错，已跳过。"
+
+
+def _read_container(container: Container, res: HarvestResult, limits: Limits) -> None:
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
+
+    name = res.file
+    probs = res.problems
+    if container.has_vba:
+        probs.append(Problem(Severity.INFO, name, "", "", "工作簿含宏（VBA），宏未运行。", "vbaProject", ""))
+    if container.external_links:
+        probs.append(Problem(Severity.INFO, name, "", "", f"工作簿含 {container.external_links} 个外部链接，未跟随、未更新。",
+                             "externalLinks", ""))
+    skip: dict[str, str] = {}
+    if container.too_large:
+        parts = {part: sheet for sheet, part in container.sheet_parts.items()}
+        for part, extent in container.too_large.items():
+            if part not in parts:
+                raise Refused("工作簿中有单元格分布范围过大的工作表，疑似恶意文件，未读取。", extent,
+                              f"≤ {limits.max_area:,} 个单元格")
+            skip[parts[part]] = extent
+    wb = CalamineWorkbook.from_filelike(io.BytesIO(container.data))
+    try:
+        names = container.defined_names() if container.format == "xlsx" else []
+        metas = wb.sheets_metadata
+        sheet_names = [m.name for m in metas]
+        grids: dict[str, tuple] = {}
+        hint = f"{Path(name).stem} "
+        read = 0
+        for idx, meta in enumerate(metas):
+            if meta.typ != SheetTypeEnum.WorkSheet:
+                continue
+            if meta.name in skip:
+                probs.append(Problem(Severity.WARNING, name, meta.name, "",
+                                     "工作表单元格分布范围过大（疑似恶意构造），已跳过。", skip[meta.name],
+                                     f"≤ {limits.max_area:,} 个单元格"))
+                continue
+            if read >= limits.max_sheets:
+                probs.append(Problem(Severity.WARNING, name, meta.name, "",
+                                     f"工作表超过 {limits.max_sheets} 个，其余未读取。"))
+                break
+            read += 1
+            rows, origin = _sheet_rows(wb, meta.name, res, limits)
+            grids[meta.name] = (rows, origin)
+            if not rows:
+                continue
+            profile = _profile_for(idx, names, sheet_names, grids, wb, res, limits)
+            percent = (lambda sheet=meta.name: container.percent_cells(sheet)) if container.format == "xlsx" else ()
+            projects, problems = parse_sheet(rows, origin=origin, sheet=meta.name, file=name, percent=percent,
+                                             profile=profile, year_hint=hint + meta.name)
+            res.projects.extend(projects)
+            probs.extend(problems)
+    finally:
+        wb.close()
+
+
+def _sheet_rows(wb, sheet: str, res: HarvestResult, limits: Limits):
+    s = wb.get_sheet_by_name(sheet)
+    if s.start is None:
+        return [], (0, 0)
+    height, width = s.height, max(s.width, 1)
+    nrows = min(height, limits.max_rows, max(1, limits.max_cells // width))
+    if nrows < height:
+        res.problems.append(Problem(Severity.WARNING, res.file, sheet, "",
+                                    f"工作表有 {height:,} 行 × {width:,} 列，超过读取上限，只读取了前 {nrows:,} 行。",
+                                    f"{height} 行", f"≤ {nrows} 行"))
+    rows = s.to_python(skip_empty_area=True, nrows=nrows)
+    res.cells += len(rows) * width
+    return rows, tuple(s.start)
+
+
+_REF_RE = re.compile(r"^=?\s*(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Za-z]{1,3})\$?(\d{1,7})\s*$")
+_CONST_RE = re.compile(r'^=?\s*"((?:[^"]|"")*)"\s*$')
+
+
+def _profile_for(idx, names, sheet_names, grids, wb, res, limits) -> str:
+    """The value of the defined name ``xp_profile`` (sheet-scoped first), or ""."""
+    cands = [n for n in names if n[0].lower() == "xp_profile"]
+    chosen = next((n for n in cands if n[1] == idx), None) or next((n for n in cands if n[1] is None), None)
+    if chosen is None:
+        return ""
+    text = chosen[2].strip()
+    m = _CONST_RE.match(text)
+    if m:
+        return m.group(1).replace('""', '"').strip()[:40]
+    m = _REF_RE.match(text)
+    if not m:
+        return ""
+    sheet = (m.group(1) or "").replace("''", "'") or m.group(2).strip()
+    if sheet not in sheet_names:
+        return ""
+    if sheet not in grids:
+        try:
+            grids[sheet] = _sheet_rows(wb, sheet, res, limits)
+        except Exception:  # noqa: BLE001
+            return ""
+    rows, (r0, c0) = grids[sheet]
+    row = int(m.group(4)) - 1 - r0
+    col = sum((ord(ch) - 64) * 26 ** i for i, ch in enumerate(reversed(m.group(3).upper()))) - 1 - c0
+    if 0 <= row < len(rows) and 0 <= col < len(rows[row]) and isinstance(rows[row][col], str):
+        return rows[row][col].strip()[:40]
+    return ""
+
+
+# ====================================================================== many files
+
+def collect_files(paths_or_dir) -> list[str]:
+    """Workbooks under the given folders (recursively, symlinked folders not followed) and the
+    given files, sorted, without Excel/LibreOffice lock files (``~$…``, ``.~lock…``)."""
+    if isinstance(paths_or_dir, (str, os.PathLike)):
+        paths_or_dir = [paths_or_dir]
+    out: list[str] = []
+    for item in paths_or_dir:
+        item = os.fspath(item)
+        if os.path.isdir(item):
+            found = []
+            for root, dirs, files in os.walk(item, followlinks=False):
+                dirs.sort()
+                for f in files:
+                    if f.lower().endswith(EXTENSIONS) and not f.startswith(("~$", ".~lock")):
+                        found.append(os.path.join(root, f))
+            out.extend(sorted(found))
+        else:
+            out.append(item)
+    return out
+
+
+def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = None) -> Harvest:
+    """Read every workbook under ``paths_or_dir`` (a folder, a file, or a list of them).
+
+    ``workers``: processes to use (default: one per core, fewer for few files); ``0`` reads
+    in this process (fast for a handful of trusted files, but a crash of the reader would
+    take this process down). Worker processes are memory-capped (``limits.worker_memory``);
+    a worker that dies or exceeds ``limits.seconds_per_file`` costs only its file, which gets
+    one problem, and the rest are read again."""
+    t0 = time.perf_counter()
+    limits = limits or DEFAULT_LIMITS
+    files = collect_files(paths_or_dir)
+    if workers is None:
+        workers = max(1, min(os.cpu_count() or 1, (len(files) + 15) // 16))
+    if workers <= 0 or not files:
+        results = [read_workbook(f, limits) for f in files]
+        workers = 0
+    else:
+        results = _run_pool(files, workers, limits)
+    return Harvest(results, time.perf_counter() - t0, workers)
+
+
+def _read_many(files: list[str], limits: Limits) -> list[HarvestResult]:
+    return [read_workbook(f, limits) for f in files]
+
+
+def _init_worker(limits: Limits) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if limits.worker_memory:
+        try:
+            import resource
+            with open("/proc/self/statm") as fh:
+                vsz = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            cap = vsz + limits.worker_memory
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            if hard == resource.RLIM_INFINITY or cap < hard:
+                resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        except (ImportError, OSError, ValueError):
+            pass
+
+
+def _mp_context():
+    import multiprocessing as mp
+    methods = mp.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1 and sys.platform.startswith("linux"):
+        return mp.get_context("fork")
+    return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _run_pool(files: list[str], workers: int, limits: Limits) -> list[HarvestResult]:
+    n = len(files)
+    size = max(1, min(64, n // (workers * 8) or 1))
+    tasks = deque(list(range(i, min(i + size, n))) for i in range(0, n, size))
+    results: dict[int, HarvestResult] = {}
+    suspects: list[int] = []
+    while tasks:
+        failed = _pool_pass(files, tasks, workers, limits, results)
+        suspects.extend(failed)
+    for i in suspects:  # alone, so a second failure is this file's own
+        single = deque([[i]])
+        if _pool_pass(files, single, 1, limits, results):
+            results[i] = HarvestResult(files[i], problems=[Problem(Severity.ERROR, files[i], "", "", _CRASH)])
+    return [results[i] for i in range(n)]
+
+
+def _pool_pass(files, tasks: deque, workers: int, limits: Limits, results: dict) -> list[int]:
+    """Run tasks until done or the pool breaks; return the indices whose task was lost.
+    Tasks not yet started stay in ``tasks`` for the next pass."""
+    lost: list[int] = []
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+                             initializer=_init_worker, initargs=(limits,))
+    inflight: dict = {}
+    broken = False
+    try:
+        while (tasks or inflight) and not broken:
+            while tasks and len(inflight) < workers * 2:
+                idxs = tasks.popleft()
+                fut = ex.submit(_read_many, [files[i] for i in idxs], limits)
+                inflight[fut] = (idxs, time.monotonic() + limits.seconds_per_file * len(idxs) * 2 + 5)
+            done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                idxs, _deadline = inflight.pop(fut)
+                try:
+                    for i, r in zip(idxs, fut.result()):
+                        results[i] = r
+                except BrokenProcessPool:
+                    lost.extend(idxs)
+                    broken = True
+                except Exception:  # noqa: BLE001 - e.g. a result that failed to pickle
+                    lost.extend(idxs)
+            if not broken and any(d < time.monotonic() for _, d in inflight.values()):
+                _kill_workers(ex)
+                broken = True
+        if broken:
+            for fut, (idxs, _d) in inflight.items():
+                try:
+                    for i, r in zip(idxs, fut.result(timeout=limits.seconds_per_file)):
+                        results[i] = r
+                except Exception:  # noqa: BLE001
+                    lost.extend(idxs)
+    finally:
+        if broken:
+            _kill_workers(ex)
+        ex.shutdown(wait=True, cancel_futures=True)
+    return lost
+
+
+def _kill_workers(ex: ProcessPoolExecutor) -> None:
+    for proc in list(getattr(ex, "_processes", {}) .values()):
+        try:
+            proc.kill()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+# ====================================================================== frames
+
+#: Chinese display names for the frame columns (the frames themselves use English names).
+FRAME_COLUMNS_ZH = {
+    "project_id": "项目序号", "file": "文件", "sheet": "工作表", "kind": "表类型", "year": "年度",
+    "name": "项目名称", "department": "主管部门", "unit": "实施单位", "key": "项目编号", "money_unit": "金额单位",
+    "profile": "计分规则", "nature": "项目性质", "category": "项目类别", "start": "计划开始日期",
+    "end": "计划完成日期", "total_goal": "项目总目标", "annual_goal": "年度总体目标/预期目标",
+    "actual_result": "实际完成情况", "funds_weight": "资金分值", "funds_rate": "执行率", "funds_score": "资金得分",
+    "total_score": "总分", "grade": "评分等级", "indicator_count": "指标数",
+    "declared_project_total": "项目资金总额", "declared_project_fiscal": "财政资金",
+    "declared_project_other": "其他资金（项目）", "declared_annual_total": "年度资金申请总额",
+    "declared_annual_fiscal": "当年财政拨款（申报）", "declared_annual_carryover": "上年结转资金（申报）",
+    "declared_annual_other": "其他资金（年度）",
+    "row": "资金行", "initial": "年初预算数", "budget": "全年预算数", "executed": "全年执行数",
+    "cell_initial": "年初预算数单元格", "cell_budget": "全年预算数单元格", "cell_executed": "全年执行数单元格",
+    "index": "指标序号", "level1": "一级指标", "level2": "二级指标", "level3": "三级指标", "target": "年度指标值",
+    "weight": "分值", "actual": "实际完成值", "score": "得分", "note": "偏差原因分析及改进措施",
+    "cell_target": "指标值单元格", "cell_actual": "完成值单元格", "cell_weight": "分值单元格", "cell_score": "得分单元格",
+    "severity": "级别", "cell": "单元格", "message_zh": "说明", "found": "发现", "expected": "应为",
+    "seconds": "读取秒数",
+}
+
+
+def to_frames(h: Harvest) -> dict:
+    """Four pandas DataFrames with English column names (``FRAME_COLUMNS_ZH`` maps them to
+    Chinese): ``projects`` (one row per project, 申报表 amounts as ``declared_*``),
+    ``funds`` (自评表 funds rows), ``indicators`` and ``problems``. ``project_id`` joins
+    them. Amounts and scores stay ``Decimal`` (object columns) so nothing is rounded."""
+    import pandas as pd
+
+    projects, funds, indicators = [], [], []
+    for pid, p in enumerate(h.projects):
+        row = {"project_id": pid, "file": p.source_file, "sheet": p.source_sheet, "kind": p.kind, "year": p.year,
+               "name": p.name, "department": p.department, "unit": p.unit, "key": p.key,
+               "money_unit": p.money_unit, "profile": p.profile, "nature": p.nature, "category": p.category,
+               "start": p.start, "end": p.end, "total_goal": p.total_goal, "annual_goal": p.annual_goal,
+               "actual_result": p.actual_result, "funds_weight": p.funds_weight, "funds_rate": p.funds_rate,
+               "funds_score": p.funds_score, "total_score": p.total_score, "grade": p.grade,
+               "indicator_count": len(p.indicators)}
+        for attr in ("project_total", "project_fiscal", "project_other", "annual_total", "annual_fiscal",
+                     "annual_carryover", "annual_other"):
+            row[f"declared_{attr}"] = getattr(p.declared, attr)
+        projects.append(row)
+        if p.kind == SELF_EVALUATION:
+            for name, line in p.funds.items():
+                funds.append({"project_id": pid, "file": p.source_file, "sheet": p.source_sheet, "name": p.name,
+                              "row": name, "initial": line.initial, "budget": line.budget, "executed": line.executed,
+                              **{f"cell_{a}": p.cells.get(f"funds.{name}.{a}", "")
+                                 for a in ("initial", "budget", "executed")}})
+        for i, ind in enumerate(p.indicators):
+            indicators.append({"project_id": pid, "file": p.source_file, "sheet": p.source_sheet, "name": p.name,
+                               "index": i, "level1": ind.level1, "level2": ind.level2, "level3": ind.level3,
+                               "target": ind.target, "weight": ind.weight, "actual": ind.actual, "score": ind.score,
+                               "note": ind.note,
+                               **{f"cell_{a}": p.cells.get(f"indicators.{i}.{a}", "")
+                                  for a in ("target", "actual", "weight", "score")}})
+    problems = [{"severity": str(q.severity), "file": q.file, "sheet": q.sheet, "cell": q.cell,
+                 "message_zh": q.message_zh, "found": q.found, "expected": q.expected} for q in h.problems]
+    cols = {
+        "projects": ["project_id", "file", "sheet", "kind", "year", "name", "department", "unit", "key", "money_unit",
+                     "profile", "nature", "category", "start", "end", "total_goal", "annual_goal", "actual_result",
+                     "funds_weight", "funds_rate", "funds_score", "total_score", "grade", "indicator_count",
+                     "declared_project_total", "declared_project_fiscal", "declared_project_other",
+                     "declared_annual_total", "declared_annual_fiscal", "declared_annual_carryover",
+                     "declared_annual_other"],
+        "funds": ["project_id", "file", "sheet", "name", "row", "initial", "budget", "executed",
+                  "cell_initial", "cell_budget", "cell_executed"],
+        "indicators": ["project_id", "file", "sheet", "name", "index", "level1", "level2", "level3", "target",
+                       "weight", "actual", "score", "note", "cell_target", "cell_actual", "cell_weight", "cell_score"],
+        "problems": ["severity", "file", "sheet", "cell", "message_zh", "found", "expected"],
+    }
+    data = {"projects": projects, "funds": funds, "indicators": indicators, "problems": problems}
+    return {k: pd.DataFrame(data[k], columns=cols[k]) for k in cols}
+
+
+# ====================================================================== command line
+
+def _csv_safe(v):
+    """Text that a spreadsheet would take for a formula gets a leading apostrophe (CSV export)."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("harvest", help="读取文件夹中已填写的申报表/自评表（只读、安全）",
+                       description="读取文件夹（含子文件夹）中的 .xlsx/.xlsm/.xls 申报表和自评表，列出读到的项目和问题。")
+    p.add_argument("paths", nargs="+", help="文件夹或文件")
+    p.add_argument("--workers", type=int, default=None, help="并行进程数（默认按 CPU 核数）")
+    p.add_argument("--csv", metavar="目录", help="把 projects/funds/indicators/problems 四张表写成 CSV（UTF-8）")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args) -> int:
+    h = harvest(args.paths, workers=args.workers)
+    bad = h.failed
+    print(f"读取 {len(h.results)} 个文件，得到 {len(h.projects)} 个项目；{len(bad)} 个文件未能读取；"
+          f"共 {len(h.problems)} 条问题；用时 {h.seconds:.2f} 秒。")
+    for q in h.problems:
+        print(str(q))
+    if args.csv:
+        out = Path(args.csv)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, df in to_frames(h).items():
+            df.map(_csv_safe).rename(columns=FRAME_COLUMNS_ZH).to_csv(out / f"{name}.csv", index=False,
+                                                                        encoding="utf-8-sig")
+        print(f"已写出 CSV 到 {out}")
+    return 1 if bad else 0

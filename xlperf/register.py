@@ -1,0 +1,730 @@
+"""The project register (登记表): the workbook a supervising department keeps, one row per
+project, from which ``xlperf generate`` writes every unit's forms.
+
+Two sheets, Chinese headers in row 1, data from row 2 (columns are found by header, so an
+admin may reorder them or add columns of their own):
+
+* 项目清单 — one row per project: 序号 (the register key, unique), 表格类型 (申报表 | 自评表),
+  年度, 主管部门, 实施单位, 项目名称, optional 项目编号, 金额单位 (元 | 万元), 评分规则, the
+  申报表 header and funds fields, 项目总目标, 年度总体目标 and, for a 自评表, the funds block
+  (年初预算数 / 全年预算数 / 全年执行数 of each funds row), 预算执行率分值 and 实际完成情况;
+* 绩效指标 — one row per indicator, in printed order: 项目序号, 一级/二级/三级指标, 指标值,
+  optional 分值 and, for a 自评表, 实际完成值, 得分, 偏差原因分析及改进措施.
+
+Amounts are numbers in the project's 金额单位. :func:`read_register` reads a register
+(openpyxl read-only, values only) into :class:`~xlperf.model.Project` objects; every
+problem is an :class:`~xlperf.errors.XlperfError` naming the file, sheet and cell, and a
+project with a problem is left out while the others are read. :func:`register_workbook`
+writes the blank register template (with data validation and a 填写说明 sheet) and, from
+the seed transcription, the sample register ``workbooks/样例登记表.xlsx`` — so the project
+keeps one transcription of the seed forms (``xlperf register-template --sample``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable
+
+from .errors import NotationError, ScoringError, XlperfError
+from .model import DECLARATION, FUNDS_ROWS, KINDS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
+from .notation import from_excel, is_blank
+
+PROJECTS_SHEET = "项目清单"
+INDICATORS_SHEET = "绩效指标"
+README_SHEET = "填写说明"
+MONEY_UNITS = ("元", "万元")
+SAMPLE_REGISTER = Path(__file__).resolve().parent.parent / "workbooks" / "样例登记表.xlsx"
+#: Fixed timestamp written into generated registers, so the same content gives the same bytes.
+_FIXED_TIME = _dt.datetime(2024, 1, 1, 0, 0, 0)
+
+
+class RegisterError(XlperfError):
+    pass
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    attr: str
+    type: str = "text"          # text | long | key | kind | year | unit | profile | date | amount | weight
+    required: bool = False
+    width: float = 14
+    help: str = ""
+    aliases: tuple[str, ...] = ()
+    forms: tuple[str, ...] = KINDS   # the form kinds that use this column
+
+
+_FUNDS_COLUMNS = tuple(
+    Column(f"{label}（{row}）", f"funds.{row}.{attr}", "amount", width=13,
+           help=f"自评表：{row} 的{label}（金额单位见「金额单位」列）。", forms=(SELF_EVALUATION,))
+    for row in FUNDS_ROWS
+    for attr, label in (("initial", "年初预算数"), ("budget", "全年预算数"), ("executed", "全年执行数")))
+
+PROJECT_COLUMNS: tuple[Column, ...] = (
+    Column("序号", "key", "key", True, 10, "登记表内的项目键，每个项目唯一（如 001-01）；「绩效指标」表用它对应项目。",
+           aliases=("项目序号", "项目键")),
+    Column("表格类型", "kind", "kind", True, 10, "申报表 或 自评表。"),
+    Column("年度", "year", "year", True, 8, "表格年度，如 2024（生成时可用 --year 覆盖）。"),
+    Column("主管部门", "department", width=24, help="主管部门全称。"),
+    Column("实施单位", "unit", required=True, width=26, help="实施单位全称；生成的表格按单位分文件夹存放。"),
+    Column("项目名称", "name", required=True, width=30, help="项目名称。"),
+    Column("项目编号", "code", width=14, help="选填：预算系统中的项目编号（写入 manifest.csv）。"),
+    Column("金额单位", "money_unit", "unit", width=9, help="元 或 万元（默认 元）；本行及其金额列均按此单位。"),
+    Column("评分规则", "profile", "profile", width=10,
+           help="选填：shanghai（上海一体化系统，截尾）或 excel（区级 Excel 表，执行率向上舍入）；留空用命令行 --profile，默认 shanghai。"),
+    Column("项目性质", "nature", width=12, help="申报表：经常性项目 / 一次性项目。", forms=(DECLARATION,)),
+    Column("项目类别", "category", width=12, help="申报表：其他运转类、特定目标类等。", forms=(DECLARATION,)),
+    Column("计划开始日期", "start", "date", width=12, help="申报表：如 2024-01-01。", forms=(DECLARATION,)),
+    Column("计划完成日期", "end", "date", width=12, help="申报表：如 2024-12-31。", forms=(DECLARATION,)),
+    Column("项目资金总额", "declared.project_total", "amount", width=14, help="申报表：项目资金总额。",
+           forms=(DECLARATION,)),
+    Column("其中：财政资金", "declared.project_fiscal", "amount", width=14, help="申报表：项目资金总额中的财政资金。",
+           forms=(DECLARATION,)),
+    Column("其他资金（项目）", "declared.project_other", "amount", width=14, help="申报表：项目资金总额中的其他资金。",
+           forms=(DECLARATION,)),
+    Column("年度资金申请总额", "declared.annual_total", "amount", width=14, help="申报表：年度资金申请总额。",
+           forms=(DECLARATION,)),
+    Column("其中：当年财政拨款", "declared.annual_fiscal", "amount", width=14, help="申报表：当年财政拨款。",
+           forms=(DECLARATION,)),
+    Column("上年结转资金", "declared.annual_carryover", "amount", width=14, help="申报表：上年结转资金。",
+           forms=(DECLARATION,)),
+    Column("其他资金（年度）", "declared.annual_other", "amount", width=14, help="申报表：年度资金中的其他资金。",
+           forms=(DECLARATION,)),
+    Column("项目总目标", "total_goal", "long", width=40, help="申报表：项目总目标。", forms=(DECLARATION,)),
+    Column("年度总体目标", "annual_goal", "long", width=40,
+           help="申报表：年度总体目标；自评表：预期目标（即申报表的年度总体目标）。", aliases=("年度总目标", "预期目标")),
+    *_FUNDS_COLUMNS,
+    Column("预算执行率分值", "funds_weight", "weight", width=10,
+           help="自评表选填：预算执行率的分值；留空按评分规则（默认 10）。", forms=(SELF_EVALUATION,)),
+    Column("实际完成情况", "actual_result", "long", width=40, help="自评表：年度总体目标的实际完成情况。",
+           forms=(SELF_EVALUATION,)),
+)
+
+INDICATOR_COLUMNS: tuple[Column, ...] = (
+    Column("项目序号", "key", "key", True, 10, "对应「项目清单」的序号。", aliases=("序号",)),
+    Column("一级指标", "level1", required=True, width=12, help="产出指标 / 效益指标 / 满意度指标。"),
+    Column("二级指标", "level2", required=True, width=16, help="数量指标、质量指标、时效指标、社会效益指标等。"),
+    Column("三级指标", "level3", required=True, width=30, help="具体指标名称。"),
+    Column("指标值", "target", width=16,
+           help="年度指标值，如 ≥90%、≤2次、=100%、建立健全（定性指标写文字）。",
+           aliases=("年度指标值", "指标目标值")),
+    Column("分值", "weight", "weight", width=8,
+           help="选填：不填则按评分规则把一级指标分值平均分给其下各指标（两位小数，余数给最后一个）；填写则每个指标都要填，且与预算执行率分值合计为 100。"),
+    Column("实际完成值", "actual", width=16, help="自评表：实际完成值，如 95%、12次；定性指标填 达成指标 / 部分达成 / 未达成。",
+           forms=(SELF_EVALUATION,)),
+    Column("得分", "score", "weight", width=8,
+           help="自评表选填：与规则得分不同时作为人工调整得分写入（须在偏差原因栏写明理由）。", forms=(SELF_EVALUATION,)),
+    Column("偏差原因分析及改进措施", "note", "long", width=36, help="自评表：未达标或调整得分时必填。",
+           forms=(SELF_EVALUATION,)),
+)
+
+_SUGGESTIONS = {
+    "nature": ("经常性项目", "一次性项目"),
+    "category": ("其他运转类", "特定目标类"),
+    "level1": ("产出指标", "效益指标", "满意度指标"),
+    "level2": ("数量指标", "质量指标", "时效指标", "成本指标", "经济效益指标", "社会效益指标", "生态效益指标",
+               "可持续影响指标", "服务对象满意度指标"),
+}
+
+
+# ------------------------------------------------------------------ reading
+
+@dataclass
+class Entry:
+    """One project read from the register."""
+    project: Project
+    row: int                         # row in 项目清单
+    code: str = ""                   # 项目编号
+    warnings: list[str] = field(default_factory=list)
+    errors: list[XlperfError] = field(default_factory=list)   # set on a rejected project
+
+
+@dataclass
+class Register:
+    """What :func:`read_register` found: the projects it could read, and every problem."""
+    path: str
+    entries: list[Entry]             # projects that can be generated
+    errors: list[XlperfError]        # every problem, in sheet order (rejected projects' included)
+    skipped_kind: int = 0            # rows left out by the kind filter
+    rejected: list[Entry] = field(default_factory=list)   # projects left out, with their errors
+
+    @property
+    def projects(self) -> list[Project]:
+        return [e.project for e in self.entries]
+
+
+def _letter(n: int) -> str:
+    s = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+class _Sheet:
+    """Header lookup and typed cell reading for one register sheet."""
+
+    def __init__(self, path: str, ws, name: str, columns: tuple[Column, ...], errors: list):
+        self.path, self.name, self.errors = path, name, errors
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None) or ()
+        found: dict[str, int] = {}
+        for i, text in enumerate(header):
+            if text is None:
+                continue
+            label = re.sub(r"\s+", "", str(text)).replace(":", "：").replace("(", "（").replace(")", "）")
+            label = label.lstrip("*＊")
+            for col in columns:
+                if col.attr not in found and (label == col.header or label in col.aliases):
+                    found[col.attr] = i
+                    break
+        self.index = found
+        self.missing = [c for c in columns if c.required and c.attr not in found]
+        for col in self.missing:
+            errors.append(RegisterError(f"缺少必填列「{col.header}」（第 1 行为表头）。").at(path, name, "1"))
+        self.columns = {c.attr: c for c in columns}
+        self.rows = rows
+
+    def error(self, row: int, attr: str, message: str, *, with_file: bool = True) -> RegisterError:
+        col = self.columns[attr]
+        idx = self.index.get(attr)
+        cell = f"{_letter(idx + 1)}{row}" if idx is not None else str(row)
+        return RegisterError(f"第 {row} 行「{col.header}」列：{message}").at(
+            self.path if with_file else None, self.name, cell)
+
+    def raw(self, values: tuple, attr: str):
+        idx = self.index.get(attr)
+        if idx is None or idx >= len(values):
+            return None
+        value = values[idx]
+        if isinstance(value, str) and value.strip() == "":
+            return None
+        return value
+
+    def text(self, values, attr, row, errs) -> str:
+        value = self.raw(values, attr)
+        if value is None:
+            if self.columns[attr].required:
+                errs.append(self.error(row, attr, "不能为空。"))
+            return ""
+        if isinstance(value, (_dt.datetime, _dt.date)):
+            return value.date().isoformat() if isinstance(value, _dt.datetime) else value.isoformat()
+        if isinstance(value, float):
+            value = from_excel(value)
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        text = str(value)
+        return text.strip() if self.columns[attr].type != "long" else text
+
+    def number(self, values, attr, row, errs, *, what: str | None = None) -> Decimal | None:
+        value = self.raw(values, attr)
+        if value is None or is_blank(value):
+            return None
+        try:
+            number = from_excel(value) if not isinstance(value, str) else from_excel(value.strip())
+        except NotationError as exc:
+            errs.append(self.error(row, attr, exc.message))
+            return None
+        if number < 0:
+            errs.append(self.error(row, attr, f"{what or self.columns[attr].header}不能为负数（{number}）。"))
+            return None
+        return number
+
+
+def _date(sheet: _Sheet, values, attr, row, errs) -> str:
+    value = sheet.raw(values, attr)
+    if value is None:
+        return ""
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    m = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", str(value))
+    if m:
+        try:
+            return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+        except ValueError:
+            pass
+    errs.append(sheet.error(row, attr, f"「{value}」不是日期（应写成 2024-01-01）。"))
+    return ""
+
+
+def read_register(path, *, kind: str | None = None, year: int | None = None,
+                  default_profile: str | None = None) -> Register:
+    """Read a register workbook. ``kind`` keeps only the projects of that 表格类型; ``year``
+    overrides the register's 年度; ``default_profile`` applies where 评分规则 is blank.
+
+    Never raises for a bad row: problems are collected in :attr:`Register.errors` (each
+    naming the sheet, row and column) and the affected project is left out. Raises
+    :class:`RegisterError` only when the file itself cannot be read."""
+    from openpyxl import load_workbook
+
+    from . import profiles as _profiles
+
+    path = str(path)
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except FileNotFoundError:
+        raise RegisterError("找不到登记表文件。").at(path) from None
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise RegisterError(f"无法作为 Excel 工作簿打开：{exc}").at(path) from None
+    errors: list[XlperfError] = []
+    try:
+        for name in (PROJECTS_SHEET, INDICATORS_SHEET):
+            if name not in wb.sheetnames:
+                raise RegisterError(f"缺少工作表「{name}」（登记表应有「{PROJECTS_SHEET}」和「{INDICATORS_SHEET}」两张表）。"
+                                    ).at(path)
+        psheet = _Sheet(path, wb[PROJECTS_SHEET], PROJECTS_SHEET, PROJECT_COLUMNS, errors)
+        isheet = _Sheet(path, wb[INDICATORS_SHEET], INDICATORS_SHEET, INDICATOR_COLUMNS, errors)
+        if psheet.missing or isheet.missing:
+            return Register(path, [], errors)
+
+        # ---- 项目清单
+        entries: dict[str, Entry] = {}
+        project_errors: dict[str, list] = {}
+        order: list[str] = []
+        skipped = 0
+        for row, values in enumerate(psheet.rows, start=2):
+            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                continue
+            errs: list = []
+            key = psheet.text(values, "key", row, errs)
+            kind_text = psheet.text(values, "kind", row, errs)
+            if kind_text and kind_text not in KINDS:
+                errs.append(psheet.error(row, "kind", f"应为 申报表 或 自评表，而不是「{kind_text}」。"))
+            if kind and kind_text in KINDS and kind_text != kind:
+                skipped += 1
+                if key:
+                    entries.setdefault(key, None)  # the key exists: its indicator rows are not orphans
+                continue
+            if key in entries:
+                errs.append(psheet.error(row, "key", f"序号「{key}」重复（已在前面出现）。"))
+                errors.extend(errs)
+                continue
+            project = _project_row(psheet, values, row, errs, kind_text, year, default_profile, _profiles)
+            code = psheet.text(values, "code", row, errs)
+            if not key:
+                errors.extend(errs)
+                continue
+            entries[key] = Entry(project, row, code)
+            project_errors[key] = errs
+            order.append(key)
+
+        # ---- 绩效指标
+        indicator_rows: dict[str, list[int]] = {}
+        for row, values in enumerate(isheet.rows, start=2):
+            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                continue
+            errs = []
+            key = isheet.text(values, "key", row, errs)
+            if not key:
+                errors.extend(errs)
+                continue
+            if key not in entries:
+                errors.append(isheet.error(row, "key", f"项目清单中没有序号为「{key}」的项目。"))
+                continue
+            entry = entries[key]
+            if entry is None:   # a project of the other kind
+                continue
+            ind = _indicator_row(isheet, values, row, errs, entry.project, entry.warnings)
+            project_errors[key].extend(errs)
+            if ind is not None:
+                entry.project.indicators.append(ind)
+                indicator_rows.setdefault(key, []).append(row)
+
+        out: list[Entry] = []
+        rejected: list[Entry] = []
+        for key in order:
+            entry, errs = entries[key], project_errors[key]
+            if not errs:
+                _check_project(entry, psheet, isheet, indicator_rows.get(key, []), errs, _profiles)
+            if errs:
+                errors.extend(errs)
+                entry.errors = errs
+                rejected.append(entry)
+            else:
+                out.append(entry)
+        return Register(path, out, errors, skipped, rejected)
+    finally:
+        wb.close()
+
+
+def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_profile, _profiles) -> Project:
+    p = Project(kind=kind_text, year=0, name=sheet.text(values, "name", row, errs))
+    p.key = sheet.text(values, "key", row, [])
+    p.department = sheet.text(values, "department", row, errs)
+    p.unit = sheet.text(values, "unit", row, errs)
+    y = sheet.raw(values, "year")
+    if year is not None:
+        p.year = int(year)
+    elif y is None:
+        errs.append(sheet.error(row, "year", "不能为空（或在命令行用 --year 指定）。"))
+    else:
+        m = re.fullmatch(r"\s*(\d{4})\s*年?\s*(?:度)?\s*", str(int(y) if isinstance(y, float) and y.is_integer() else y))
+        if m and 1990 <= int(m.group(1)) <= 2100:
+            p.year = int(m.group(1))
+        else:
+            errs.append(sheet.error(row, "year", f"「{y}」不是年份（应写成 2024）。"))
+    unit = sheet.text(values, "money_unit", row, errs) or "元"
+    if unit not in MONEY_UNITS:
+        errs.append(sheet.error(row, "money_unit", f"应为 元 或 万元，而不是「{unit}」。"))
+    p.money_unit = unit
+    profile = sheet.text(values, "profile", row, errs) or default_profile or "shanghai"
+    try:
+        _profiles.get(profile)
+    except XlperfError as exc:
+        errs.append(sheet.error(row, "profile", exc.message))
+    p.profile = profile
+    p.annual_goal = sheet.text(values, "annual_goal", row, errs)
+    if kind_text == DECLARATION:
+        p.nature = sheet.text(values, "nature", row, errs)
+        p.category = sheet.text(values, "category", row, errs)
+        p.start = _date(sheet, values, "start", row, errs)
+        p.end = _date(sheet, values, "end", row, errs)
+        p.total_goal = sheet.text(values, "total_goal", row, errs)
+        p.declared = DeclaredFunds(**{name: sheet.number(values, f"declared.{name}", row, errs)
+                                      for name in DeclaredFunds.__dataclass_fields__})
+    elif kind_text == SELF_EVALUATION:
+        for fr in FUNDS_ROWS:
+            p.funds[fr] = FundsLine(*(sheet.number(values, f"funds.{fr}.{a}", row, errs)
+                                      for a in ("initial", "budget", "executed")))
+        p.funds_weight = sheet.number(values, "funds_weight", row, errs)
+        p.actual_result = sheet.text(values, "actual_result", row, errs)
+    return p
+
+
+def _indicator_row(sheet: _Sheet, values, row, errs, project: Project, warnings: list) -> Indicator | None:
+    n = len(errs)
+    ind = Indicator(level1=sheet.text(values, "level1", row, errs), level2=sheet.text(values, "level2", row, errs),
+                    level3=sheet.text(values, "level3", row, errs), target=sheet.text(values, "target", row, errs))
+    ind.weight = sheet.number(values, "weight", row, errs)
+    if not ind.target:
+        warnings.append(str(sheet.error(row, "target", "指标值为空（照样生成，请补填）", with_file=False)))
+    if project.kind == SELF_EVALUATION:
+        actual = sheet.raw(values, "actual")
+        if isinstance(actual, (int, float)) and not isinstance(actual, bool):
+            ind.actual = from_excel(actual)
+        elif actual is not None:
+            ind.actual = str(actual).strip()
+        ind.score = sheet.number(values, "score", row, errs)
+        ind.note = sheet.text(values, "note", row, errs)
+    return ind if len(errs) == n else None
+
+
+def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int], errs: list, _profiles) -> None:
+    """Weights, scores and overrides of a whole project (自评表)."""
+    from .scoring import Override, assess_indicator, default_weights
+
+    p = entry.project
+    if not p.indicators:
+        errs.append(psheet.error(entry.row, "key", f"「{INDICATORS_SHEET}」表中没有该项目（序号 {p.key}）的指标。"))
+        return
+    if p.kind != SELF_EVALUATION:
+        return
+    prof = _profiles.get(p.profile)
+    given = [ind.weight is not None for ind in p.indicators]
+    if any(given) and not all(given):
+        blank = "、".join(str(r) for r, g in zip(rows, given) if not g)
+        errs.append(isheet.error(rows[given.index(False)], "weight",
+                                 f"项目「{p.name}」（序号 {p.key}）部分指标填写了分值、部分未填（第 {blank} 行未填）："
+                                 "要么全部填写，要么全部留空（按评分规则默认分配）。"))
+        return
+    if not any(given):
+        try:
+            weights = default_weights([ind.level1 for ind in p.indicators], prof)
+        except ScoringError as exc:
+            bad = next(i for i, ind in enumerate(p.indicators) if ind.level1 not in prof.weights)
+            errs.append(isheet.error(rows[bad], "level1", exc.message))
+            return
+        for ind, w in zip(p.indicators, weights):
+            ind.weight = w
+    funds_weight = p.funds_weight if p.funds_weight is not None else prof.funds_weight
+    total = funds_weight + sum(ind.weight for ind in p.indicators)
+    if total != 100:
+        parts = f"预算执行率 {_fmt(funds_weight)} + 指标 {_fmt(total - funds_weight)}"
+        errs.append(psheet.error(entry.row, "funds_weight",
+                                 f"项目「{p.name}」（序号 {p.key}）的分值合计为 {_fmt(total)}（{parts}），应为 100，未生成。"
+                                 "请核对「绩效指标」表的分值和本行的预算执行率分值。"))
+        return
+    for r, ind in zip(rows, p.indicators):
+        if ind.actual is None:
+            if ind.score is not None:
+                errs.append(isheet.error(r, "score", "填写了得分但没有实际完成值。"))
+            continue
+        try:
+            result = assess_indicator(ind.target, ind.actual, ind.weight, prof)
+        except XlperfError as exc:
+            errs.append(isheet.error(r, "actual", exc.message))
+            continue
+        if ind.score is None or ind.score == result.proposal:
+            continue
+        note = ind.note
+        if not note.strip():
+            note = (f"（登记表得分 {_fmt(ind.score)} 与规则得分 {_fmt(result.proposal)} 不同，"
+                    "未写明理由，请补充。）")
+            entry.warnings.append(str(isheet.error(
+                r, "score", f"得分 {_fmt(ind.score)} 与规则得分 {_fmt(result.proposal)} 不同但未写明理由："
+                            "已作为人工调整得分写入，并在偏差原因栏注明待补充", with_file=False)))
+        try:
+            assess_indicator(ind.target, ind.actual, ind.weight, prof, Override(ind.score, note))
+        except XlperfError as exc:
+            errs.append(isheet.error(r, "score", exc.message))
+            continue
+        ind.note = note
+        ind.override = ind.score
+
+
+def _fmt(x: Decimal) -> str:
+    return format(x.normalize() if x == x.to_integral_value() else x, "f")
+
+
+# ------------------------------------------------------------------ writing
+
+def _cell_value(project: Project, col: Column):
+    attr = col.attr
+    if attr == "key":
+        return project.key
+    if attr == "code":
+        return None
+    if project.kind not in col.forms:
+        return None
+    if attr.startswith("declared."):
+        value = getattr(project.declared, attr.split(".", 1)[1])
+    elif attr.startswith("funds."):
+        _, row, part = attr.split(".")
+        value = getattr(project.funds[row], part)
+    elif attr == "profile":
+        value = project.profile if project.kind == SELF_EVALUATION else None
+    else:
+        value = getattr(project, attr)
+    if col.type == "date" and value:
+        return _dt.date.fromisoformat(value)
+    if value == "":
+        return None
+    return value
+
+
+def _indicator_values(project: Project, ind: Indicator) -> list:
+    out = [project.key, ind.level1, ind.level2, ind.level3, ind.target, ind.weight]
+    if project.kind == SELF_EVALUATION:
+        actual = ind.actual
+        out += [actual if actual != "" else None, ind.score, ind.note or None]
+    else:
+        out += [None, None, None]
+    return out
+
+
+def _put(ws, row: int, column: int, value):
+    """Write a value; text stays text even when it starts with "=" (``=100%`` is a target,
+    not a formula)."""
+    cell = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
+def register_workbook(projects: Iterable[Project] = ()):
+    """The register as an openpyxl Workbook: the blank template when ``projects`` is empty,
+    else filled with them (rows in the order given)."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from . import profiles as _profiles
+
+    projects = list(projects)
+    wb = Workbook()
+    readme = wb.active
+    readme.title = README_SHEET
+    sheets = []
+    for name, columns in ((PROJECTS_SHEET, PROJECT_COLUMNS), (INDICATORS_SHEET, INDICATOR_COLUMNS)):
+        ws = wb.create_sheet(name)
+        sheets.append(ws)
+        for i, col in enumerate(columns, start=1):
+            cell = ws.cell(row=1, column=i, value=col.header)
+            cell.font = Font(name="宋体", bold=True, size=10)
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+            colour = "F4B084" if col.required else ("FFE699" if col.forms == (SELF_EVALUATION,) else
+                                                    "C6E0B4" if col.forms == (DECLARATION,) else "BDD7EE")
+            cell.fill = PatternFill("solid", fgColor=colour)
+            cell.comment = Comment(("必填。" if col.required else "") + col.help, "xlperf", width=260, height=110)
+            letter = _letter(i)
+            ws.column_dimensions[letter].width = col.width
+            if col.type in ("text", "long", "key"):
+                ws.column_dimensions[letter].number_format = "@"
+        ws.row_dimensions[1].height = 42
+        ws.freeze_panes = "B2" if name == PROJECTS_SHEET else "A2"
+        last = 5000 if name == PROJECTS_SHEET else 50000
+
+        def rng(attr, cols=columns, last=last):
+            i = next(k for k, c in enumerate(cols, start=1) if c.attr == attr)
+            return f"{_letter(i)}2:{_letter(i)}{last}"
+
+        def add(dv, *attrs):
+            ws.add_data_validation(dv)
+            for attr in attrs:
+                dv.add(rng(attr))
+
+        if name == PROJECTS_SHEET:
+            add(DataValidation("list", formula1='"申报表,自评表"', allow_blank=True, showErrorMessage=True,
+                               errorTitle="表格类型", error="请选择 申报表 或 自评表。",
+                               promptTitle="表格类型", prompt="申报表 或 自评表", showInputMessage=True), "kind")
+            add(DataValidation("whole", operator="between", formula1="1990", formula2="2100", allow_blank=True,
+                               showErrorMessage=True, errorTitle="年度", error="年度应为四位年份，如 2024。"), "year")
+            add(DataValidation("list", formula1='"元,万元"', allow_blank=True, showErrorMessage=True,
+                               errorTitle="金额单位", error="请选择 元 或 万元。"), "money_unit")
+            add(DataValidation("list", formula1=f'"{",".join(_profiles.available())}"', allow_blank=True,
+                               showErrorMessage=False), "profile")
+            for attr in ("nature", "category"):
+                add(DataValidation("list", formula1=f'"{",".join(_SUGGESTIONS[attr])}"', allow_blank=True,
+                                   showErrorMessage=False), attr)
+            add(DataValidation("date", operator="greaterThan", formula1="32874", allow_blank=True,
+                               showErrorMessage=True, errorTitle="日期", error="请填写日期，如 2024-01-01。"),
+                "start", "end")
+            amounts = [c.attr for c in columns if c.type == "amount"]
+            add(DataValidation("decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                               showErrorMessage=True, errorTitle="金额", error="金额应为不小于 0 的数字（单位见「金额单位」列）。"),
+                *amounts)
+            add(DataValidation("decimal", operator="between", formula1="0", formula2="100", allow_blank=True,
+                               showErrorMessage=True, errorTitle="分值", error="分值应为 0 到 100 之间的数字。"),
+                "funds_weight")
+        else:
+            key_col = _letter(1)
+            add(DataValidation("list", formula1=f"'{PROJECTS_SHEET}'!${key_col}$2:${key_col}$5000", allow_blank=True,
+                               showErrorMessage=True, errorTitle="项目序号", error="请填写「项目清单」中已有的序号。"), "key")
+            for attr in ("level1", "level2"):
+                add(DataValidation("list", formula1=f'"{",".join(_SUGGESTIONS[attr])}"', allow_blank=True,
+                                   showErrorMessage=False), attr)
+            add(DataValidation("decimal", operator="between", formula1="0", formula2="100", allow_blank=True,
+                               showErrorMessage=True, errorTitle="分值", error="分值、得分应为 0 到 100 之间的数字。"),
+                "weight", "score")
+
+    pws, iws = sheets
+    amount_fmt = "#,##0.00"
+    for r, project in enumerate(projects, start=2):
+        for i, col in enumerate(PROJECT_COLUMNS, start=1):
+            value = _cell_value(project, col)
+            if value is None:
+                continue
+            cell = _put(pws, r, i, value)
+            if col.type == "amount":
+                cell.number_format = amount_fmt
+            elif col.type == "weight":
+                cell.number_format = "0.00"
+            elif col.type == "date":
+                cell.number_format = "yyyy-mm-dd"
+            elif col.type in ("text", "long", "key"):
+                cell.number_format = "@"
+    r = 2
+    for project in projects:
+        for ind in project.indicators:
+            for i, value in enumerate(_indicator_values(project, ind), start=1):
+                if value is None or value == "":
+                    continue
+                cell = _put(iws, r, i, value)
+                col = INDICATOR_COLUMNS[i - 1]
+                cell.number_format = "0.00" if col.type == "weight" else "@"
+            r += 1
+
+    _write_readme(readme)
+    wb.properties.creator = "xlperf"
+    wb.properties.created = _FIXED_TIME
+    return wb
+
+
+def _write_readme(ws) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    lines = [
+        ("财政项目支出绩效 登记表 填写说明", True),
+        ("", False),
+        ("本登记表由主管部门维护，一行一个项目；xlperf generate 据此为每个项目生成一份申报表或自评表。", False),
+        (f"「{PROJECTS_SHEET}」：一行一个项目。橙色表头为必填；绿色表头仅申报表使用；黄色表头仅自评表使用；蓝色表头两种表都用。"
+         "把鼠标停在表头上可看到该列的说明。", False),
+        (f"「{INDICATORS_SHEET}」：一行一个三级指标，按表格上的顺序填写；「项目序号」对应「{PROJECTS_SHEET}」的序号。", False),
+        ("金额按「金额单位」列的单位（元 或 万元）填写数字，不要带千分位以外的文字。", False),
+        ("分值：不填则按评分规则的一级指标分值（产出 50、效益 30、满意度 10、预算执行率 10）平均分给各指标，"
+         "两位小数，余数给最后一个指标；填写则每个指标都要填，且与预算执行率分值合计为 100，否则该项目不生成。", False),
+        ("得分（自评表）：与规则计算的得分不同时，作为人工调整得分写入表格，理由取「偏差原因分析及改进措施」。", False),
+        ("生成命令：xlperf generate 登记表.xlsx --out 输出文件夹 [--kind 申报表|自评表] [--year 2024]", False),
+        ("已存在的文件不会被覆盖（跳过并在 manifest.csv 中注明），确需覆盖请加 --force（原文件保留为 .bak）。", False),
+        ("某行有错误时，命令会指出工作表、行号和列名，其余项目照常生成。", False),
+    ]
+    ws.column_dimensions["A"].width = 120
+    for i, (text, bold) in enumerate(lines, start=1):
+        cell = ws.cell(row=i, column=1, value=text or None)
+        cell.font = Font(name="宋体", bold=bold, size=14 if bold else 10)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def register_bytes(projects: Iterable[Project] = ()) -> bytes:
+    """The register workbook as bytes, deterministic for the same content (fixed zip and
+    document timestamps)."""
+    buf = io.BytesIO()
+    register_workbook(projects).save(buf)
+    return _normalise_zip(buf.getvalue())
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", lambda m: m.group(1) + stamp.encode(),
+                              body)
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o644 << 16
+            dst.writestr(zi, body)
+    return out.getvalue()
+
+
+def sample_projects(seeds_path=None) -> list[Project]:
+    """Every project of the five seed forms, as transcribed (``workbooks/seeds.yaml``)."""
+    from .seeds import load
+
+    return [form.project for form in load(seeds_path)]
+
+
+def sample_register_bytes(seeds_path=None) -> bytes:
+    """The sample register, built from the seed transcription."""
+    return register_bytes(sample_projects(seeds_path))
+
+
+# ------------------------------------------------------------------ CLI
+
+def _cmd_register_template(args) -> int:
+    from .template import atomic_write
+
+    out = Path(args.out) if args.out else Path("样例登记表.xlsx" if args.sample else "登记表模板.xlsx")
+    data = sample_register_bytes(args.seeds) if args.sample else register_bytes()
+    if out.exists():
+        if out.read_bytes() == data:
+            print(f"{out} 已是最新，未改动。")
+            return 0
+        if not args.force:
+            raise RegisterError(f"文件「{out}」已存在，未覆盖。确需覆盖请加 --force（会保留 .bak 备份）。")
+        atomic_write(out.with_name(out.name + ".bak"), out.read_bytes())
+    atomic_write(out, data)
+    what = "样例登记表（五份种子表的全部项目）" if args.sample else "登记表模板"
+    print(f"已生成{what}：{out}")
+    return 0
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("register-template", help="生成登记表模板（项目清单 + 绩效指标，含数据验证和填写说明）")
+    p.add_argument("-o", "--out", help="输出 .xlsx（默认 登记表模板.xlsx；--sample 时默认 样例登记表.xlsx）")
+    p.add_argument("--sample", action="store_true",
+                   help="填入五份种子表的全部项目（数据取自 workbooks/seeds.yaml），即 workbooks/样例登记表.xlsx")
+    p.add_argument("--seeds", help="种子表转录文件（默认 workbooks/seeds.yaml）")
+    p.add_argument("--force", action="store_true", help="覆盖已存在的文件（保留 .bak 备份）")
+    p.set_defaults(func=_cmd_register_template)

@@ -1,0 +1,708 @@
+"""Harvest reports: 汇总.xlsx (XlsxWriter, native charts) and one self-contained HTML file.
+
+Both are built from the same rows (:func:`report_tables`) so they never disagree.
+
+Safety rules, because every text in them was typed by someone else:
+
+* 汇总.xlsx is written with ``strings_to_formulas=False``, ``strings_to_urls=False`` and
+  ``strings_to_numbers=False``, and every harvested text goes through ``write_string``:
+  ``=HYPERLINK(…)``, ``=cmd|' /C calc'!A0``, ``+1+1`` or ``@SUM(…)`` in a source cell stay
+  text. The only hyperlinks are the ones built here (``external:`` to the source file
+  and cell, ``internal:`` to the project row), and only when the path cannot be
+  misread as a link anchor.
+* The HTML is rendered by jinja2 with autoescape on, carries its CSS and SVG charts
+  inline and references nothing outside itself (a Content-Security-Policy forbids
+  it too): it opens on a government LAN with no internet.
+* Outputs are written atomically (temporary file in the same folder, then
+  ``os.replace``) and an existing output is never replaced without ``force``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import tempfile
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+from . import scoring
+from .errors import XlperfError
+from .model import Project
+from .model import DeclaredFunds, FundsLine, Indicator
+from .validate import (ERROR, NOTE, SEVERITIES, SEVERITY_RANK, WARNING, CheckRun, Finding, ProjectCheck,
+                       check_harvest, check_projects, finding_check, severity_text)
+
+ASSETS = Path(__file__).parent / "assets"
+GRADES = ("优", "良", "中", "差")
+TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
+MAX_CELL = 32767          # Excel's limit on the characters of one cell
+CHECK_NAMES = {
+    "rate": "执行率", "funds_score": "预算执行率得分", "funds_over": "得分超过分值", "score_over": "得分超过分值",
+    "weights": "分值合计", "total": "总分", "grade": "评分等级", "band": "定性评分区间",
+    "reason": "偏差原因", "departure": "人工评分", "unit": "计量单位", "declared": "与申报表一致",
+    "declared_missing": "与申报表一致", "declared_funds": "与申报表一致", "missing": "空白",
+    "unreadable": "无法识别", "engine": "计分规则",
+}
+
+
+class OutputExists(XlperfError):
+    """The output file exists and ``force`` was not given."""
+
+
+# ------------------------------------------------------------------ the rows
+
+def _as_run(obj) -> CheckRun:
+    """Accept a CheckRun, a harvest result, :func:`xlperf.harvest.to_frames` frames,
+    ProjectChecks or Projects; anything not yet checked is checked here."""
+    if isinstance(obj, CheckRun):
+        return obj
+    if isinstance(obj, dict) and "projects" in obj:
+        return _run_from_frames(obj)
+    if isinstance(obj, (list, tuple)):
+        items = list(obj)
+        if all(isinstance(x, ProjectCheck) for x in items):
+            files = sorted({c.project.source_file for c in items if c.project.source_file})
+            return CheckRun(items, [], files, 0.0)
+        if all(isinstance(x, Project) for x in items):
+            decl = [p for p in items if p.kind == "申报表"]
+            checks = check_projects([p for p in items if p.kind == "自评表"], decl)
+            files = sorted({p.source_file for p in items if p.source_file})
+            return CheckRun(checks, [], files, 0.0)
+        raise TypeError("report: a list must hold Project or ProjectCheck objects")
+    if hasattr(obj, "projects"):
+        decl = [p for p in obj.projects if p.kind == "申报表"]
+        return check_harvest(obj, decl)
+    raise TypeError(f"report: cannot make a report from {type(obj).__name__}")
+
+
+def _cell_value(v):
+    """A frame cell as the model holds it: NaN/NaT/None → None."""
+    if v is None:
+        return None
+    try:
+        if v != v:  # NaN
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v
+
+
+def _run_from_frames(frames: dict) -> CheckRun:
+    """Rebuild the projects from :func:`xlperf.harvest.to_frames` and check them."""
+    def records(name):
+        df = frames.get(name)
+        if df is None:
+            return []
+        rows = df.to_dict("records") if hasattr(df, "to_dict") else list(df)
+        return [{k: _cell_value(v) for k, v in r.items()} for r in rows]
+
+    projects: dict = {}
+    for r in records("projects"):
+        p = Project(kind=r.get("kind") or "自评表", year=int(r["year"]) if r.get("year") else 0,
+                    name=r.get("name") or "")
+        for attr in ("department", "unit", "key", "money_unit", "profile", "nature", "category", "start", "end",
+                     "total_goal", "annual_goal", "actual_result", "grade"):
+            if r.get(attr) is not None:
+                setattr(p, attr, str(r[attr]))
+        for attr in ("funds_weight", "funds_rate", "funds_score", "total_score"):
+            setattr(p, attr, r.get(attr))
+        p.declared = DeclaredFunds(**{a: r.get(f"declared_{a}") for a in (
+            "project_total", "project_fiscal", "project_other", "annual_total", "annual_fiscal",
+            "annual_carryover", "annual_other")})
+        p.source_file, p.source_sheet = r.get("file") or "", r.get("sheet") or ""
+        p.funds = {}
+        projects[r["project_id"]] = p
+    for r in records("funds"):
+        p = projects.get(r["project_id"])
+        if p is not None:
+            p.funds[r["row"]] = FundsLine(r.get("initial"), r.get("budget"), r.get("executed"))
+            for a in ("initial", "budget", "executed"):
+                if r.get(f"cell_{a}"):
+                    p.cells[f"funds.{r['row']}.{a}"] = r[f"cell_{a}"]
+    for r in sorted(records("indicators"), key=lambda r: (r["project_id"], r["index"])):
+        p = projects.get(r["project_id"])
+        if p is None:
+            continue
+        i = len(p.indicators)
+        p.indicators.append(Indicator(r.get("level1") or "", r.get("level2") or "", r.get("level3") or "",
+                                      r.get("target") or "", r.get("weight"), r.get("actual"), r.get("score"),
+                                      r.get("note") or ""))
+        for a in ("target", "actual", "weight", "score"):
+            if r.get(f"cell_{a}"):
+                p.cells[f"indicators.{i}.{a}"] = r[f"cell_{a}"]
+    for p in projects.values():
+        if not p.funds:
+            p.funds = {row: FundsLine() for row in ("年度资金总额", "当年财政拨款", "上年结转资金", "其他资金")}
+    problems = [Finding(r.get("severity") or NOTE, r.get("file") or "", r.get("sheet") or "", r.get("cell") or "",
+                        r.get("message_zh") or "", r.get("found") or "", r.get("expected") or "")
+                for r in records("problems")]
+    items = list(projects.values())
+    decl = [p for p in items if p.kind == "申报表"]
+    checks = check_projects([p for p in items if p.kind == "自评表"], decl)
+    files = sorted({p.source_file for p in items if p.source_file} | {f.file for f in problems if f.file})
+    return CheckRun(checks, problems, files, 0.0)
+
+
+def _yuan(amount: Decimal | None, unit: str) -> Decimal | None:
+    if amount is None:
+        return None
+    factor = TO_YUAN.get(unit or "元")
+    return None if factor is None else amount * factor
+
+
+def _main_line(p: Project):
+    return p.funds.get("年度资金总额")
+
+
+@dataclass
+class ProjectRow:
+    n: int                      # 1-based position: anchors and row links
+    check: ProjectCheck
+    budget: Decimal | None
+    executed: Decimal | None
+    budget_yuan: Decimal | None
+    executed_yuan: Decimal | None
+    rate: Decimal | None
+    rate_source: str            # 表上 | 核算
+    total: Decimal | None
+    grade: str
+    grade_source: str           # 表上 | 按总分
+    counts: dict
+    findings: list              # the checks' findings, then the reader's problems on this form
+
+    @property
+    def project(self) -> Project:
+        return self.check.project
+
+    @property
+    def anchor(self) -> str:
+        return f"p{self.n}"
+
+
+def _attach(run: CheckRun) -> tuple[dict[int, list], list]:
+    """Give each reading problem of the harvester to the project it concerns: the only
+    project on its sheet, else the only project in its file. Returns (by check index,
+    problems that belong to no single project)."""
+    by_sheet: dict[tuple, list[int]] = {}
+    by_file: dict[str, list[int]] = {}
+    for i, c in enumerate(run.checks):
+        by_sheet.setdefault((c.project.source_file, c.project.source_sheet), []).append(i)
+        by_file.setdefault(c.project.source_file, []).append(i)
+    attached: dict[int, list] = {}
+    loose = []
+    for f in run.problems:
+        owners = by_sheet.get((f.file, f.sheet)) or by_file.get(f.file) or []
+        if len(owners) == 1:
+            attached.setdefault(owners[0], []).append(f)
+        else:
+            loose.append(f)
+    return attached, loose
+
+
+def _sorted(findings: list) -> list:
+    return sorted(findings, key=lambda f: SEVERITY_RANK.get(severity_text(f.severity), 9))
+
+
+def project_rows(run: CheckRun) -> list[ProjectRow]:
+    attached, _loose = _attach(run)
+    rows = []
+    for n, c in enumerate(run.checks, 1):
+        p = c.project
+        line = _main_line(p)
+        budget = line.budget if line else None
+        executed = line.executed if line else None
+        rate, rsrc = p.funds_rate, "表上"
+        if rate is None and c.score is not None:
+            rate, rsrc = c.score.rates.get("年度资金总额"), "核算"
+        total = p.total_score
+        if total is None and c.score is not None:
+            total = c.score.total
+        grade, gsrc = (p.grade or "").strip(), "表上"
+        if not grade and total is not None:
+            grade, gsrc = scoring.grade(total, c.profile), "按总分"
+        findings = _sorted(list(c.findings) + attached.get(n - 1, []))
+        counts = Counter(severity_text(f.severity) for f in findings)
+        rows.append(ProjectRow(n, c, budget, executed, _yuan(budget, p.money_unit),
+                               _yuan(executed, p.money_unit), rate, rsrc if rate is not None else "",
+                               total, grade, gsrc if grade else "",
+                               {s: counts.get(s, 0) for s in SEVERITIES}, findings))
+    return rows
+
+
+def unit_rates(rows: list[ProjectRow]) -> list[dict]:
+    """Per 实施单位: budget and spending in 元 and the rate the engine computes from them
+    (Shanghai rounding: truncated to 2 decimals)."""
+    acc: OrderedDict[str, list[Decimal]] = OrderedDict()
+    for r in rows:
+        if r.budget_yuan is None or r.executed_yuan is None:
+            continue
+        a = acc.setdefault(r.project.unit or "（未填单位）", [Decimal(0), Decimal(0), 0])
+        a[0] += r.budget_yuan
+        a[1] += r.executed_yuan
+        a[2] += 1
+    out = []
+    for unit, (b, e, n) in acc.items():
+        try:
+            rate = scoring.execution_rate(b, e, "shanghai")
+        except XlperfError:
+            rate = None
+        out.append({"unit": unit, "budget": b, "executed": e, "rate": rate, "projects": n})
+    return out
+
+
+def grade_counts(rows: list[ProjectRow]) -> dict[str, int]:
+    counts = Counter(r.grade for r in rows if r.grade)
+    return {g: counts.get(g, 0) for g in GRADES}
+
+
+def _check_name(f) -> str:
+    check = finding_check(f)
+    return CHECK_NAMES.get(check, check) if check else "读取"
+
+
+# ------------------------------------------------------------------ atomic output
+
+def _prepare(path: Path, force: bool) -> Path:
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExists(f"输出文件「{path}」已存在；如要覆盖，请加 --force。")
+    if path.exists() and path.is_dir():
+        raise XlperfError(f"输出路径「{path}」是一个文件夹。")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _atomic(path: Path, force: bool, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary name next to ``path``, then rename it over."""
+    path = _prepare(path, force)
+    fd, tmp = tempfile.mkstemp(prefix=".~xlperf-", suffix=path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        if path.exists() and not force:  # appeared while we wrote
+            raise OutputExists(f"输出文件「{path}」已存在；如要覆盖，请加 --force。")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+# ------------------------------------------------------------------ 汇总.xlsx
+
+def _f(d: Decimal | None):
+    return None if d is None else float(d)
+
+
+_LINK_UNSAFE = re.compile(r"[#%\x00-\x1f\x7f\"<>|?*]")
+
+
+def _external_link(source_file: str, sheet: str, cell: str, out_dir: Path) -> str | None:
+    """An ``external:`` link to the source cell, relative to the summary's folder, or
+    None when the path could be misread (``#`` starts the anchor, ``%xx`` turns off
+    escaping) or is too long for Excel."""
+    if not source_file or not os.path.isfile(source_file):
+        return None  # only files that were read; never a link made of harvested text
+    try:
+        rel = os.path.relpath(os.path.abspath(source_file), os.path.abspath(out_dir))
+    except ValueError:  # another drive on Windows
+        rel = os.path.abspath(source_file)
+    if _LINK_UNSAFE.search(rel) or (":" in rel and not re.match(r"^[A-Za-z]:[\\/]", rel)) \
+            or ":" in rel[2:]:
+        return None
+    url = "external:" + rel.replace("\\", "/")
+    if sheet and cell and re.fullmatch(r"\$?[A-Z]{1,3}\$?\d{1,7}", cell) and not _LINK_UNSAFE.search(sheet) \
+            and "]" not in sheet and "[" not in sheet:
+        url += "#'" + sheet.replace("'", "''") + "'!" + cell.replace("$", "")
+    return url if len(url) < 2000 else None
+
+
+def _clip(text) -> str:
+    s = "" if text is None else str(text)
+    return s if len(s) <= MAX_CELL else s[: MAX_CELL - 1] + "…"
+
+
+def write_summary_xlsx(harvest_or_frames, path, force: bool = False) -> Path:
+    """Write 汇总.xlsx: 项目汇总, 指标明细, 检查结果 and a 图表 sheet with native charts."""
+    run = _as_run(harvest_or_frames)
+    path = Path(path)
+    return _atomic(path, force, lambda tmp: _write_xlsx(run, tmp, path.parent))
+
+
+def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
+    import xlsxwriter
+
+    rows = project_rows(run)
+    wb = xlsxwriter.Workbook(target, {"strings_to_formulas": False, "strings_to_urls": False,
+                                      "strings_to_numbers": False, "nan_inf_to_errors": True})
+    try:
+        head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                              "valign": "vcenter", "align": "center"})
+        text = wb.add_format({"text_wrap": False, "valign": "top"})
+        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        money = wb.add_format({"num_format": "#,##0.00", "valign": "top"})
+        two = wb.add_format({"num_format": "0.00", "valign": "top"})
+        whole = wb.add_format({"num_format": "0", "valign": "top"})
+        link = wb.add_format({"font_color": "#1F4E79", "underline": 1, "valign": "top"})
+        sev_fmt = {ERROR: wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
+                   WARNING: wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C"}),
+                   NOTE: wb.add_format({"font_color": "#1F4E79", "bg_color": "#DDEBF7"})}
+
+        def table(ws, columns, records):
+            """columns: (header, width, kind); records: lists of values. Text is always
+            written as a string, whatever it looks like."""
+            for j, (h, width, _kind) in enumerate(columns):
+                ws.write_string(0, j, h, head)
+                ws.set_column(j, j, width)
+            for i, rec in enumerate(records, 1):
+                for j, ((_h, _w, kind), value) in enumerate(zip(columns, rec)):
+                    if value is None or value == "":
+                        ws.write_blank(i, j, None)
+                    elif kind in ("money", "two", "int"):
+                        ws.write_number(i, j, float(value),
+                                        {"money": money, "two": two, "int": whole}[kind])
+                    elif kind == "sev":
+                        ws.write_string(i, j, str(value), sev_fmt.get(value, text))
+                    else:
+                        ws.write_string(i, j, _clip(value), wrap if kind == "wrap" else text)
+            ws.freeze_panes(1, 0)
+            if records:
+                ws.autofilter(0, 0, len(records), len(columns) - 1)
+
+        # ---- 项目汇总
+        ws = wb.add_worksheet("项目汇总")
+        cols = [("序号", 6, "int"), ("实施单位", 26, "text"), ("项目名称", 36, "text"), ("年度", 7, "int"),
+                ("金额单位", 8, "text"), ("全年预算数", 14, "money"), ("全年执行数", 14, "money"),
+                ("全年预算数（元）", 16, "money"), ("全年执行数（元）", 16, "money"),
+                ("执行率(%)", 10, "two"), ("总分", 9, "two"), ("评分等级", 8, "text"), ("等级来源", 8, "text"),
+                ("问题数", 8, "int"), ("错误", 6, "int"), ("警告", 6, "int"), ("提示", 6, "int"),
+                ("评分规则", 10, "text"), ("规则推断", 50, "text"), ("主管部门", 24, "text"),
+                ("文件", 40, "text"), ("工作表", 12, "text")]
+        recs = []
+        for r in rows:
+            p = r.project
+            recs.append([r.n, p.unit, p.name, p.year or None, p.money_unit, r.budget, r.executed,
+                         r.budget_yuan, r.executed_yuan, r.rate, r.total, r.grade, r.grade_source,
+                         len(r.findings), r.counts[ERROR], r.counts[WARNING], r.counts[NOTE],
+                         r.check.profile, r.check.profile_explanation, p.department,
+                         p.source_file, p.source_sheet])
+        table(ws, cols, recs)
+        for r in rows:  # the file column links to the source workbook
+            url = _external_link(r.project.source_file, r.project.source_sheet,
+                                 r.project.cells.get("name", "") or "A1", out_dir)
+            if url:
+                ws.write_url(r.n, 20, url, link, string=_clip(r.project.source_file),
+                             tip="打开原表")
+
+        # ---- 指标明细
+        ws = wb.add_worksheet("指标明细")
+        cols = [("序号", 6, "int"), ("实施单位", 22, "text"), ("项目名称", 30, "text"), ("一级指标", 10, "text"),
+                ("二级指标", 14, "text"), ("三级指标", 28, "text"), ("年度指标值", 16, "text"),
+                ("实际完成值", 16, "text"), ("分值", 7, "two"), ("得分", 7, "two"), ("规则得分", 9, "two"),
+                ("是否达成", 8, "text"), ("计分方法", 30, "text"), ("偏差原因分析及改进措施", 40, "wrap"),
+                ("文件", 30, "text"), ("单元格", 8, "text")]
+        recs = []
+        for r in rows:
+            p = r.project
+            results = r.check.score.indicators if r.check.score else [None] * len(p.indicators)
+            for i, ind in enumerate(p.indicators):
+                res = results[i] if i < len(results) else None
+                met = "" if res is None else {True: "是", False: "否", None: "定性"}[res.met]
+                recs.append([r.n, p.unit, p.name, ind.level1, ind.level2, ind.level3, ind.target,
+                             "" if ind.actual is None else (format(ind.actual, "f")
+                                                            if isinstance(ind.actual, Decimal) else ind.actual),
+                             ind.weight, ind.score if ind.override is None else ind.override,
+                             res.proposal if res else None, met, res.rule if res else "", ind.note,
+                             p.source_file, p.cells.get(f"indicators.{i}.score", "")])
+        table(ws, cols, recs)
+
+        # ---- 检查结果
+        ws = wb.add_worksheet("检查结果")
+        cols = [("严重程度", 8, "sev"), ("实施单位", 22, "text"), ("项目名称", 30, "text"), ("检查项", 12, "text"),
+                ("问题说明", 60, "wrap"), ("表上值", 14, "text"), ("应为", 14, "text"), ("文件", 36, "text"),
+                ("工作表", 12, "text"), ("单元格", 8, "text"), ("定位", 14, "text")]
+        items = [(f, r) for r in rows for f in r.findings] + [(f, None) for f in _attach(run)[1]]
+        items.sort(key=lambda x: (SEVERITY_RANK.get(severity_text(x[0].severity), 9), x[1].n if x[1] else 10**9))
+        recs = [[severity_text(f.severity), r.project.unit if r else "", r.project.name if r else "", _check_name(f),
+                 f.message_zh, f.found, f.expected, f.file, f.sheet, f.cell, ""] for f, r in items]
+        table(ws, cols, recs)
+        for i, (f, r) in enumerate(items, 1):
+            url = _external_link(f.file, f.sheet, f.cell, out_dir)
+            if url:
+                ws.write_url(i, 10, url, link, string=f"打开 {f.cell}" if f.cell else "打开文件",
+                             tip="打开原表中的单元格")
+            if r is not None:
+                ws.write_url(i, 2, f"internal:'项目汇总'!C{r.n + 1}", link, string=_clip(r.project.name),
+                             tip="转到项目汇总")
+        ws.set_row(0, 20)
+
+        # ---- 图表 (native charts on small data tables)
+        ws = wb.add_worksheet("图表")
+        ws.set_column(0, 0, 30)
+        ws.set_column(1, 3, 14)
+        ws.write_string(0, 0, "评分等级", head)
+        ws.write_string(0, 1, "项目数", head)
+        gc = grade_counts(rows)
+        for i, g in enumerate(GRADES, 1):
+            ws.write_string(i, 0, g)
+            ws.write_number(i, 1, gc[g])
+        chart = wb.add_chart({"type": "column"})
+        chart.add_series({"name": "项目数", "categories": ["图表", 1, 0, len(GRADES), 0],
+                          "values": ["图表", 1, 1, len(GRADES), 1], "data_labels": {"value": True},
+                          "fill": {"color": "#2E75B6"}})
+        chart.set_title({"name": "评分等级分布"})
+        chart.set_legend({"none": True})
+        chart.set_y_axis({"name": "项目数", "major_gridlines": {"visible": True}})
+        ws.insert_chart(0, 5, chart, {"x_scale": 1.2, "y_scale": 1.1})
+
+        start = len(GRADES) + 3
+        ws.write_string(start, 0, "实施单位", head)
+        ws.write_string(start, 1, "全年预算数（元）", head)
+        ws.write_string(start, 2, "全年执行数（元）", head)
+        ws.write_string(start, 3, "执行率(%)", head)
+        ur = unit_rates(rows)
+        for i, u in enumerate(ur, start + 1):
+            ws.write_string(i, 0, _clip(u["unit"]))
+            ws.write_number(i, 1, float(u["budget"]), money)
+            ws.write_number(i, 2, float(u["executed"]), money)
+            if u["rate"] is not None:
+                ws.write_number(i, 3, float(u["rate"]), two)
+        if ur:
+            chart = wb.add_chart({"type": "bar"})
+            chart.add_series({"name": "执行率(%)", "categories": ["图表", start + 1, 0, start + len(ur), 0],
+                              "values": ["图表", start + 1, 3, start + len(ur), 3],
+                              "data_labels": {"value": True, "num_format": "0.00"},
+                              "fill": {"color": "#548235"}})
+            chart.set_title({"name": "各单位预算执行率"})
+            chart.set_legend({"none": True})
+            chart.set_x_axis({"name": "执行率(%)", "min": 0, "max": 100 if all(
+                (u["rate"] or 0) <= 100 for u in ur) else None})
+            chart.set_y_axis({"reverse": True, "crossing": "max"})
+            chart.set_size({"width": 720, "height": max(240, 60 + 28 * len(ur))})
+            ws.insert_chart(start + 2 + len(ur) if len(ur) > 20 else 18, 5, chart)
+        note = ("各单位执行率 = 该单位全年执行数合计 ÷ 全年预算数合计（均折合为元），按上海一体化系统的规则截尾取两位小数；"
+                "万元表的金额按 1 万元 = 10000 元折算。")
+        ws.write_string(start + len(ur) + 2, 0, note)
+        wb.set_properties({"title": "项目支出绩效自评汇总", "comments": "由 xlperf 生成"})
+    finally:
+        wb.close()
+
+
+# ------------------------------------------------------------------ HTML
+
+def _fmt(d: Decimal | None, places: int = 2) -> str:
+    if d is None:
+        return "—"
+    q = Decimal(1).scaleb(-places)
+    return f"{d.quantize(q):,}"
+
+
+def _svg_grades(counts: dict[str, int]) -> dict:
+    width, height, left, bottom, top = 420, 220, 40, 30, 20
+    peak = max(counts.values()) if counts and max(counts.values()) > 0 else 1
+    bar_w = (width - left - 20) / len(GRADES)
+    bars = []
+    colors = {"优": "#2E75B6", "良": "#5B9BD5", "中": "#F4B183", "差": "#C00000"}
+    for i, g in enumerate(GRADES):
+        h = (height - top - bottom) * counts.get(g, 0) / peak
+        x = left + i * bar_w + bar_w * 0.15
+        bars.append({"label": g, "value": counts.get(g, 0), "x": round(x, 1), "w": round(bar_w * 0.7, 1),
+                     "y": round(height - bottom - h, 1), "h": round(h, 1), "color": colors[g],
+                     "cx": round(x + bar_w * 0.35, 1)})
+    return {"width": width, "height": height, "base": height - bottom, "left": left, "bars": bars}
+
+
+def _svg_rates(units: list[dict]) -> dict:
+    row_h, left, width = 26, 230, 640
+    plot = width - left - 70
+    peak = max([Decimal(100)] + [u["rate"] for u in units if u["rate"] is not None])
+    bars = []
+    for i, u in enumerate(units):
+        rate = u["rate"] or Decimal(0)
+        label = u["unit"]
+        bars.append({"label": label if len(label) <= 16 else label[:15] + "…", "full": label,
+                     "value": _fmt(u["rate"]), "y": 10 + i * row_h, "w": round(float(plot * rate / peak), 1),
+                     "low": rate < 90})
+    return {"width": width, "height": 20 + row_h * max(1, len(units)), "left": left, "bars": bars,
+            "plot": plot, "x100": round(left + float(plot * 100 / peak), 1), "row_h": row_h}
+
+
+_CSS = {ERROR: "err", WARNING: "warn", NOTE: "note"}
+
+
+def _shown_path(path: str, base: Path | None) -> str:
+    """A source path as the reader of the report needs it: relative to the report's folder."""
+    if not path or base is None or not os.path.isabs(path):
+        return path
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        return path
+    return path if rel.startswith(".." + os.sep + "..") else rel
+
+
+def _finding_view(f, base: Path | None) -> dict:
+    sev = severity_text(f.severity)
+    return {"severity": sev, "cls": _CSS.get(sev, "note"), "check": _check_name(f), "message": f.message_zh,
+            "found": f.found, "expected": f.expected, "cell": f.cell, "sheet": f.sheet,
+            "file": _shown_path(f.file, base)}
+
+
+def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", stats: dict | None = None,
+                 base: Path | None = None) -> dict:
+    """Everything the template shows; ``base``: the report's folder (paths are shown
+    relative to it)."""
+    rows = project_rows(run)
+    counts = run.counts()
+    units: OrderedDict[str, list[ProjectRow]] = OrderedDict()
+    for r in sorted(rows, key=lambda r: (r.project.unit or "", r.n)):
+        units.setdefault(r.project.unit or "（未填单位）", []).append(r)
+    ur = unit_rates(rows)
+    budget = sum((r.budget_yuan for r in rows if r.budget_yuan is not None), Decimal(0))
+    executed = sum((r.executed_yuan for r in rows if r.executed_yuan is not None), Decimal(0))
+    try:
+        overall = scoring.execution_rate(budget, executed, "shanghai") if budget else None
+    except XlperfError:
+        overall = None
+
+    def project_view(r: ProjectRow) -> dict:
+        p = r.project
+        return {
+            "anchor": r.anchor, "n": r.n, "unit": p.unit, "name": p.name, "year": p.year or "",
+            "money_unit": p.money_unit, "budget": _fmt(r.budget), "executed": _fmt(r.executed),
+            "rate": _fmt(r.rate), "rate_source": r.rate_source, "total": _fmt(r.total), "grade": r.grade or "—",
+            "grade_source": r.grade_source, "profile": r.check.profile,
+            "profile_explanation": r.check.profile_explanation, "file": _shown_path(p.source_file, base),
+            "sheet": p.source_sheet, "counts": r.counts,
+            "worst": next((s for s in SEVERITIES if r.counts[s]), ""),
+            "findings": [_finding_view(f, base) for f in r.findings],
+        }
+
+    views = {r.n: project_view(r) for r in rows}
+    groups = []
+    for unit, rs in units.items():
+        c = Counter()
+        for r in rs:
+            c.update(r.counts)
+        groups.append({"unit": unit, "projects": [views[r.n] for r in rs],
+                       "counts": {s: c.get(s, 0) for s in SEVERITIES}})
+    return {
+        "title": title,
+        "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "n_files": len(run.files), "n_projects": len(rows), "n_units": len(units),
+        "budget": _fmt(budget), "executed": _fmt(executed), "rate": _fmt(overall),
+        "counts": counts, "severities": SEVERITIES,
+        "grades": _svg_grades(grade_counts(rows)), "rates": _svg_rates(ur),
+        "groups": groups, "projects": [views[r.n] for r in rows],
+        "problems": [_finding_view(f, base) for f in _sorted(_attach(run)[1])],
+        "stats": {**(stats or {}), **({"worst_file": os.path.basename(str(stats["worst_file"]))}
+                                       if stats and stats.get("worst_file") else {})},
+    }
+
+
+def render_html(run_or_harvest, title: str = "项目支出绩效自评汇总", stats: dict | None = None,
+                base: Path | None = None) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ASSETS)),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2").render(
+        **html_context(_as_run(run_or_harvest), title, stats, base))
+
+
+def write_html(harvest_or_frames, path, force: bool = False, title: str = "项目支出绩效自评汇总",
+               stats: dict | None = None) -> Path:
+    """Write the self-contained HTML report (no external reference of any kind)."""
+    text = render_html(harvest_or_frames, title, stats, Path(path).resolve().parent)
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+    return _atomic(Path(path), force, write)
+
+
+# ------------------------------------------------------------------ CLI
+
+def _file_times(h) -> dict[str, float]:
+    """Seconds spent reading each file of a harvest."""
+    return {str(r.file): float(r.seconds) for r in getattr(h, "results", []) or []}
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.abspath(a) == os.path.abspath(b) or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _cmd_harvest(args) -> int:
+    from . import harvest as _harvest
+
+    out = Path(args.output)
+    html = Path(args.html) if args.html else None
+    outputs = [out] + ([html] if html else [])
+    for target in outputs:
+        if target.exists() and not args.force:
+            raise OutputExists(f"输出文件「{target}」已存在；如要覆盖，请加 --force。")
+    # Our own outputs are never read back as forms (they may sit in the folder harvested).
+    files = [f for f in _harvest.collect_files(args.dirs) if not any(_same_file(Path(f), o) for o in outputs)]
+    if not files:
+        raise XlperfError(f"在「{'、'.join(args.dirs)}」中没有找到 .xlsx / .xlsm / .xls 工作簿。")
+    t0 = time.perf_counter()
+    h = _harvest.harvest(files, workers=args.workers)
+    read_s = time.perf_counter() - t0
+    if args.declarations:
+        dh = _harvest.harvest([args.declarations], workers=args.workers)
+        declarations = [p for p in dh.projects if p.kind == "申报表"]
+    else:
+        declarations = [p for p in h.projects if p.kind == "申报表"]
+    run = check_harvest(h, declarations)
+    times = _file_times(h)
+    stats = {"read_seconds": round(read_s, 2), "check_seconds": round(run.seconds, 2)}
+    if times:
+        worst = max(times, key=times.get)
+        stats.update(worst_file=worst, worst_seconds=round(times[worst], 3))
+    write_summary_xlsx(run, out, force=args.force)
+    if html:
+        write_html(run, html, force=args.force, stats=stats)
+    if args.csv:
+        folder = Path(args.csv)
+        folder.mkdir(parents=True, exist_ok=True)
+        safe = getattr(_harvest, "_csv_safe", lambda v: v)
+        for name, df in _harvest.to_frames(h).items():
+            df.map(safe).rename(columns=_harvest.FRAME_COLUMNS_ZH).to_csv(
+                folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+    c = run.counts()
+    unread = len(getattr(h, "failed", []) or [])
+    print(f"读取文件 {len(run.files)} 个（{unread} 个未能读取），项目 {len(run.checks)} 个"
+          f"（读取用时 {read_s:.2f} 秒，核对 {run.seconds:.2f} 秒）。")
+    print("检查结果：" + "，".join(f"{s} {c[s]} 条" for s in SEVERITIES) + "。")
+    if times:
+        print(f"最慢的文件：{stats['worst_file']}（{stats['worst_seconds']:.2f} 秒）。")
+    print(f"汇总表：{out}" + (f"；网页报告：{html}" if html else "") + (f"；CSV：{args.csv}" if args.csv else "") + "。")
+    return 1 if c[ERROR] else 0
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("harvest", help="汇总文件夹中的自评表：逐项核对，写出汇总.xlsx（含图表）和网页报告",
+                       description="读取文件夹（含子文件夹）中的全部自评表（只读、安全），逐项核对，"
+                                   "写出汇总.xlsx（项目汇总、指标明细、检查结果、图表）和可离线打开的网页报告；"
+                                   "发现“错误”时退出码为 1。")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="自评表所在文件夹（或文件）")
+    p.add_argument("-o", "--output", default="汇总.xlsx", help="汇总工作簿（默认 汇总.xlsx）")
+    p.add_argument("--html", metavar="report.html", help="同时写出网页报告")
+    p.add_argument("--declarations", metavar="DIR", help="申报表所在文件夹：核对指标值是否与申报一致")
+    p.add_argument("--force", action="store_true", help="覆盖已存在的输出文件")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="并行读取的进程数（默认按 CPU 核数）")
+    p.add_argument("--csv", metavar="DIR", help="另把读到的原始数据写成 CSV（projects/funds/indicators/problems）")
+    p.set_defaults(func=_cmd_harvest)

@@ -1,0 +1,734 @@
+"""Checks of harvested forms: every printed figure is recomputed by the scoring engine.
+
+``check_project(project, declared=None, profile=None)`` is pure: it takes a
+:class:`xlperf.model.Project` (a 自评表 as read from a workbook, figures as printed)
+and returns a list of findings, each with a severity (错误 / 警告 / 提示), the place
+(file, sheet, cell), a Chinese message, the value found and the value expected.
+Every number it expects comes from :mod:`xlperf.scoring` (``score_project``,
+``execution_rate``, ``funds_score``, ``grade``) under a profile — this module holds
+no rule of its own, only the comparison of what is printed with what the rules give.
+
+What is checked (``Finding.check`` names the check):
+
+* ``rate``       执行率 = 全年执行数 ÷ 全年预算数 under the profile, in the form's money unit;
+* ``funds_score`` 预算执行率得分 from the printed rate (as the forms compute it);
+* ``funds_over`` / ``score_over``  a score above its 分值 (or below 0);
+* ``weights``    the 分值 column (funds row included) totals the profile's weights (100);
+* ``total``      总分 = the sum of the printed scores;
+* ``grade``      评分等级 matches the 总分 (skipped when the form prints no grade, as seed 002);
+* ``band``       a qualitative score outside its band (达成 [80%, 100%] …);
+* ``reason``     a missed target or a docked score without 偏差原因分析 (警告);
+* ``departure``  a human score that departs from the rule *with* a written reason (提示: legitimate);
+* ``unit``       the actual value carries a different unit from the target's;
+* ``declared`` / ``declared_missing`` / ``declared_funds``  drift from the 申报表, when given;
+* ``missing`` / ``unreadable``  a figure that is blank or cannot be read, so cannot be checked;
+* ``engine``     what the engine refuses (an override without a reason, spending without a budget).
+
+The rounding of a form made elsewhere is not printed on it: :func:`infer_profile` finds
+the profile(s) that reproduce the form's own 执行率 and 得分, and a figure no profile
+reproduces is reported as such (a 9.36 for 96.36% is wrong under every rounding; a
+99.51 for 99.503% is right under ``excel``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from . import profiles as _profiles
+from . import scoring
+from .errors import XlperfError
+from .model import LEVEL1, Project
+from .notation import Judgement, Qualitative, Quantity, clean_text, is_blank, parse_target
+
+log = logging.getLogger(__name__)
+
+ERROR, WARNING, NOTE = "错误", "警告", "提示"
+SEVERITIES = (ERROR, WARNING, NOTE)
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+MAIN_ROW = "年度资金总额"
+
+try:  # one finding type for the whole harvest: the harvester's Problem
+    from .harvest import Problem as _Problem
+except Exception:  # pragma: no cover - harvest.py absent or broken: same fields, defined here
+    @dataclass(frozen=True)
+    class _Problem:
+        severity: str
+        file: str
+        sheet: str = ""
+        cell: str = ""
+        message_zh: str = ""
+        found: str = ""
+        expected: str = ""
+
+
+@dataclass(frozen=True)
+class Finding(_Problem):
+    """One finding: where (file, sheet, cell), how bad (错误 / 警告 / 提示), the Chinese
+    message, the value found and the value expected. A :class:`xlperf.harvest.Problem`
+    with two more fields: ``check`` (which check, see the module docstring) and
+    ``project`` ("实施单位 / 项目名称")."""
+    check: str = ""
+    project: str = ""
+
+
+def severity_text(severity) -> str:
+    """错误 / 警告 / 提示 for a plain string or the harvester's ``Severity`` enum."""
+    return str(getattr(severity, "value", severity))
+
+
+def _finding(severity, project: Project | None, cell_key, message, found="", expected="", check="",
+             file=None, sheet=None) -> Finding:
+    cell = ""
+    if project is not None:
+        keys = cell_key if isinstance(cell_key, (list, tuple)) else [cell_key]
+        for k in keys:
+            if k and project.cells.get(k):
+                cell = project.cells[k]
+                break
+    return Finding(severity=severity,
+                   file=file if file is not None else (project.source_file if project else ""),
+                   sheet=sheet if sheet is not None else (project.source_sheet if project else ""),
+                   cell=cell, message_zh=message, found=_txt(found), expected=_txt(expected),
+                   check=check, project=project.title if project is not None else "")
+
+
+def _txt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _num(d: Decimal | None) -> str:
+    """A figure for a message: as printed when it has decimals, else plain."""
+    return "" if d is None else format(d, "f")
+
+
+def shown(value: Decimal | None, decimals: int) -> Decimal | None:
+    """The figure a reader sees: a cell that stores more decimals than the rule keeps (an
+    unrounded formula result such as 96.35903… under a 0.00 format) shows them rounded
+    half away from zero, as Excel's number format does. Figures are compared as shown."""
+    if value is None or value.as_tuple().exponent >= -decimals:
+        return value
+    return scoring.excel_round(value, decimals, "half_up")
+
+
+def finding_check(f) -> str:
+    """The check name of a finding (empty for findings of other origin)."""
+    return getattr(f, "check", "") or ""
+
+
+# ------------------------------------------------------------- profile inference
+
+def _printed_figures(project: Project):
+    """(label, printed, compute(profile) -> expected) for every printed figure whose value
+    depends on the rounding profile: the 执行率 and the 预算执行率得分."""
+    line = project.funds.get(MAIN_ROW)
+    out = []
+    if line is not None and project.funds_rate is not None and line.budget is not None \
+            and line.executed is not None:
+        out.append(("执行率", project.funds_rate,
+                    lambda p, b=line.budget, e=line.executed: scoring.execution_rate(b, e, p), "rate"))
+    if project.funds_score is not None:
+        rate = project.funds_rate
+        if rate is None and line is not None and line.budget is not None and line.executed is not None:
+            rate_of = lambda p, b=line.budget, e=line.executed: scoring.execution_rate(b, e, p)  # noqa: E731
+        else:
+            rate_of = lambda p, r=rate: r  # noqa: E731
+        weight = project.funds_weight
+
+        def score(p, rate_of=rate_of, weight=weight):
+            r = rate_of(p)
+            return None if r is None else scoring.funds_score(r, weight, p)
+        out.append(("得分", project.funds_score, score, "score"))
+    return out
+
+
+def _decimals(p, what: str) -> int:
+    return {"rate": p.rate_decimals, "score": p.score_decimals}.get(what, p.indicator_decimals)
+
+
+def _reproduces(name, figures) -> list[bool]:
+    hits = []
+    p = _profiles.get(name)
+    for _label, printed, compute, what in figures:
+        try:
+            value = compute(name)
+        except XlperfError:
+            value = None
+        hits.append(value is not None and value == shown(printed, _decimals(p, what)))
+    return hits
+
+
+def _profile_candidates(preferred: str | None) -> list[str]:
+    names = _profiles.available()
+    if preferred and preferred in names:
+        names.remove(preferred)
+        names.insert(0, preferred)
+    return names
+
+
+def infer_profile(project: Project | Sequence[Project]) -> tuple[str | None, str]:
+    """The rounding profile that reproduces the form's own printed 执行率 and 得分.
+
+    Accepts one project or several (e.g. all projects of one file: one form, one
+    rounding). Returns ``(name, explanation)``; ``name`` is ``None`` when the form
+    prints nothing that depends on rounding or no profile reproduces any of it. Ties
+    go to the project's own profile, then to the order of :func:`profiles.available`."""
+    projects = [project] if isinstance(project, Project) else list(project)
+    if not projects:
+        return None, "没有项目，无法推断评分规则。"
+    preferred = projects[0].profile
+    figures = [f for p in projects for f in _printed_figures(p)]
+    if not figures:
+        return None, "表上没有执行率或预算执行率得分可供推断评分规则。"
+    scores = {}
+    for name in _profile_candidates(preferred):
+        try:
+            scores[name] = _reproduces(name, figures)
+        except XlperfError as exc:  # a broken profile file: say so, try the others
+            log.warning("profile %s unusable: %s", name, exc)
+    if not scores:
+        return None, "没有可用的评分规则。"
+    best_n = max(sum(h) for h in scores.values())
+    if best_n == 0:
+        return None, (f"表上 {len(figures)} 个执行率/得分数字在任何评分规则"
+                      f"（{'、'.join(scores)}）下都无法得出。")
+    best = [n for n, h in scores.items() if sum(h) == best_n]
+    name = best[0]
+    label = _profiles.get(name).label
+    unexplained = [f"{lab} {_num(pr)}" for (lab, pr, _c, _w), ok in zip(figures, scores[name]) if not ok]
+    text = f"推断为「{name}」（{label}）：表上 {len(figures)} 个执行率/得分数字中 {best_n} 个可由此规则得出"
+    if len(best) > 1:
+        text += f"（规则 {'、'.join(best[1:])} 同样能得出，取「{name}」）"
+    if unexplained:
+        others = [n for n in scores if n not in best]
+        if all(not any(scores[n][i] for n in scores)
+               for i, ok in enumerate(scores[name]) if not ok):
+            text += f"；{'、'.join(unexplained)} 在任何规则下都无法得出"
+        elif others:
+            text += f"；{'、'.join(unexplained)} 与此规则不符"
+    return name, text + "。"
+
+
+# ----------------------------------------------------------------- the checks
+
+@dataclass
+class ProjectCheck:
+    """The outcome of checking one project: the profile used, how it was chosen, the
+    engine's evaluation, and the findings."""
+    project: Project
+    profile: str
+    profile_explanation: str
+    findings: list = field(default_factory=list)
+    score: scoring.ProjectScore | None = None
+    declared: Project | None = None
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if severity_text(f.severity) == severity)
+
+
+def check_project(project: Project, declared: Project | None = None, profile=None) -> list:
+    """All findings for one 自评表 (see the module docstring). Pure: no I/O."""
+    return review_project(project, declared, profile).findings
+
+
+def review_project(project: Project, declared: Project | None = None, profile=None) -> ProjectCheck:
+    """:func:`check_project` with the profile used, why, and the engine's evaluation."""
+    if profile is None:
+        inferred, why = infer_profile(project)
+        name = inferred or project.profile or "shanghai"
+        if inferred is None:
+            why += f"按表上声明的规则「{name}」检查。"
+    else:
+        name = profile if isinstance(profile, str) else profile.name
+        why = f"按指定的评分规则「{name}」检查。"
+    p = _profiles.get(profile if profile is not None and not isinstance(profile, str) else name)
+    out = ProjectCheck(project, p.name, why, declared=declared)
+    if project.kind != "自评表":
+        # A 申报表 carries no figures to recompute; only its targets can be compared.
+        return out
+    score = scoring.score_project(project, p)
+    out.score = score
+    f = out.findings
+    _check_funds(project, p, score, f)
+    _check_indicators(project, p, score, f)
+    _check_weights(project, p, score, f)
+    _check_total_and_grade(project, p, f)
+    if declared is not None:
+        _check_declared(project, declared, f)
+    f.sort(key=lambda x: SEVERITY_RANK.get(severity_text(x.severity), 9))
+    return out
+
+
+def _every_rounding(compute, printed, used: str, what: str) -> str:
+    """Say whether some other profile would give the printed figure."""
+    others = []
+    for name in _profiles.available():
+        if name == used:
+            continue
+        try:
+            if compute(name) == shown(printed, _decimals(_profiles.get(name), what)):
+                others.append(name)
+        except XlperfError:
+            pass
+    if others:
+        return f"按规则「{'、'.join(others)}」可得出表上数字，与本表其他数字推断的规则「{used}」不一致"
+    return "在任何评分规则下都无法得出表上数字"
+
+
+def _check_funds(project: Project, p, score: scoring.ProjectScore, f: list) -> None:
+    line = project.funds.get(MAIN_ROW)
+    unit = project.money_unit or "元"
+    # Engine refusals on the amounts (spending without a budget, negative amounts).
+    for key, exc in score.errors.items():
+        if not key.startswith("funds."):
+            continue
+        row = key.split(".")[1]
+        fl = project.funds.get(row)
+        if fl is None or fl.budget is None or fl.executed is None:
+            continue  # a blank amount on a sub-row: the forms leave those empty (seed 002)
+        f.append(_finding(ERROR, project, [f"funds.{row}.executed", f"funds.{row}.budget"],
+                          f"{row}：{exc.message}", _num(fl.executed), "", "engine"))
+    if line is None or (line.budget is None and line.executed is None):
+        if project.funds_score is not None or project.funds_rate is not None:
+            f.append(_finding(WARNING, project, ["funds.年度资金总额.budget", "funds_rate"],
+                              "年度资金总额的全年预算数和全年执行数为空，无法核对执行率和得分。",
+                              "", "", "missing"))
+        return
+    if line.budget is None or line.executed is None:
+        which = "全年预算数" if line.budget is None else "全年执行数"
+        key = "budget" if line.budget is None else "executed"
+        f.append(_finding(WARNING, project, f"funds.{MAIN_ROW}.{key}",
+                          f"年度资金总额的{which}为空，无法核对执行率和得分。", "", "", "missing"))
+        return
+    rate = score.rates.get(MAIN_ROW)
+    printed_rate = project.funds_rate
+    if rate is not None and printed_rate is not None and shown(printed_rate, p.rate_decimals) != rate:
+        note = _every_rounding(lambda n: scoring.execution_rate(line.budget, line.executed, n),
+                               printed_rate, p.name, "rate")
+        f.append(_finding(
+            ERROR, project, ["funds_rate", f"funds.{MAIN_ROW}.rate"],
+            f"执行率应为 {_num(rate)}%（全年执行数 {_num(line.executed)} ÷ 全年预算数 {_num(line.budget)}"
+            f" × 100，金额单位{unit}，按规则「{p.name}」取 {p.rate_decimals} 位小数），表上为 "
+            f"{_num(printed_rate)}%；{note}。", printed_rate, rate, "rate"))
+    weight = score.funds_weight
+    base_rate = printed_rate if printed_rate is not None else rate
+    if project.funds_score is None:
+        if base_rate is not None:
+            f.append(_finding(WARNING, project, "funds_score", "预算执行率得分为空。", "",
+                              scoring.funds_score(base_rate, weight, p), "missing"))
+        return
+    printed = project.funds_score
+    if printed > weight or printed < 0:
+        f.append(_finding(ERROR, project, "funds_score",
+                          f"预算执行率得分 {_num(printed)} 超出 0 到分值 {_num(weight)} 的范围"
+                          f"（得分不能大于分值）。", printed, weight, "funds_over"))
+        return
+    if base_rate is None:
+        return
+    expected = scoring.funds_score(base_rate, weight, p)
+    if shown(printed, p.score_decimals) != expected:
+        note = _every_rounding(lambda n: scoring.funds_score(base_rate, weight, n), printed, p.name, "score")
+        source = "表上执行率" if printed_rate is not None else "执行率"
+        f.append(_finding(
+            ERROR, project, "funds_score",
+            f"预算执行率得分应为 {_num(expected)}（{source} {_num(base_rate)}% × 分值 {_num(weight)}，"
+            f"按规则「{p.name}」取 {p.score_decimals} 位小数），表上为 {_num(printed)}；{note}。",
+            printed, expected, "funds_score"))
+
+
+def _judgement_of(result: scoring.IndicatorResult) -> str:
+    a = result.actual
+    if isinstance(a, Qualitative) and a.judgement is not None:
+        return a.judgement.value
+    return Judgement.ACHIEVED.value
+
+
+def _unit(u: str | None) -> str | None:
+    return None if u is None else clean_text(u)
+
+
+def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list) -> None:
+    for i, (ind, res) in enumerate(zip(project.indicators, score.indicators)):
+        name = ind.level3 or f"第 {i + 1} 个指标"
+        key = f"indicators.{i}"
+        note = (ind.note or "").strip()
+        if ind.weight is None:
+            f.append(_finding(WARNING, project, [f"{key}.weight", f"{key}.score"],
+                              f"指标「{name}」的分值为空。", "", "", "missing"))
+            continue
+        if ind.actual is None or is_blank(ind.actual):
+            if ind.weight != 0:
+                f.append(_finding(WARNING, project, [f"{key}.actual", f"{key}.score"],
+                                  f"指标「{name}」的实际完成值为空，无法核对得分。", "", "", "missing"))
+            continue
+        for ekey in (f"{key}.score", f"{key}.override"):
+            exc = score.errors.get(ekey)
+            if exc is not None:
+                sev = WARNING if ekey.endswith(".score") else ERROR
+                f.append(_finding(sev, project, [f"{key}.actual", f"{key}.target", f"{key}.score"],
+                                  f"指标「{name}」：{exc.message}",
+                                  ind.actual if ekey.endswith(".score") else ind.override, "",
+                                  "unreadable" if ekey.endswith(".score") else "engine"))
+        if res is None:
+            continue
+        # The unit of the actual value against the target's.
+        t, a = res.target, res.actual
+        if isinstance(t, Quantity) and isinstance(a, Quantity) and t.unit and a.unit \
+                and _unit(t.unit) != _unit(a.unit):
+            f.append(_finding(WARNING, project, [f"{key}.actual"],
+                              f"指标「{name}」实际完成值「{_txt(ind.actual)}」的单位「{a.unit}」与年度指标值"
+                              f"「{ind.target}」的单位「{t.unit}」不同（不做自动换算，请按目标单位填写）。",
+                              a.unit, t.unit, "unit"))
+        w = res.weight
+        human = ind.override if ind.override is not None else ind.score
+        if ind.override is not None and ind.score is not None and ind.score != res.score \
+                and f"{key}.override" not in score.errors:
+            f.append(_finding(ERROR, project, f"{key}.score",
+                              f"指标「{name}」得分 {_num(ind.score)} 与人工调整得分 {_num(ind.override)} 不一致。",
+                              ind.score, res.score, "score_over"))
+        if human is None:
+            f.append(_finding(WARNING, project, f"{key}.score", f"指标「{name}」的得分为空。", "",
+                              res.proposal, "missing"))
+            continue
+        if human > w or human < 0:
+            f.append(_finding(ERROR, project, f"{key}.score",
+                              f"指标「{name}」得分 {_num(human)} 超出 0 到分值 {_num(w)} 的范围（得分不能大于分值）。",
+                              human, w, "score_over"))
+            continue
+        if ind.override is not None:
+            continue  # an xlperf workbook's override: the engine judged it (errors above)
+        if res.band is not None and w > 0 and not res.band.contains(human / w):
+            low, high = res.band_range()
+            close = "]" if res.band.high_inclusive else ")"
+            f.append(_finding(ERROR, project, f"{key}.score",
+                              f"指标「{name}」按「{_judgement_of(res)}」评分，得分应在 [{_num(low.normalize())}, "
+                              f"{_num(high.normalize())}{close} 内（分值 {_num(w)} 的 {res.band.describe()}），"
+                              f"表上为 {_num(human)}。",
+                              human, f"[{_num(low.normalize())}, {_num(high.normalize())}{close}", "band"))
+            continue
+        missed = res.met is False or (res.met is None and _judgement_of(res) != Judgement.ACHIEVED.value)
+        departs = shown(human, p.indicator_decimals) != res.proposal
+        if departs and note:
+            direction = "低于" if human < res.proposal else "高于"
+            f.append(_finding(NOTE, project, f"{key}.score",
+                              f"指标「{name}」人工评分 {_num(human)} {direction}规则计算的 {_num(res.proposal)}"
+                              f"（{res.rule}），已写明偏差原因：{_short(note)}",
+                              human, res.proposal, "departure"))
+        elif not note and (missed or shown(human, p.indicator_decimals) < w or departs):
+            if missed:
+                what = "未达到年度指标值" if res.met is False else f"评为「{_judgement_of(res)}」"
+                msg = f"指标「{name}」{what}（年度指标值 {ind.target}，实际 {_txt(ind.actual)}），"
+            elif shown(human, p.indicator_decimals) < w:
+                msg = f"指标「{name}」得分 {_num(human)} 低于分值 {_num(w)}（规则计算应得 {_num(res.proposal)}），"
+            else:
+                msg = f"指标「{name}」得分 {_num(human)} 与规则计算的 {_num(res.proposal)} 不同，"
+            f.append(_finding(WARNING, project, [f"{key}.note", f"{key}.score"],
+                              msg + "但未填写偏差原因分析及改进措施。", human, res.proposal, "reason"))
+
+
+def _short(text: str, n: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+#: Sums of figures that Excel stored as binary doubles may differ from the exact sum in
+#: the 10th decimal (0.1 + 0.2); such noise is not a printed error.
+_NOISE = Decimal("1e-9")
+
+
+def _check_weights(project: Project, p, score: scoring.ProjectScore, f: list) -> None:
+    if not project.indicators or any(ind.weight is None for ind in project.indicators):
+        return
+    expected = sum(p.weights.values(), Decimal(0))
+    total = score.total_weight
+    if abs(total - expected) > _NOISE:
+        by_level = {}
+        for ind in project.indicators:
+            by_level[ind.level1] = by_level.get(ind.level1, Decimal(0)) + ind.weight
+        parts = [f"预算执行率 {_num(score.funds_weight)}"] + [
+            f"{lvl.replace('指标', '')} {_num(by_level[lvl])}" for lvl in
+            list(LEVEL1) + [k for k in by_level if k not in LEVEL1] if lvl in by_level]
+        f.append(_finding(ERROR, project, ["total_weight", "funds_weight"],
+                          f"分值合计应为 {_num(expected)}，实际为 {_num(total)}（{'，'.join(parts)}）。",
+                          total, expected, "weights"))
+
+
+def _check_total_and_grade(project: Project, p, f: list) -> None:
+    printed_scores = [project.funds_score] + [
+        ind.override if ind.override is not None else ind.score for ind in project.indicators]
+    complete = all(s is not None for s in printed_scores) and project.indicators
+    total = scoring.total(printed_scores) if complete else None
+    if project.total_score is None:
+        if complete:
+            f.append(_finding(WARNING, project, "total_score", "总分为空。", "", total, "missing"))
+    elif total is not None and abs(project.total_score - total) > _NOISE:
+        ind_sum = total - project.funds_score
+        f.append(_finding(ERROR, project, "total_score",
+                          f"总分应为各项得分之和 {_num(total)}（预算执行率 {_num(project.funds_score)} + 指标 "
+                          f"{_num(ind_sum)}），表上为 {_num(project.total_score)}。",
+                          project.total_score, total, "total"))
+    printed_grade = (project.grade or "").strip()
+    basis = project.total_score if project.total_score is not None else total
+    if printed_grade and basis is not None:
+        expected = scoring.grade(basis, p)
+        if printed_grade != expected:
+            f.append(_finding(ERROR, project, "grade",
+                              f"总分 {_num(basis)} 对应的评分等级应为「{expected}」，表上为「{printed_grade}」。",
+                              printed_grade, expected, "grade"))
+
+
+# ---------------------------------------------------------------- 申报表
+
+def _norm_name(text: str) -> str:
+    return clean_text(text or "").replace("（", "(").replace("）", ")")
+
+
+def _same_target(a: str, b: str) -> bool:
+    if clean_text(a or "") == clean_text(b or ""):
+        return True
+    try:
+        ta, tb = parse_target(a), parse_target(b)
+    except XlperfError:
+        return False
+    if isinstance(ta, Quantity) and isinstance(tb, Quantity):
+        return ta.op == tb.op and ta.value == tb.value and _unit(ta.unit) == _unit(tb.unit)
+    return False
+
+
+_TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
+
+
+def _check_declared(project: Project, declared: Project, f: list) -> None:
+    decl_by_name: dict[str, list[int]] = {}
+    for j, d in enumerate(declared.indicators):
+        decl_by_name.setdefault(_norm_name(d.level3), []).append(j)
+    used = set()
+    where = f"申报表「{Path(declared.source_file).name}」" if declared.source_file else "申报表"
+    for i, ind in enumerate(project.indicators):
+        js = [j for j in decl_by_name.get(_norm_name(ind.level3), []) if j not in used]
+        if not js:
+            f.append(_finding(WARNING, project, [f"indicators.{i}.target"],
+                              f"指标「{ind.level3}」不在{where}中（自评表的指标应与申报时一致）。",
+                              ind.level3, "", "declared_missing"))
+            continue
+        j = js[0]
+        used.add(j)
+        d = declared.indicators[j]
+        if not _same_target(ind.target, d.target):
+            f.append(_finding(WARNING, project, [f"indicators.{i}.target"],
+                              f"指标「{ind.level3}」的年度指标值「{ind.target}」与{where}的「{d.target}」不一致。",
+                              ind.target, d.target, "declared"))
+    for j, d in enumerate(declared.indicators):
+        if j not in used:
+            f.append(_finding(WARNING, project, [], f"{where}中的指标「{d.level3}」（{d.target}）未出现在自评表中。",
+                              "", d.level3, "declared_missing"))
+    # 年初预算数 against the declared 年度资金申请总额, each in its own money unit.
+    line = project.funds.get(MAIN_ROW)
+    amount = declared.declared.annual_total
+    if line is not None and line.initial is not None and amount is not None:
+        mine = _TO_YUAN.get(project.money_unit or "元")
+        theirs = _TO_YUAN.get(declared.money_unit or "元")
+        if mine and theirs:
+            converted = scoring.excel_round(amount * theirs / mine, max(2, -line.initial.as_tuple().exponent),
+                                            "half_up")
+            if converted != line.initial:
+                f.append(_finding(NOTE, project, f"funds.{MAIN_ROW}.initial",
+                                  f"年初预算数 {_num(line.initial)}{project.money_unit} 与{where}的年度资金申请总额 "
+                                  f"{_num(amount)}{declared.money_unit}（折合 {_num(converted)}{project.money_unit}）不同。",
+                                  line.initial, converted, "declared_funds"))
+
+
+def _decl_key(p: Project) -> tuple:
+    return (_norm_name(p.unit), _norm_name(p.name))
+
+
+def match_declarations(projects: Iterable[Project], declarations: Iterable[Project]) -> dict[int, Project]:
+    """Pair each 自评表 with its 申报表: same 项目编号 when both have one, else the same
+    实施单位 and 项目名称 (and the same year when both print one). Keyed by ``id(project)``."""
+    by_key, by_name = {}, {}
+    for d in declarations:
+        if d.kind != "申报表":
+            continue
+        if d.key:
+            by_key.setdefault(d.key, d)
+        by_name.setdefault(_decl_key(d), []).append(d)
+    out = {}
+    for p in projects:
+        d = by_key.get(p.key) if p.key else None
+        if d is None:
+            candidates = by_name.get(_decl_key(p), [])
+            same_year = [c for c in candidates if not c.year or not p.year or c.year == p.year]
+            d = same_year[0] if same_year else None
+        if d is not None:
+            out[id(p)] = d
+    return out
+
+
+def check_projects(projects: Sequence[Project], declarations: Sequence[Project] = (),
+                   profile=None) -> list[ProjectCheck]:
+    """Check many projects. Without an explicit ``profile`` the rounding is inferred per
+    source file (one form, one rounding), falling back to each project's own figures."""
+    projects = list(projects)
+    pairs = match_declarations(projects, declarations) if declarations else {}
+    per_file: dict[str, list[Project]] = {}
+    for p in projects:
+        if p.kind == "自评表":
+            per_file.setdefault(p.source_file or f"#{id(p)}", []).append(p)
+    inferred = {}
+    if profile is None:
+        for file, group in per_file.items():
+            if len(group) > 1:
+                inferred[file] = infer_profile(group)
+    out = []
+    for p in projects:
+        file = p.source_file or f"#{id(p)}"
+        name, why = inferred.get(file, (None, ""))
+        if profile is None and name is not None:
+            chk = review_project(p, pairs.get(id(p)), name)
+            chk.profile_explanation = f"本文件 {len(per_file[file])} 个项目合并推断：{why}"
+        else:
+            chk = review_project(p, pairs.get(id(p)), profile)
+        out.append(chk)
+    return out
+
+
+# ---------------------------------------------------------------- I/O wrapper
+
+@dataclass
+class CheckRun:
+    """What ``xlperf check`` found: per-project checks, the harvester's own problems
+    (files it could not read…), and timing."""
+    checks: list[ProjectCheck]
+    problems: list                       # findings not tied to a project (reading)
+    files: list[str]
+    seconds: float
+    harvest: object = None
+
+    @property
+    def findings(self) -> list:
+        return list(self.problems) + [f for c in self.checks for f in c.findings]
+
+    def counts(self) -> dict[str, int]:
+        counts = {s: 0 for s in SEVERITIES}
+        for f in self.findings:
+            sev = severity_text(f.severity)
+            counts[sev] = counts.get(sev, 0) + 1
+        return counts
+
+
+def _harvest_parts(h) -> tuple[list[Project], list, list[str]]:
+    """Projects, reading problems and file names of a harvest result."""
+    projects = list(getattr(h, "projects", []) or [])
+    problems = list(getattr(h, "problems", []) or [])
+    results = getattr(h, "results", None)
+    if results is not None:
+        files = [str(r.file) for r in results]
+    else:
+        files = sorted({p.source_file for p in projects if p.source_file})
+    return projects, problems, files
+
+
+def check_harvest(h, declarations: Sequence[Project] = (), profile=None) -> CheckRun:
+    projects, problems, files = _harvest_parts(h)
+    t0 = time.perf_counter()
+    selfevals = [p for p in projects if p.kind == "自评表"]
+    checks = check_projects(selfevals, declarations, profile)
+    seen = {id(f) for c in checks for f in c.findings}
+    problems = [pr for pr in problems if id(pr) not in seen]
+    return CheckRun(checks, problems, files, time.perf_counter() - t0, h)
+
+
+def check_paths(paths, declarations=None, profile=None, workers: int | None = None) -> CheckRun:
+    """Read the workbooks at ``paths`` (files or folders) with the harvester and check them.
+    ``declarations``: 申报表 workbooks or folders (or already read projects); without
+    them, 申报表 found among ``paths`` are used."""
+    from . import harvest as _harvest
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    h = _harvest.harvest([str(p) for p in paths], workers=workers)
+    decl: list[Project] = []
+    if declarations:
+        if isinstance(declarations, (str, Path)):
+            declarations = [declarations]
+        items = list(declarations)
+        if items and isinstance(items[0], Project):
+            decl = items
+        else:
+            dh = _harvest.harvest([str(p) for p in items], workers=workers)
+            decl = [p for p in dh.projects if p.kind == "申报表"]
+            h.results.extend(r for r in dh.results if not r.projects)  # unreadable declarations
+    own_decl = [p for p in h.projects if p.kind == "申报表"]
+    return check_harvest(h, decl or own_decl, profile)
+
+
+# ---------------------------------------------------------------- CLI
+
+def finding_dict(f, project: Project | None = None) -> dict:
+    d = asdict(f) if hasattr(f, "__dataclass_fields__") else dict(vars(f))
+    d = {k: _txt(v) if isinstance(v, Decimal) else v for k, v in d.items()}
+    d["severity"] = severity_text(f.severity)
+    if project is not None:
+        d.setdefault("unit", project.unit)
+        d.setdefault("project", project.title)
+    return d
+
+
+def run_json(run: CheckRun) -> dict:
+    return {
+        "files": run.files,
+        "counts": run.counts(),
+        "projects": [{
+            "file": c.project.source_file, "sheet": c.project.source_sheet, "unit": c.project.unit,
+            "name": c.project.name, "profile": c.profile, "profile_explanation": c.profile_explanation,
+            "findings": [finding_dict(f) for f in c.findings]} for c in run.checks],
+        "problems": [finding_dict(f) for f in run.problems],
+    }
+
+
+def format_finding(f) -> str:
+    place = "，".join(x for x in (Path(f.file).name if f.file else "", f.sheet, f.cell) if x)
+    extra = ""
+    if f.found != "" or f.expected != "":
+        extra = f"（表上：{f.found or '空'}；应为：{f.expected or '—'}）"
+    return f"  [{severity_text(f.severity)}] {place + '：' if place else ''}{f.message_zh}{extra}"
+
+
+def _cmd_check(args) -> int:
+    run = check_paths(args.paths, args.declarations, args.profile, args.workers)
+    if args.json:
+        json.dump(run_json(run), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for pr in run.problems:
+            print(format_finding(pr))
+        for c in run.checks:
+            print(f"{c.project.title}（{Path(c.project.source_file).name if c.project.source_file else '—'}）"
+                  f" 规则：{c.profile}")
+            if not c.findings:
+                print("  未发现问题。")
+            for fd in c.findings:
+                print(format_finding(fd))
+        counts = run.counts()
+        print(f"共检查 {len(run.files)} 个文件、{len(run.checks)} 个项目：" +
+              "，".join(f"{s} {counts[s]} 条" for s in SEVERITIES) + "。")
+    return 1 if run.counts()[ERROR] else 0
+
+
+def register_cli(sub) -> None:
+    p = sub.add_parser("check", help="核对自评表：执行率、得分、分值、总分、等级、偏差原因、单位、与申报表一致",
+                       description="重算每张自评表上的数字并列出不一致之处；发现“错误”时退出码为 1。")
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="自评表工作簿或其所在文件夹")
+    p.add_argument("--declarations", metavar="DIR", help="申报表所在文件夹：核对指标值是否与申报一致")
+    p.add_argument("--profile", help="指定评分规则（默认按表上数字推断）")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="并行读取的进程数")
+    p.set_defaults(func=_cmd_check)
