@@ -114,7 +114,7 @@ class Sub:
 
 
 _SUB_START = re.compile(r"^\s*(?P<scope>Public\s+|Private\s+|Friend\s+)?(?:Static\s+)?"
-                        r"(?P<kind>Sub|Function)\s+(?P<name>\w+)\s*\((?P<params>[^)]*)\)", re.I)
+                        r"(?P<kind>Sub|Function)\s+(?P<name>\w+)\s*\((?P<params>[^)]*)", re.I)
 _SUB_END = re.compile(r"^\s*End\s+(Sub|Function)\b", re.I)
 
 

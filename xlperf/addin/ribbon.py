@@ -39,6 +39,13 @@ def _engine(module: str, what: str):
         raise
 
 
+def _engine_function(module: str, name: str, what: str):
+    function = getattr(_engine(module, what), name, None)
+    if function is None:
+        raise XlperfError(f"此版本的 xlperf 没有{what}功能（{module}.{name}），请升级 xlperf。")
+    return function
+
+
 def _alert(app, message: str, *, mode: str = "info") -> None:
     app.alert(message, title=TITLE, mode=mode)
 
@@ -73,7 +80,7 @@ def _now() -> str:
 
 def recalc(book) -> list:
     """重新计算: the same recalc as ``xlperf recalc``, on this workbook."""
-    findings = list(_engine("xlperf.recalc", "重新计算").run_on_book(book, "recalc") or [])
+    findings = list(_engine_function("xlperf.recalc", "run_on_book", "重新计算")(book, "recalc") or [])
     message = f"绩效自评：已重新计算（{_now()}）"
     if findings:
         message += f"，发现 {len(findings)} 个问题，点「检查」查看"
@@ -83,7 +90,7 @@ def recalc(book) -> list:
 
 def check(book) -> list:
     """检查: write the findings sheet and select the first problem cell."""
-    findings = list(_engine("xlperf.recalc", "检查").run_on_book(book, "check") or [])
+    findings = list(_engine_function("xlperf.recalc", "run_on_book", "检查")(book, "check") or [])
     app = book.app
     if not findings:
         _status(app, f"绩效自评：检查完成，未发现问题（{_now()}）")
@@ -153,7 +160,7 @@ def import_declaration(book, *, ask_open=_ask_open, ask_save=_ask_save) -> Path 
         if answer != "yes":
             _status(app, "绩效自评：已取消导入")
             return None
-    _engine("xlperf.generate", "导入申报表").roll_forward_file(source_path, target_path)
+    _engine_function("xlperf.generate", "roll_forward_file", "导入申报表")(source_path, target_path)
     app.books.open(str(target_path))
     _status(app, f"绩效自评：已由「{source_path.name}」生成「{target_path.name}」（{_now()}）")
     return target_path
