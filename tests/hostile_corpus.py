@@ -19,10 +19,11 @@ import datetime as dt
 import io
 import os
 import random
+import re
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -60,7 +61,7 @@ class Variant:
         spaced = {"项目名称": "项目 名称", "主管部门": "主管\n部门", "一级指标": "一级\n指标", "二级指标": "二级 指标",
                   "三级指标": "三级 指标", "实施单位": "实施　单位", "总分": "总　分", "评分等级": "评分 等级",
                   "偏差原因分析及改进措施": "偏差原因分析\n及改进措施", "年度指标值": "年度\n指标值",
-                  "实际完成值": "实际\n完成值", "项目总目标": "项目总目标", "年度资金总额": "年度资金总额：",
+                  "实际完成值": "实际\n完成值", "年度资金总额": "年度资金总额：",
                   "当年财政拨款": "其中：当年财政拨款", "财政资金": "其中：财政资金"}
         return spaced.get(text, text)
 
@@ -82,7 +83,7 @@ VARIANTS = (
     Variant("numeric", numeric=True, r0=1, c0=1),
 )
 
-_PERIOD = __import__("re").compile(r"^\(\d{4}\s*年\s*-\s*\d{4}\s*年\)")
+_PERIOD = re.compile(r"^\(\d{4}\s*年\s*-\s*\d{4}\s*年\)")
 
 
 def _dec(s) -> Decimal | None:
@@ -575,7 +576,7 @@ def biff_workbook(sheets: dict[str, list[list]], *, extra_globals: bytes = b"", 
 
 # ============================================================== a small form for mutation
 
-def small_form_grid(name="安全生产专项工作经费", budget=15.0, executed=9.53, unit="万元") -> list[list]:
+def small_form_grid(name="安全生产专项工作经费", unit="万元") -> list[list]:
     """A short seed-like 自评表 (seed 001's first project) as a value grid."""
     seed = next(s for s in load_seeds() if s["source"].startswith("001"))
     proj = dict(seed["projects"][0], name=name)
@@ -696,6 +697,11 @@ def build_corpus(root: Path) -> list[Case]:
     gt = '<row r="1048576"><c foo="&gt;" r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
     add("far_corner_entity_attr.xlsx", raw_xlsx([("S", sheet_xml(grid, extra_rows=gt))]), "refused",
         "far cell behind an escaped attribute")
+    add("far_corner_prefixed.xlsx", raw_xlsx([("S", _prefixed(sheet_xml(grid, extra_rows=far)))]), "refused",
+        "far cell in prefixed SpreadsheetML (<x:c>)")
+    cdata = '<row r="9"><c r="J9" t="inlineStr"><is><t><![CDATA[<c r="XFD1048576">]]></t></is></c></row>'
+    add("cdata_fake_cell.xlsx", raw_xlsx([("S", sheet_xml(grid, extra_rows=cdata))]), "any",
+        "CDATA text that looks like a far cell (over-estimated: refusing is acceptable)")
     noref = "<row><c><v>1</v></c></row>" * 3
     add("cells_without_refs.xlsx", raw_xlsx([("S", sheet_xml(grid, extra_rows=noref))]), "harvested",
         "rows and cells without r attributes")
@@ -771,7 +777,13 @@ def build_corpus(root: Path) -> list[Case]:
             pos = rng.randrange(0, len(data))
             data[pos] ^= 1 << rng.randrange(8)
         add(f"xls_flipped_{i:02d}.xls", bytes(data), "any", "xls with flipped bits")
-    for fn in (cyc_dir, cyc_stream, huge_fat_len, weird62, cyc_difat, huge_stream, bad_shift):
+    def cyc_ministream(h, fat, d):
+        start = struct.unpack_from("<I", d, 128 + 116)[0]
+        struct.pack_into("<II", h, 0x3C, start, 1)           # a mini FAT ...
+        struct.pack_into("<IQ", d, 116, start, 4096)         # ... and a root mini stream running in a loop
+        fat[start + 3] = start
+
+    for fn in (cyc_dir, cyc_stream, huge_fat_len, weird62, cyc_difat, huge_stream, bad_shift, cyc_ministream):
         add(f"xls_{fn.__name__}.xls", cfb({"Workbook": wb_stream}, patch=fn), "refused", f"CFB {fn.__name__}")
     huge_dim = _rec(0x0200, struct.pack("<IIHHH", 0, 0xFFFFFFFF, 0, 255, 0))
     add("xls_dimension_huge.xls", cfb({"Workbook": biff_workbook({"S": grid}, dimensions=huge_dim)}), "refused",
@@ -916,7 +928,7 @@ def _bomb(good: bytes, name: str, megabytes: int) -> bytes:
 
 
 def _lying_size(good: bytes) -> bytes:
-    """A sheet entry whose central-directory size is 100 bytes but whose stream inflates to 5 MB."""
+    """A sheet entry whose headers declare 100 bytes but whose stream inflates to 5 MB."""
     entries = _copy_entries(good)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -925,21 +937,15 @@ def _lying_size(good: bytes) -> bytes:
                 data = data.replace(b"</sheetData>", b"</sheetData>" + b" " * 5_000_000)
             z.writestr(name, data)
     raw = bytearray(buf.getvalue())
-    # patch the uncompressed size of the sheet in the central directory and local header
+    target = b"xl/worksheets/sheet1.xml"
     with zipfile.ZipFile(io.BytesIO(bytes(raw))) as z:
-        info = z.getinfo("xl/worksheets/sheet1.xml")
-        struct.pack_into("<I", raw, info.header_offset + 22, 100)
-    cd = bytes(raw).rfind(b"PK\x01\x02" + b"\x00" * 0, 0)
-    pos = 0
-    while True:
-        pos = bytes(raw).find(b"PK\x01\x02", pos)
-        if pos < 0:
-            break
+        struct.pack_into("<I", raw, z.getinfo(target.decode()).header_offset + 22, 100)   # local header
+    pos = raw.find(b"PK\x01\x02")
+    while pos >= 0:                                                                   # central directory
         nlen = struct.unpack_from("<H", raw, pos + 28)[0]
-        if raw[pos + 46:pos + 46 + nlen] == b"xl/worksheets/sheet1.xml":
+        if raw[pos + 46:pos + 46 + nlen] == target:
             struct.pack_into("<I", raw, pos + 24, 100)
-        pos += 4
-    del cd
+        pos = raw.find(b"PK\x01\x02", pos + 4)
     return bytes(raw)
 
 
@@ -987,7 +993,6 @@ def _set_encrypted_flag(good: bytes) -> bytes:
 
 
 def _prefixed(xml: str) -> str:
-    import re
     xml = xml.replace(f"<worksheet {_NS}", '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')
     return re.sub(r"<(/?)(worksheet|sheetData|row|c|v|is|t|dimension)\b", r"<\1x:\2", xml).replace(
         "<x:worksheet xmlns:x", "<x:worksheet xmlns:x", 1)
@@ -1012,4 +1017,4 @@ def summarize(cases: list[Case]) -> dict[str, int]:
 
 __all__ = ["load_seeds", "Variant", "VARIANTS", "expected_project", "comparable", "plan_form", "Plan",
            "write_seed_workbook", "raw_xlsx", "sheet_xml", "Formula", "cfb", "biff_workbook", "small_form_grid",
-           "build_corpus", "Case", "summarize", "replace"]
+           "build_corpus", "Case", "summarize"]

@@ -348,9 +348,6 @@ def test_harvested_workbooks_give_the_seed_findings(forms, tmp_path):
     assert by_file["002-01"].profile == "excel" and by_file["004-02"].profile == "shanghai"
 
 
-@pytest.mark.xfail(strict=False, reason="harvest reads an empty 偏差原因 cell from the next non-empty cell to "
-                                        "the right (the generator's helper column J/K), so a docked score without "
-                                        "a reason looks explained; reported to the lead")
 def test_empty_reason_next_to_helper_columns(forms, tmp_path):
     path = seed_workbook(copy.deepcopy(forms["001-02"].project), tmp_path / "001-02.xlsx", helpers=True)
     (p,) = harvest.read_workbook(str(path)).projects

@@ -38,18 +38,17 @@ from enum import Enum
 from functools import lru_cache
 from hashlib import sha256
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from .errors import NotationError
 from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
-from .notation import clean_text, from_excel, is_blank, strip_html, to_decimal
+from .notation import clean_text, from_excel, strip_html, to_decimal
 from .safezip import DEFAULT_LIMITS, Container, Limits, Refused, open_container
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Severity", "Problem", "HarvestResult", "Harvest", "Limits", "DEFAULT_LIMITS",
-           "read_workbook", "harvest", "parse_sheet", "collect_files", "to_frames", "FRAME_COLUMNS_ZH",
-           "register_cli"]
+           "read_workbook", "harvest", "parse_sheet", "collect_files", "to_frames", "FRAME_COLUMNS_ZH"]
 
 EXTENSIONS = (".xlsx", ".xlsm", ".xls")
 
@@ -95,6 +94,7 @@ class HarvestResult:
     size: int = 0
     sha256: str = ""
     cells: int = 0         # cells read from all sheets
+    memory_kb: int = 0     # peak RSS of the reading process after this file (an upper bound of its need)
 
     @property
     def ok(self) -> bool:
@@ -201,9 +201,15 @@ def _classify(text: str):
 class _Grid:
     """One sheet's values (as calamine gives them) plus an index of its labels."""
 
-    def __init__(self, rows: list[list], origin: tuple[int, int], percent):
+    def __init__(self, rows: list[list], origin: tuple[int, int], percent, merges=()):
         self.rows = rows
         self.r0, self.c0 = origin
+        self.edge = 10**6   # rightmost column of the form being read (set per form)
+        self.spans: dict[tuple[int, int], int] = {}
+        for (mr0, mc0), (_mr1, mc1) in list(merges or ())[:100_000]:
+            r, c = mr0 - self.r0, mc0 - self.c0
+            if 0 <= r < len(rows) and mc1 >= mc0:
+                self.spans[(r, c)] = mc1 - self.c0
         self._percent_source = percent
         self._percent: frozenset | None = None
         self.height = len(rows)
@@ -214,9 +220,9 @@ class _Grid:
         self.years: list[tuple[int, int, int]] = []
         for r, row in enumerate(rows):
             for c, v in enumerate(row):
-                if v.__class__ is not str or not v:
+                if v.__class__ is not str or not v or len(v) > 60:
                     continue
-                info = _classify(v)
+                info = _classify(v)   # cached: labels repeat across forms
                 if info is None:
                     continue
                 lid, title, year, _key_ = info
@@ -251,6 +257,16 @@ class _Grid:
     def width(self, r: int) -> int:
         return len(self.rows[r]) if 0 <= r < self.height else 0
 
+    def span(self, r: int, c: int) -> int:
+        """Last column of the merged area that starts at (r, c) (c itself when unmerged)."""
+        return self.spans.get((r, c), c)
+
+    def stop_of(self, r: int, c: int, columns) -> int:
+        """Where a value under the header at (r, c) may be looked for: up to the next header
+        column, within the header's merged width."""
+        nxt = next((x for x in sorted(columns) if x > c), 10**6)
+        return min(nxt, self.span(r, c) + 1)
+
     def is_label(self, r: int, c: int) -> bool:
         info = self.info.get((r, c))
         return bool(info and info[0] and info[0] != "section")
@@ -274,7 +290,7 @@ class _Grid:
         """The next non-empty cell right of (r, c) — the value of a label, blank when that
         cell is another label. Returns (value, (r, c'))."""
         row = self.rows[r]
-        for cc in range(c + 1, len(row)):
+        for cc in range(c + 1, min(len(row), self.edge + 1)):
             v = row[cc]
             if _blank_cell(v):
                 continue
@@ -301,6 +317,7 @@ class _Grid:
         """Text under a label, within columns [c, c_end): consecutive non-empty rows, stopping
         at a row that holds a label. Returns (list of values, first position)."""
         values, first = [], None
+        c_end = min(c_end, self.edge + 1)
         for rr in range(r + 1, min(r_end, self.height)):
             row = self.rows[rr]
             hit = None
@@ -458,14 +475,15 @@ class _Reader:
 # ====================================================================== forms
 
 def parse_sheet(rows: list[list], *, origin: tuple[int, int] = (0, 0), sheet: str = "", file: str = "",
-                percent=frozenset(), profile: str = "",
-                year_hint: str = "") -> tuple[list[Project], list[Problem]]:
+                percent=frozenset(), profile: str = "", year_hint: str = "",
+                merges=()) -> tuple[list[Project], list[Problem]]:
     """Pure core: the forms on one sheet. ``rows`` are the values from ``origin`` (0-based
     row, col of ``rows[0][0]``); ``percent`` holds absolute (row, col) of percent-formatted
     cells (or a callable returning them, called only if needed); ``profile`` is the xp_profile value; ``year_hint`` (sheet and file name) is
-    searched for a year when the form prints none."""
+    searched for a year when the form prints none; ``merges`` are the sheet's merged ranges
+    ((row, col), (row, col)) absolute — they bound where a value may sit."""
     problems: list[Problem] = []
-    g = _Grid(rows, origin, percent)
+    g = _Grid(rows, origin, percent, merges)
     projects = []
     for start, anchor, end in _blocks(g):
         project = _parse_form(g, start, anchor, end, file, sheet, problems, profile, year_hint)
@@ -515,6 +533,10 @@ def _parse_form(g: _Grid, start: int, anchor: int, end: int, file: str, sheet: s
                 "", "财政项目支出绩效自评表 / 绩效目标申报表", Severity.WARNING)
         return None
     p = Project(kind=kind, year=0, name="", profile=profile or "")
+    # The form ends one column right of its rightmost label (or that label's merged area):
+    # helper columns beyond it (the generator's J–L) are never taken for values.
+    g.edge = 1 + max((g.span(r, c) for lid, where in g.labels.items() if lid != "section"
+                      for r, c in where if start <= r < end), default=10**6)
 
     # -- header fields
     for lid, attr in (("name", "name"), ("department", "department"), ("unit", "unit"),
@@ -588,10 +610,10 @@ def _self_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> Non
         return
     hr = head[0]
     cols = {lid: g.in_row(lid, hr) for lid in ("h_initial", "h_budget", "h_executed", "h_weight", "h_rate", "h_score")}
-    present = sorted(c for c in cols.values() if c is not None)
+    present = [c for c in cols.values() if c is not None]
 
     def stop_of(c):
-        return next((x for x in present if x > c), c + 2)
+        return g.stop_of(hr, c, present)
 
     rows = {"f_total": FUNDS_ROWS[0], "f_fiscal": FUNDS_ROWS[1], "f_carry": FUNDS_ROWS[2], "f_other": FUNDS_ROWS[3]}
     for lid, row_name in rows.items():
@@ -638,7 +660,7 @@ def _self_goals(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> Non
     for pos, other, attr in ((exp, act, "annual_goal"), (act, None, "actual_result")):
         if pos is None:
             continue
-        c_end = other[1] if other and other[0] == pos[0] and other[1] > pos[1] else 10**6
+        c_end = other[1] if other and other[0] == pos[0] and other[1] > pos[1] else g.edge + 1
         setattr(p, attr, _goal_text(g, rd, pos, c_end, stop, attr))
 
 
@@ -662,10 +684,10 @@ def _declared_goals(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) ->
         raw = strip_html(str(g.get(*tot)))
         cut = raw.find("目标")
         period = raw[cut + 2:].strip() if cut >= 0 else ""
-        c_end = ann[1] if ann and ann[0] == tot[0] and ann[1] > tot[1] else 10**6
+        c_end = ann[1] if ann and ann[0] == tot[0] and ann[1] > tot[1] else g.edge + 1
         p.total_goal = _goal_text(g, rd, tot, c_end, stop, "total_goal", period)
     if ann is not None:
-        p.annual_goal = _goal_text(g, rd, ann, 10**6, stop, "annual_goal")
+        p.annual_goal = _goal_text(g, rd, ann, g.edge + 1, stop, "annual_goal")
 
 
 def _declared_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> None:
@@ -697,10 +719,10 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
     """Rows under the indicator header until 总分 / 评分等级; returns the row it stopped at."""
     cols = {lid: g.in_row(lid, hr) for lid in
             ("i_l1", "i_l2", "i_l3", "i_target", "i_actual", "h_weight", "h_score", "i_note")}
-    present = sorted(c for c in cols.values() if c is not None)
+    present = [c for c in cols.values() if c is not None]
 
     def stop_of(c):
-        return next((x for x in present if x > c), 10**6)
+        return g.stop_of(hr, c, present)
 
     l1 = l2 = ""
     for r in range(hr + 1, end):
@@ -750,13 +772,16 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
 def _footer(g: _Grid, rd: _Reader, p: Project, hr: int, end: int, last: int) -> None:
     weight_c = g.in_row("h_weight", hr) if hr < end else None
     score_c = g.in_row("h_score", hr) if hr < end else None
+    head = [c for c in (g.in_row(lid, hr) for lid in ("i_l1", "i_l2", "i_l3", "i_target", "i_actual", "h_weight",
+                                                      "h_score", "i_note")) if c is not None] if hr < end else []
     tot = g.find("total", min(last, end), end) or g.find("total", hr, end)
     if tot is not None:
         r = tot[0]
         if score_c is not None:
-            v, vpos = g.at(r, score_c, 10**6)
+            v, vpos = g.at(r, score_c, g.stop_of(hr, score_c, head))
         else:
-            nums = [(g.get(r, c), (r, c)) for c in range(tot[1] + 1, g.width(r)) if not _blank_cell(g.get(r, c))]
+            nums = [(g.get(r, c), (r, c)) for c in range(tot[1] + 1, min(g.width(r), g.edge + 1))
+                    if not _blank_cell(g.get(r, c))]
             v, vpos = nums[-1] if nums else ("", (r, tot[1] + 1))
         p.total_score = rd.number(v, "total_score", vpos, "总分")
         if weight_c is not None:
@@ -811,7 +836,17 @@ def read_workbook(path, limits: Limits | None = None) -> HarvestResult:
                               message, warned[0].found if warned else "", "财政项目支出绩效自评表 / 绩效目标申报表")]
         res.problems = errors[:1]
     res.seconds = time.perf_counter() - t0
+    res.memory_kb = _peak_rss_kb()
     return res
+
+
+def _peak_rss_kb() -> int:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
 
 
 def _calamine_message(exc: BaseException) -> str:
@@ -864,14 +899,14 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
                                      f"工作表超过 {limits.max_sheets} 个，其余未读取。"))
                 break
             read += 1
-            rows, origin = _sheet_rows(wb, meta.name, res, limits)
+            rows, origin, merges = _sheet_rows(wb, meta.name, res, limits)
             grids[meta.name] = (rows, origin)
             if not rows:
                 continue
             profile = _profile_for(idx, names, sheet_names, grids, wb, res, limits)
             percent = (lambda sheet=meta.name: container.percent_cells(sheet)) if container.format == "xlsx" else ()
             projects, problems = parse_sheet(rows, origin=origin, sheet=meta.name, file=name, percent=percent,
-                                             profile=profile, year_hint=hint + meta.name)
+                                             profile=profile, year_hint=hint + meta.name, merges=merges)
             res.projects.extend(projects)
             probs.extend(problems)
     finally:
@@ -881,7 +916,7 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
 def _sheet_rows(wb, sheet: str, res: HarvestResult, limits: Limits):
     s = wb.get_sheet_by_name(sheet)
     if s.start is None:
-        return [], (0, 0)
+        return [], (0, 0), ()
     height, width = s.height, max(s.width, 1)
     nrows = min(height, limits.max_rows, max(1, limits.max_cells // width))
     if nrows < height:
@@ -890,7 +925,7 @@ def _sheet_rows(wb, sheet: str, res: HarvestResult, limits: Limits):
                                     f"{height} 行", f"≤ {nrows} 行"))
     rows = s.to_python(skip_empty_area=True, nrows=nrows)
     res.cells += len(rows) * width
-    return rows, tuple(s.start)
+    return rows, tuple(s.start), s.merged_cell_ranges or ()
 
 
 _REF_RE = re.compile(r"^=?\s*(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Za-z]{1,3})\$?(\d{1,7})\s*$")
@@ -915,7 +950,7 @@ def _profile_for(idx, names, sheet_names, grids, wb, res, limits) -> str:
         return ""
     if sheet not in grids:
         try:
-            grids[sheet] = _sheet_rows(wb, sheet, res, limits)
+            grids[sheet] = _sheet_rows(wb, sheet, res, limits)[:2]
         except Exception:  # noqa: BLE001
             return ""
     rows, (r0, c0) = grids[sheet]
@@ -976,6 +1011,7 @@ def _read_many(files: list[str], limits: Limits) -> list[HarvestResult]:
 
 def _init_worker(limits: Limits) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["RUST_BACKTRACE"] = "0"  # a reader that aborts says one line, not a page
     if limits.worker_memory:
         try:
             import resource
@@ -1004,19 +1040,25 @@ def _run_pool(files: list[str], workers: int, limits: Limits) -> list[HarvestRes
     results: dict[int, HarvestResult] = {}
     suspects: list[int] = []
     while tasks:
-        failed = _pool_pass(files, tasks, workers, limits, results)
+        failed, _timed_out = _pool_pass(files, tasks, workers, limits, results)
         suspects.extend(failed)
     for i in suspects:  # alone, so a second failure is this file's own
-        single = deque([[i]])
-        if _pool_pass(files, single, 1, limits, results):
-            results[i] = HarvestResult(files[i], problems=[Problem(Severity.ERROR, files[i], "", "", _CRASH)])
+        t0 = time.perf_counter()
+        lost, timed_out = _pool_pass(files, deque([[i]]), 1, limits, results)
+        if lost:
+            message = (f"读取超过 {limits.seconds_per_file:g} 秒仍未完成（可能是恶意或损坏的文件），已中止并跳过。"
+                       if timed_out else _CRASH)
+            results[i] = HarvestResult(files[i], problems=[Problem(Severity.ERROR, files[i], "", "", message)],
+                                       seconds=time.perf_counter() - t0)
     return [results[i] for i in range(n)]
 
 
-def _pool_pass(files, tasks: deque, workers: int, limits: Limits, results: dict) -> list[int]:
-    """Run tasks until done or the pool breaks; return the indices whose task was lost.
+def _pool_pass(files, tasks: deque, workers: int, limits: Limits, results: dict) -> tuple[list[int], bool]:
+    """Run tasks until done or the pool breaks (a worker died, or overran its time and was
+    killed); return the indices whose task was lost and whether a timeout broke the pool.
     Tasks not yet started stay in ``tasks`` for the next pass."""
     lost: list[int] = []
+    timed_out = False
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
                              initializer=_init_worker, initargs=(limits,))
     inflight: dict = {}
@@ -1026,8 +1068,9 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits, results: dict)
             while tasks and len(inflight) < workers * 2:
                 idxs = tasks.popleft()
                 fut = ex.submit(_read_many, [files[i] for i in idxs], limits)
-                inflight[fut] = (idxs, time.monotonic() + limits.seconds_per_file * len(idxs) * 2 + 5)
-            done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
+                inflight[fut] = (idxs, time.monotonic() + limits.seconds_per_file * len(idxs) * 2 + 1)
+            nearest = min(d for _, d in inflight.values()) - time.monotonic()
+            done, _ = wait(list(inflight), timeout=max(0.05, min(0.5, nearest)), return_when=FIRST_COMPLETED)
             for fut in done:
                 idxs, _deadline = inflight.pop(fut)
                 try:
@@ -1040,7 +1083,7 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits, results: dict)
                     lost.extend(idxs)
             if not broken and any(d < time.monotonic() for _, d in inflight.values()):
                 _kill_workers(ex)
-                broken = True
+                broken = timed_out = True
         if broken:
             for fut, (idxs, _d) in inflight.items():
                 try:
@@ -1052,7 +1095,7 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits, results: dict)
         if broken:
             _kill_workers(ex)
         ex.shutdown(wait=True, cancel_futures=True)
-    return lost
+    return lost, timed_out
 
 
 def _kill_workers(ex: ProcessPoolExecutor) -> None:
@@ -1139,36 +1182,10 @@ def to_frames(h: Harvest) -> dict:
     return {k: pd.DataFrame(data[k], columns=cols[k]) for k in cols}
 
 
-# ====================================================================== command line
+# ====================================================================== export helper
 
 def _csv_safe(v):
     """Text that a spreadsheet would take for a formula gets a leading apostrophe (CSV export)."""
     if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + v
     return v
-
-
-def register_cli(sub) -> None:
-    p = sub.add_parser("harvest", help="读取文件夹中已填写的申报表/自评表（只读、安全）",
-                       description="读取文件夹（含子文件夹）中的 .xlsx/.xlsm/.xls 申报表和自评表，列出读到的项目和问题。")
-    p.add_argument("paths", nargs="+", help="文件夹或文件")
-    p.add_argument("--workers", type=int, default=None, help="并行进程数（默认按 CPU 核数）")
-    p.add_argument("--csv", metavar="目录", help="把 projects/funds/indicators/problems 四张表写成 CSV（UTF-8）")
-    p.set_defaults(func=_cli)
-
-
-def _cli(args) -> int:
-    h = harvest(args.paths, workers=args.workers)
-    bad = h.failed
-    print(f"读取 {len(h.results)} 个文件，得到 {len(h.projects)} 个项目；{len(bad)} 个文件未能读取；"
-          f"共 {len(h.problems)} 条问题；用时 {h.seconds:.2f} 秒。")
-    for q in h.problems:
-        print(str(q))
-    if args.csv:
-        out = Path(args.csv)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, df in to_frames(h).items():
-            df.map(_csv_safe).rename(columns=FRAME_COLUMNS_ZH).to_csv(out / f"{name}.csv", index=False,
-                                                                        encoding="utf-8-sig")
-        print(f"已写出 CSV 到 {out}")
-    return 1 if bad else 0

@@ -1,0 +1,475 @@
+"""Reading side of harvest: seed-like forms read back exactly, hostile files refused safely.
+
+The hostile corpus (≥ 200 files, tests/hostile_corpus.py) is generated into a temporary
+folder and harvested once with a worker process; the run prints the slowest file and the
+reader's peak memory. Everything here runs in well under a minute on two cores.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import hostile_corpus as hc  # noqa: E402
+from xlperf import harvest as hv  # noqa: E402
+from xlperf.harvest import (Harvest, Limits, Problem, Severity, collect_files, harvest, parse_sheet,  # noqa: E402
+                            read_workbook, to_frames)
+from xlperf.model import DECLARATION, SELF_EVALUATION  # noqa: E402
+
+SEEDS = hc.load_seeds()
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _seed(prefix: str) -> dict:
+    return next(s for s in SEEDS if s["source"].startswith(prefix))
+
+
+def _assert_same(expected, got, where=""):
+    assert len(got) == len(expected), f"{where}: {len(got)} projects read, {len(expected)} written"
+    for e, g in zip(expected, got):
+        ce, cg = hc.comparable(e), hc.comparable(g)
+        if ce != cg:
+            diff = {k: (ce[k], cg[k]) for k in ce if ce[k] != cg[k]}
+            if "indicators" in diff:
+                rows = [(i, {k: (x[k], y[k]) for k in x if x[k] != y[k]})
+                        for i, (x, y) in enumerate(zip(*diff.pop("indicators"))) if x != y]
+                diff["indicators"] = rows[:3] or "count differs"
+            pytest.fail(f"{where} {e.name}: {diff}")
+
+
+# ====================================================================== seed-like forms
+
+@pytest.mark.parametrize("variant", hc.VARIANTS, ids=lambda v: v.name)
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda s: s["source"][:3])
+def test_seed_forms_read_back_exactly(tmp_path, seed, variant):
+    path = tmp_path / f"{seed['source'][:3]}_{variant.name}.xlsx"
+    expected = hc.write_seed_workbook(path, seed, variant)
+    res = read_workbook(path)
+    _assert_same(expected, res.projects, f"{path.name}")
+    assert not [p for p in res.problems if p.severity != Severity.INFO], res.problems[:5]
+    for p in res.projects:
+        assert p.source_file == str(path) and p.source_sheet
+        assert p.profile == ""                                  # no xp_profile: left to inference
+        assert p.money_unit == seed["money_unit"]
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda s: s["source"][:3])
+def test_stacked_forms_on_one_sheet_with_profile(tmp_path, seed):
+    path = tmp_path / "stacked.xlsx"
+    expected = hc.write_seed_workbook(path, seed, hc.Variant("stacked", r0=2, c0=1, gap=1, spaced=True),
+                                      stacked=True, profile="excel")
+    res = read_workbook(path)
+    _assert_same(expected, res.projects, "stacked")
+    assert {p.profile for p in res.projects} == {"excel"}
+
+
+def test_sheet_scoped_xp_profile(tmp_path):
+    path = tmp_path / "scoped.xlsx"
+    expected = hc.write_seed_workbook(path, _seed("001"), profile="shanghai", scoped_profile=True)
+    _assert_same(expected, read_workbook(path).projects, "scoped")
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda s: s["source"][:3])
+def test_xls_forms(tmp_path, seed):
+    grids = {p["id"]: hc.plan_form(seed, p).grid() for p in seed["projects"]}
+    path = tmp_path / "form.xls"
+    path.write_bytes(hc.cfb({"Workbook": hc.biff_workbook(grids)}))
+    res = read_workbook(path)
+    assert res.format == "xls"
+    _assert_same([hc.expected_project(seed, p) for p in seed["projects"]], res.projects, "xls")
+
+
+def test_kinds_units_and_printed_figures():
+    """Spot checks against the seed texts themselves (not only the YAML round trip)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        p001 = hc.write_seed_workbook(Path(d) / "a.xlsx", _seed("001"))
+        p002 = hc.write_seed_workbook(Path(d) / "b.xlsx", _seed("002"), projects=_seed("002")["projects"][:1])
+        p003 = hc.write_seed_workbook(Path(d) / "c.xlsx", _seed("003"), projects=_seed("003")["projects"][:2])
+        a, b, c = (read_workbook(Path(d) / n).projects for n in ("a.xlsx", "b.xlsx", "c.xlsx"))
+    assert a[0].kind == SELF_EVALUATION and a[0].year == 2023 and a[0].money_unit == "万元"
+    assert a[0].funds["年度资金总额"].executed == Decimal("9.53") and a[0].funds_rate == Decimal("63.53")
+    assert a[0].funds["当年财政拨款"].budget == Decimal("15.00") and a[0].grade == "优"
+    assert b[0].money_unit == "元" and b[0].year == 2022
+    assert b[0].funds_rate == Decimal("96.36") and b[0].funds_score == Decimal("9.36")   # the printed error, kept
+    assert b[0].total_score == Decimal("99.36") and b[0].grade == ""
+    assert c[0].kind == DECLARATION and c[0].nature == "经常性项目" and c[0].category == ""
+    assert c[0].declared.annual_total == Decimal("743000") and c[0].declared.annual_carryover is None
+    assert c[1].total_goal.startswith("(2023年-2023年)通过开展")
+    assert len(p001) == 2 and len(p002) == 1 and len(p003) == 2
+
+
+def test_cells_point_at_the_values(tmp_path):
+    """project.cells addresses hold exactly the values read (shifted layout, gap rows)."""
+    from python_calamine import CalamineWorkbook
+    from xlperf.notation import to_decimal
+
+    v = hc.Variant("shifted", r0=3, c0=2, gap=2)
+    path = tmp_path / "cells.xlsx"
+    hc.write_seed_workbook(path, _seed("004"), v, projects=_seed("004")["projects"][:3])
+    res = read_workbook(path)
+    wb = CalamineWorkbook.from_path(str(path))
+    for p in res.projects:
+        rows = wb.get_sheet_by_name(p.source_sheet).to_python(skip_empty_area=False)
+
+        def at(a1):
+            m = re.fullmatch(r"([A-Z]+)(\d+)", a1)
+            col = 0
+            for ch in m.group(1):
+                col = col * 26 + ord(ch) - 64
+            return rows[int(m.group(2)) - 1][col - 1]
+
+        assert at(p.cells["name"]) == p.name
+        assert p.cells["name"] == "E8"                     # C3 moved by 3 rows, 2 columns and 2 gap rows
+        assert to_decimal(at(p.cells["funds_score"])) == p.funds_score
+        assert to_decimal(at(p.cells["funds.年度资金总额.budget"])) == p.funds["年度资金总额"].budget
+        assert to_decimal(at(p.cells["total_score"])) == p.total_score
+        assert at(p.cells["grade"]) == p.grade
+        for i, ind in enumerate(p.indicators):
+            assert to_decimal(at(p.cells[f"indicators.{i}.score"])) == ind.score
+            assert at(p.cells[f"indicators.{i}.target"]) == ind.target
+            assert at(p.cells[f"indicators.{i}.actual"]) == ind.actual
+
+
+def test_parse_sheet_is_pure_and_tolerant():
+    """A hand-made grid: labels split by spaces/newlines, values two cells right of merged labels,
+    extra blank rows, 分数, a rate with %, dashes, 评分等级：优 in one cell, HTML in text."""
+    E = ""
+    rows = [
+        [E, "（2021 年度）财政项目支出绩效自评表", E, E, E, E, E, E, E],
+        [E] * 9,
+        [E, "项目\n名称", E, E, "<b>示例项目</b>", E, E, E, E],
+        [E, "主管 部门", E, "某委员会", E, "实施\n单位", E, E, "某中心"],
+        [E] * 9,
+        [E, "项目资金（元）", E, "年初预算数", "全年预算数", "全年执行数", "分数", "执行率(%)", "得分"],
+        [E, E, "年度资金总额：", "1,000.00", 1000.0, "800", "10", "80.00%", "8"],
+        [E, E, "其中：当年财政拨款", "1,000.00", "1000", "800", "—", E, "-"],
+        [E] * 9,
+        [E, "一级 指标", "二级\n指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施"],
+        [E, "产出 指标", "数量 指标", "次数", "≥4次", "4次", 50.0, "50", E],
+        [E] * 9,
+        [E, E, "质量 指标", "合格率", "=100%", 0.95, "40", 38.0, "<p>个别不合格</p>"],
+        [E, "总分", E, E, E, E, "100", "96", E],
+        [E, "评分等级：优", E, E, E, E, E, E, E],
+    ]
+    projects, problems = parse_sheet(rows, origin=(10, 0), sheet="表一", file="f.xlsx",
+                                     percent={(22, 5)}, profile="excel")
+    assert [q.message_zh for q in problems] == ["资金表缺少「上年结转资金」行。", "资金表缺少「其他资金」行。"]
+    assert {q.severity for q in problems} == {Severity.INFO}
+    (p,) = projects
+    assert (p.kind, p.year, p.name, p.department, p.unit, p.money_unit, p.profile) == \
+        (SELF_EVALUATION, 2021, "示例项目", "某委员会", "某中心", "元", "excel")
+    assert p.funds["年度资金总额"].budget == Decimal("1000") and p.funds_rate == Decimal("80.00")
+    assert p.funds_weight == Decimal("10") and p.funds_score == Decimal("8")
+    assert p.funds["当年财政拨款"].executed == Decimal("800")
+    assert p.funds["上年结转资金"].budget is None
+    assert [(i.level1, i.level2, i.level3) for i in p.indicators] == [("产出指标", "数量指标", "次数"),
+                                                                     ("产出指标", "质量指标", "合格率")]
+    assert p.indicators[1].actual == "95%" and p.indicators[1].note == "个别不合格"
+    assert p.indicators[0].weight == Decimal("50") and p.indicators[1].score == Decimal("38")
+    assert p.total_score == Decimal("96") and p.grade == "优"
+    assert p.cells["name"] == "E13" and p.cells["indicators.1.actual"] == "F23"
+    assert p.source_file == "f.xlsx" and p.source_sheet == "表一"
+
+
+def test_wrong_values_give_cell_problems_not_crashes():
+    rows = [["财政项目支出绩效自评表"], ["(2023年度)"], ["项目名称", 12345.0],
+            ["项目资金（万元）", "年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分"],
+            ["年度资金总额", True, "十万", "=cmd|' /C calc'!A0", "abc", "", ""],
+            ["一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分"],
+            ["产出指标", "数量指标", "=HYPERLINK(\"http://x\")", "≥1", "1", "五", ""]]
+    (p,), problems = parse_sheet(rows, file="x.xlsx", sheet="S")
+    assert p.name == "12345" and p.funds["年度资金总额"].initial is None
+    assert p.indicators[0].level3 == '=HYPERLINK("http://x")'   # kept as typed, flagged
+    cells = {q.cell for q in problems}
+    assert {"B5", "C5", "D5", "E5", "C7", "F7"} <= cells
+    assert all(CJK.search(q.message_zh) and q.file == "x.xlsx" and q.sheet == "S" for q in problems)
+
+
+# ====================================================================== files and folders
+
+def test_collect_files_skips_lock_files_and_symlinked_dirs(tmp_path):
+    (tmp_path / "a").mkdir()
+    for name in ("a/x.xlsx", "a/y.XLS", "z.xlsm", "~$x.xlsx", ".~lock.x.xlsx#", "note.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    files = [os.path.relpath(f, tmp_path) for f in collect_files(tmp_path)]
+    assert files == [os.path.join("a", "x.xlsx"), os.path.join("a", "y.XLS"), "z.xlsm"]
+    assert collect_files([tmp_path / "z.xlsm", tmp_path / "a"]) == [str(tmp_path / "z.xlsm"),
+                                                                    str(tmp_path / "a" / "x.xlsx"),
+                                                                    str(tmp_path / "a" / "y.XLS")]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX only")
+def test_fifo_and_devices_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.xlsx"
+    os.mkfifo(fifo)
+    (tmp_path / "zero.xlsx").symlink_to("/dev/zero")
+    t0 = time.perf_counter()
+    for path in (fifo, tmp_path / "zero.xlsx", tmp_path / "missing.xlsx", tmp_path):
+        res = read_workbook(path)
+        assert not res.projects and len(res.problems) == 1 and res.problems[0].severity == Severity.ERROR
+    assert time.perf_counter() - t0 < 2
+
+
+def test_crashing_reader_costs_only_its_file(tmp_path):
+    """With the extent guard switched off, calamine aborts the worker on a far-corner cell:
+    that file gets one problem, the others are read."""
+    grid = hc.small_form_grid()
+    good = hc.raw_xlsx([("自评表", hc.sheet_xml(grid))])
+    far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    paths = []
+    for i in range(6):
+        p = tmp_path / f"f{i}.xlsx"
+        p.write_bytes(hc.raw_xlsx([("S", hc.sheet_xml(grid, extra_rows=far))]) if i == 2 else good)
+        paths.append(p)
+    h = harvest(tmp_path, workers=2, limits=Limits(max_area=10**13))
+    assert [len(r.projects) for r in h.results] == [1, 1, 0, 1, 1, 1]
+    (prob,) = h.results[2].problems
+    assert prob.severity == Severity.ERROR and "异常退出" in prob.message_zh and prob.file == str(paths[2])
+
+
+def test_a_hanging_reader_is_stopped(tmp_path, monkeypatch):
+    """A worker still busy after limits.seconds_per_file is killed; its file gets one problem."""
+    good = hc.raw_xlsx([("自评表", hc.sheet_xml(hc.small_form_grid()))])
+    for i in range(3):
+        (tmp_path / f"f{i}.xlsx").write_bytes(good)
+    real = hv.read_workbook
+
+    def hang_on_f1(path, limits=None):
+        if Path(path).name == "f1.xlsx":
+            time.sleep(120)
+        return real(path, limits)
+
+    monkeypatch.setattr(hv, "read_workbook", hang_on_f1)   # forked workers inherit the patch
+    if hv._mp_context().get_start_method() != "fork":
+        pytest.skip("needs fork to hand the patched reader to the workers")
+    t0 = time.perf_counter()
+    h = harvest(tmp_path, workers=2, limits=Limits(seconds_per_file=0.2))
+    assert time.perf_counter() - t0 < 15
+    assert [len(r.projects) for r in h.results] == [1, 0, 1]
+    (prob,) = h.results[1].problems
+    assert "0.2 秒" in prob.message_zh and prob.severity == Severity.ERROR
+
+
+def test_workbooks_made_by_xlperf_read_back(tmp_path):
+    """The generator's workbooks (same labels as the seeds, plus xp_ names and helper
+    columns right of the form) give back what was generated, xp_profile included."""
+    generate = pytest.importorskip("xlperf.generate")
+    keys = ("kind", "year", "name", "department", "unit", "money_unit", "nature", "category", "start", "end",
+            "declared", "total_goal", "annual_goal", "actual_result")
+    for seed in SEEDS:
+        for proj in seed["projects"][:3]:
+            p = hc.expected_project(seed, proj)
+            p.profile = seed.get("profile") or "shanghai"
+            path = tmp_path / f"{proj['id']}.xlsx"
+            path.write_bytes(generate.render(p))
+            res = read_workbook(path)
+            (g,) = res.projects
+            a, b = hc.comparable(p), hc.comparable(g)
+            assert {k: a[k] for k in keys} == {k: b[k] for k in keys}, proj["id"]
+            if p.kind == SELF_EVALUATION:
+                assert g.profile == p.profile
+                assert {k: (v.initial, v.budget, v.executed) for k, v in p.funds.items()} == \
+                    {k: (v.initial, v.budget, v.executed) for k, v in g.funds.items()}
+            fields = ("level1", "level2", "level3", "target", "weight", "actual", "note")
+            assert [[getattr(i, f) for f in fields] for i in p.indicators] == \
+                [[getattr(i, f) for f in fields] for i in g.indicators], proj["id"]
+
+
+def test_refusals_name_the_reason_in_chinese(tmp_path):
+    cases = {
+        "a.xlsx": b"just some text, renamed",
+        "b.xlsx": hc.cfb({"EncryptionInfo": b"\x04\x00" * 60, "EncryptedPackage": b"\x01" * 5000}),
+        "c.xlsx": b"PK\x03\x04broken",
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    h = harvest(tmp_path, workers=0)
+    msgs = {Path(r.file).name: r.problems[0].message_zh for r in h.results}
+    assert "文本" in msgs["a.xlsx"] and "加密" in msgs["b.xlsx"] and "损坏" in msgs["c.xlsx"]
+
+
+def test_to_frames(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    hc.write_seed_workbook(d / "s001.xlsx", _seed("001"))
+    hc.write_seed_workbook(d / "s000.xlsx", _seed("000"), projects=_seed("000")["projects"][:2])
+    (d / "bad.xlsx").write_bytes(b"not a workbook")
+    g = hc.small_form_grid(name="=cmd|' /C calc'!A0")
+    (d / "evil.xlsx").write_bytes(hc.raw_xlsx([("S", hc.sheet_xml(g))]))
+    h = harvest(d, workers=0)
+    frames = to_frames(h)
+    assert set(frames) == {"projects", "funds", "indicators", "problems"}
+    assert len(frames["projects"]) == 5 and len(frames["funds"]) == 3 * 4
+    assert frames["indicators"]["project_id"].nunique() == 5
+    decl = frames["projects"][frames["projects"]["kind"] == DECLARATION]
+    assert len(decl) == 2 and all(isinstance(x, Decimal) for x in decl["declared_project_total"])
+    assert (frames["problems"]["severity"] == "错误").sum() == 1
+    assert set(hv.FRAME_COLUMNS_ZH) >= set().union(*(f.columns for f in frames.values()))
+
+    evil = frames["projects"][frames["projects"]["name"].str.startswith("=")]
+    assert list(evil["name"]) == ["=cmd|' /C calc'!A0"]            # kept as typed in the frame ...
+    assert hv._csv_safe(evil["name"].iloc[0]).startswith("'=")       # ... and defused for CSV export
+    assert hv._csv_safe("安全") == "安全" and hv._csv_safe(Decimal("1")) == Decimal("1")
+
+
+# ====================================================================== the hostile corpus
+
+class NetworkAttempt(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    cases = hc.build_corpus(root)
+    if hasattr(os, "mkfifo"):
+        fifo = root / "fifo.xlsx"
+        os.mkfifo(fifo)
+        cases.append(hc.Case(fifo, "refused", "a FIFO named .xlsx"))
+    if os.path.exists("/dev/zero"):
+        (root / "dev_zero.xlsx").symlink_to("/dev/zero")
+        cases.append(hc.Case(root / "dev_zero.xlsx", "refused", "symlink to /dev/zero"))
+    return root, cases
+
+
+def _fingerprint(root: Path) -> dict:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        if p.is_file() and not p.is_symlink():
+            out[str(p)] = (hashlib.sha256(p.read_bytes()).hexdigest(), st.st_mtime_ns, st.st_size)
+        else:
+            out[str(p)] = (None, st.st_mtime_ns, st.st_mode)
+    return out
+
+
+@pytest.fixture(scope="module")
+def hostile_run(corpus):
+    root, cases = corpus
+    before = _fingerprint(root)
+    attempts = []
+    mp = pytest.MonkeyPatch()
+    real_socket = socket.socket
+
+    class GuardedSocket(real_socket):
+        def __init__(self, family=socket.AF_INET, *a, **k):
+            if family in (socket.AF_INET, socket.AF_INET6):
+                attempts.append(family)
+                raise NetworkAttempt(f"network socket {family}")
+            super().__init__(family, *a, **k)
+
+    def refuse(*a, **k):
+        attempts.append(a)
+        raise NetworkAttempt(f"network call {a!r}")
+
+    mp.setattr(socket, "socket", GuardedSocket)
+    mp.setattr(socket, "create_connection", refuse)
+    mp.setattr(socket, "getaddrinfo", refuse)
+    try:
+        t0 = time.perf_counter()
+        h = harvest(root, workers=1)           # one reader process: memory growth is per file
+        wall = time.perf_counter() - t0
+        serial = [read_workbook(c.path) for c in cases if c.path.name.startswith(("external", "formula", "xml_net"))]
+    finally:
+        mp.undo()
+    after = _fingerprint(root)
+    return h, wall, before, after, attempts, serial
+
+
+def test_corpus_is_big_enough(corpus):
+    root, cases = corpus
+    assert len(cases) >= 200
+    assert {c.expect for c in cases} == {"refused", "harvested", "any"}
+
+
+def test_every_file_gives_projects_or_exactly_one_error(corpus, hostile_run):
+    _root, cases = corpus
+    h = hostile_run[0]
+    by_file = {r.file: r for r in h.results}
+    assert set(by_file) == {str(c.path) for c in cases}
+    failures = []
+    for c in cases:
+        r = by_file[str(c.path)]
+        if not r.projects:
+            ok = (len(r.problems) == 1 and r.problems[0].severity == Severity.ERROR
+                  and r.problems[0].file == str(c.path) and CJK.search(r.problems[0].message_zh))
+        else:
+            ok = all(p.severity in (Severity.WARNING, Severity.INFO) and p.file == str(c.path) for p in r.problems)
+        ok = ok and not (c.expect == "refused" and r.projects) and not (c.expect == "harvested" and not r.projects)
+        if "message" in c.checks:
+            ok = ok and c.checks["message"] in r.problems[0].message_zh
+        if "info" in c.checks:
+            ok = ok and any(c.checks["info"] in p.message_zh and p.severity == Severity.INFO for p in r.problems)
+        if "warn" in c.checks:
+            ok = ok and any(c.checks["warn"] in p.message_zh for p in r.problems)
+        if not ok:
+            failures.append((c.path.name, c.expect, c.note, [str(p) for p in r.problems][:2], len(r.projects)))
+    assert not failures, failures
+
+
+def test_nothing_is_evaluated(corpus, hostile_run):
+    _root, cases = corpus
+    by_file = {r.file: r for r in hostile_run[0].results}
+    for c in cases:
+        r = by_file[str(c.path)]
+        if "project_name" in c.checks:                      # formula-like text stays text
+            (p,) = r.projects
+            assert p.name == c.checks["project_name"].strip()
+            assert p.indicators[c.checks["score_none"]].score is None
+        if "cached_score" in c.checks:                      # formula cells: cached value or nothing
+            (p,) = r.projects
+            assert p.name == ""                              # no cached value: not computed
+            assert p.funds["年度资金总额"].executed is None   # =1+1 without a cached value is not 2
+            assert p.indicators[c.checks["cached_score"]].score == Decimal("7")
+            assert p.indicators[c.checks["cached_score"]].actual == "缓存文字"
+    macro = [r for f, r in by_file.items() if Path(f).name.startswith("macro_")]
+    assert macro and all(r.projects and r.projects[0].name == "安全生产专项工作经费" for r in macro)
+
+
+def test_sources_untouched_and_no_network(hostile_run):
+    h, _wall, before, after, attempts, serial = hostile_run
+    assert before == after                       # same files, bytes, sizes and mtimes; nothing added
+    assert attempts == []
+    assert serial and all(r.projects or r.problems for r in serial)
+    for r in h.results + serial:
+        assert not any("NetworkAttempt" in p.found for p in r.problems), r.problems
+
+
+def test_time_and_memory_are_bounded(corpus, hostile_run, capsys):
+    _root, cases = corpus
+    h, wall, *_ = hostile_run
+    slow = h.slowest()
+    order = {str(c.path): i for i, c in enumerate(sorted(cases, key=lambda c: str(c.path)))}
+    results = sorted(h.results, key=lambda r: order.get(r.file, 0))
+    growth, culprit, prev = 0, "", results[0].memory_kb
+    for r in results[1:]:
+        if r.memory_kb - prev > growth:
+            growth, culprit = r.memory_kb - prev, r.file
+        prev = max(prev, r.memory_kb)
+    peak = max(r.memory_kb for r in h.results)
+    with capsys.disabled():
+        print(f"\nhostile corpus: {len(h.results)} files in {wall:.2f}s; slowest {Path(slow.file).name} "
+              f"{slow.seconds * 1000:.0f} ms; reader peak RSS {peak / 1024:.0f} MB (started at "
+              f"{results[0].memory_kb / 1024:.0f} MB), largest growth by one file {growth / 1024:.0f} MB "
+              f"({Path(culprit).name if culprit else '-'})")
+    assert slow.seconds < 10
+    assert growth < 400 * 1024 and peak - results[0].memory_kb < 600 * 1024
+
+
+def test_problem_shape():
+    p = Problem(Severity.WARNING, "f.xlsx", "S", "B2", "说明", "x", "y")
+    assert (p.severity, p.file, p.sheet, p.cell, p.message_zh, p.found, p.expected) == \
+        ("警告", "f.xlsx", "S", "B2", "说明", "x", "y")
+    assert "单元格 B2" in str(p)
+    assert isinstance(Harvest().projects, list)
