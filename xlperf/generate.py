@@ -9,7 +9,6 @@ data validation with Chinese prompts. Nothing here scores: the numbers come from
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime
 import functools
@@ -38,9 +37,9 @@ from . import profiles as _profiles
 from .errors import XlperfError
 from .layout import TEMPLATE_DIR, template_path
 from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, Project
-from .notation import Qualitative, Quantity, parse_target
+from .notation import Qualitative, Quantity, is_blank, parse_actual, parse_target
 from .scoring import score_project
-from .template import CompiledTemplate, Formula, Layout, atomic_write, compile_template
+from .template import FILE_MODE, CompiledTemplate, Formula, Layout, atomic_write, compile_template
 
 MODES = ("portable", "udf")
 
@@ -85,6 +84,7 @@ def _text_width(text: str) -> float:
     return sum(map(_CHAR_WIDTHS.__getitem__, text))
 
 
+@functools.lru_cache(maxsize=16384)
 def _lines(text, width: float) -> int:
     if text is None or text == "":
         return 1
@@ -158,15 +158,58 @@ def _num(x):
     return x if x is not None else None
 
 
-def _self_evaluation(project: Project, t: CompiledTemplate, mode: str, p) -> tuple[dict, list, list, dict, list]:
-    n = max(1, len(project.indicators))
+def _self_evaluation_frame(t: CompiledTemplate, mode: str, p, count: int, unit: str) -> dict:
+    """What a 自评表's formulas and validations are apart from its indicators' targets: they
+    depend only on the template, mode, profile, indicator count and money unit, so bulk runs
+    build them once per combination (memoised on the template)."""
+    key = ("自评表.frame", mode, p.name, p.source, count, unit)
+    frame = t.memo.get(key)
+    if frame is not None:
+        return frame
+    n = max(1, count)
     layout = Layout(t.band, n)
     ref = lambda name, i=0: t.ref(name, layout, i)  # noqa: E731
     absolute = lambda r: "$" + r[:len(r.rstrip("0123456789"))] + "$" + r[len(r.rstrip("0123456789")):]  # noqa: E731
     profile_cell = absolute(ref("xp_profile"))
     fix = lambda expr: expr.replace("$PROFILE", profile_cell)  # noqa: E731
-    scored = score_project(project, p)
-    unit = project.money_unit or "元"
+    rates = [fix(F.rate(ref("xp_funds_budget", i), ref("xp_funds_executed", i), p, mode))
+             for i in range(len(FUNDS_ROWS))]
+    funds_score = fix(F.funds_score(ref("xp_funds_rate", 0), ref("xp_funds_weight"), p, mode))
+    amount_cells = " ".join(f"{ref(name, 0)}:{ref(name, 3)}" for name in
+                            ("xp_funds_initial", "xp_funds_budget", "xp_funds_executed"))
+    first_amount = ref("xp_funds_initial", 0)
+    dvs = [_dv("custom", amount_cells,
+               f"AND(ISNUMBER({first_amount}),{first_amount}>=0,ROUND({first_amount},2)={first_amount})",
+               title="金额", prompt=f"请填写金额（{unit}），不小于 0，最多两位小数。",
+               error=f"金额应为不小于 0 的数字（单位：{unit}），最多两位小数。")]
+    weight_cells = f"{ref('xp_funds_weight')} {t.band_range('xp_ind_weight', layout)}"
+    dvs.append(_dv("decimal", weight_cells, "0", formula2="100", operator="between", title="分值",
+                   prompt="请填写分值（0–100）。分值合计（含预算执行率）应为 100。",
+                   error="分值应为 0 到 100 之间的数字。"))
+    widths = {name: _merged_width(t, t.names[name].col1, t.band) for name in
+              ("xp_ind_level3", "xp_ind_target", "xp_ind_actual", "xp_ind_note")}
+    band_score = t.band_range("xp_ind_score", layout)
+    band_weight = t.band_range("xp_ind_weight", layout)
+    goal_row = t.names["xp_expected_goal"].row1
+    frame = {
+        "profile_cell": profile_cell, "rates": rates, "funds_score": funds_score, "dvs": dvs, "widths": widths,
+        "total_weight": F.total([ref("xp_funds_weight"), band_weight]),
+        "total_score": F.total([ref("xp_funds_score"), band_score]),
+        "grade": fix(F.grade(ref("xp_total_score"), f"{ref('xp_funds_score')},{band_score}", count + 1, p, mode)),
+        "goal_row": goal_row,
+        "goal_widths": (_merged_width(t, t.names["xp_expected_goal"].col1, goal_row),
+                        _merged_width(t, t.names["xp_actual_result"].col1, goal_row)),
+    }
+    if len(t.memo) > 20000:  # bounded: bulk runs stay flat in memory
+        t.memo.clear()
+    t.memo[key] = frame
+    return frame
+
+
+def _self_evaluation(project: Project, t: CompiledTemplate, mode: str, p) -> tuple[dict, list, list, dict, list]:
+    frame = _self_evaluation_frame(t, mode, p, len(project.indicators), project.money_unit or "元")
+    profile_cell = frame["profile_cell"]
+    scored = score_project(_with_parsed_notation(project), p)
 
     values: dict = {
         "xp_project_name": project.name, "xp_department": project.department, "xp_unit": project.unit,
@@ -177,103 +220,139 @@ def _self_evaluation(project: Project, t: CompiledTemplate, mode: str, p) -> tup
         "xp_funds_executed": [project.funds[r].executed for r in FUNDS_ROWS],
         "xp_funds_weight": scored.funds_weight,
     }
-    rates = []
-    for i, row in enumerate(FUNDS_ROWS):
-        expr = F.rate(ref("xp_funds_budget", i), ref("xp_funds_executed", i), p, mode)
-        rates.append(Formula(fix(expr), scored.rates.get(row)))
-    values["xp_funds_rate"] = rates
-    values["xp_funds_score"] = Formula(
-        fix(F.funds_score(ref("xp_funds_rate", 0), ref("xp_funds_weight"), p, mode)), scored.funds_score)
+    values["xp_funds_rate"] = [Formula(expr, scored.rates.get(row)) for expr, row in zip(frame["rates"], FUNDS_ROWS)]
+    values["xp_funds_score"] = Formula(frame["funds_score"], scored.funds_score)
 
-    rows, dvs, band_heights = [], [], []
-    amount_cells = " ".join(f"{ref(name, 0)}:{ref(name, 3)}" for name in
-                            ("xp_funds_initial", "xp_funds_budget", "xp_funds_executed"))
-    first_amount = ref("xp_funds_initial", 0)
-    dvs.append(_dv("custom", amount_cells,
-                   f"AND(ISNUMBER({first_amount}),{first_amount}>=0,ROUND({first_amount},2)={first_amount})",
-                   title="金额", prompt=f"请填写金额（{unit}），不小于 0，最多两位小数。",
-                   error=f"金额应为不小于 0 的数字（单位：{unit}），最多两位小数。"))
-    weight_cells = f"{ref('xp_funds_weight')} {t.band_range('xp_ind_weight', layout)}"
-    dvs.append(_dv("decimal", weight_cells, "0", formula2="100", operator="between", title="分值",
-                   prompt="请填写分值（0–100）。分值合计（含预算执行率）应为 100。",
-                   error="分值应为 0 到 100 之间的数字。"))
-
-    widths = {name: _merged_width(t, t.names[name].col1, t.band) for name in
-              ("xp_ind_level3", "xp_ind_target", "xp_ind_actual", "xp_ind_note")}
+    rows, band_heights = [], []
+    dvs = list(frame["dvs"])
+    w3, wt, wa, wn = (frame["widths"][name] for name in ("xp_ind_level3", "xp_ind_target", "xp_ind_actual",
+                                                           "xp_ind_note"))
+    prev = None
     for k, ind in enumerate(project.indicators):
-        r = {name: ref(name, k) for name in ("xp_ind_target", "xp_ind_actual", "xp_ind_weight",
-                                              "xp_ind_score", "xp_ind_value", "xp_ind_proposal",
-                                              "xp_ind_override")}
         res = scored.indicators[k]
-        prev = project.indicators[k - 1] if k else None
-        target = _safe_target(ind.target)
+        parsed, proposal, final, dv_actual, dv_override = _indicator_formulas(t, k, ind.target, mode, p,
+                                                                              profile_cell)
+        actual_text = _actual_text(ind.actual)
         row = {
             "xp_ind_level1": ind.level1 if not prev or prev.level1 != ind.level1 else None,
             "xp_ind_level2": ind.level2 if not prev or (prev.level1, prev.level2) != (ind.level1, ind.level2) else None,
             "xp_ind_level3": ind.level3, "xp_ind_target": ind.target,
-            "xp_ind_actual": _actual_text(ind.actual), "xp_ind_weight": ind.weight,
+            "xp_ind_actual": actual_text, "xp_ind_weight": ind.weight,
             "xp_ind_note": ind.note, "xp_ind_override": ind.override,
         }
-        qualitative = not isinstance(target, Quantity)
-        proposal_cached = res.proposal if res is not None else None
-        parsed = None
-        if mode == "udf":
-            proposal = F.udf_score(r["xp_ind_target"], r["xp_ind_actual"], r["xp_ind_weight"])
-        elif qualitative:
-            proposal = F.qualitative_score(r["xp_ind_actual"], r["xp_ind_weight"], p)
-        else:
-            parsed = F.parse_actual(r["xp_ind_actual"], target.unit)
-            proposal = F.quantitative_score(target, r["xp_ind_value"], r["xp_ind_weight"], p)
-            if proposal is None:  # a target too fine for integer formulas: fall back to the add-in
-                proposal = F.udf_score(r["xp_ind_target"], r["xp_ind_actual"], r["xp_ind_weight"])
         if parsed is not None:
             actual_value = res.actual.value if res is not None and isinstance(res.actual, Quantity) else None
             row["xp_ind_value"] = Formula(parsed, actual_value)
-        row["xp_ind_proposal"] = Formula(fix(proposal), proposal_cached)
+        row["xp_ind_proposal"] = Formula(proposal, res.proposal if res is not None else None)
         final_cached = res.score if res is not None else (ind.override if ind.override is not None else None)
-        row["xp_ind_score"] = Formula(F.final_score(r["xp_ind_proposal"], r["xp_ind_override"]), final_cached)
+        row["xp_ind_score"] = Formula(final, final_cached)
         rows.append(row)
-
-        target_text = ind.target
-        if qualitative:
-            dvs.append(_dv("list", r["xp_ind_actual"], list_values="达成指标,部分达成,未达成",
-                           title="实际完成值（定性）",
-                           prompt=f"目标：{target_text}。请选择 达成指标 / 部分达成 / 未达成。",
-                           error="请从下拉列表中选择 达成指标、部分达成 或 未达成。"))
-        else:
-            unit_hint = f"（单位：{target.unit}）" if target.unit else ""
-            example = f"{target.value}({target.unit})" if target.unit and target.unit[0] not in "*/" else str(target.value)
-            dvs.append(_dv("custom", r["xp_ind_actual"],
-                           f"ISNUMBER({F.parse_actual(r['xp_ind_actual'], target.unit)})",
-                           title="实际完成值（定量）",
-                           prompt=f"目标：{target_text}。请填写实际数值{unit_hint}，可带单位，如 {example}。",
-                           error=f"无法识别为数值。请填写数字{unit_hint}，如 {example}。"))
-        dvs.append(_dv("custom", r["xp_ind_override"],
-                       F.override_validation(r["xp_ind_override"], r["xp_ind_actual"], r["xp_ind_weight"], p,
-                                             qualitative),
-                       title="人工调整得分",
-                       prompt=("留空则按规则得分。填写时须在 0 到分值之间" +
-                               ("，且在所选档次的区间内（达成 80%–100%，部分达成 60%–80%，未达成 0–60%）" if qualitative else "") +
-                               "，并在偏差原因栏写明理由。"),
-                       error="调整得分超出允许范围（0 到分值；定性指标须在所选档次区间内）。"))
-        lines = max(_lines(ind.level3, widths["xp_ind_level3"]), _lines(ind.target, widths["xp_ind_target"]),
-                    _lines(_actual_text(ind.actual), widths["xp_ind_actual"]), _lines(ind.note, widths["xp_ind_note"]))
+        dvs.append(dv_actual)
+        dvs.append(dv_override)
+        lines = max(_lines(ind.level3, w3), _lines(ind.target, wt), _lines(actual_text, wa), _lines(ind.note, wn))
         band_heights.append(_height(lines, 22))
+        prev = ind
 
-    band_score = t.band_range("xp_ind_score", layout)
-    band_weight = t.band_range("xp_ind_weight", layout)
-    total_score = ref("xp_total_score")
-    values["xp_total_weight"] = Formula(F.total([ref("xp_funds_weight"), band_weight]), scored.total_weight)
-    values["xp_total_score"] = Formula(F.total([ref("xp_funds_score"), band_score]),
-                                       scored.total if scored.total is not None else None)
-    values["xp_grade"] = Formula(
-        fix(F.grade(total_score, f"{ref('xp_funds_score')},{band_score}", len(project.indicators) + 1, p, mode)),
-        scored.grade or "")
-    goal_row = t.names["xp_expected_goal"].row1
-    goal_lines = max(_lines(project.annual_goal, _merged_width(t, t.names["xp_expected_goal"].col1, goal_row)),
-                     _lines(project.actual_result, _merged_width(t, t.names["xp_actual_result"].col1, goal_row)))
-    heights = {goal_row: _height(goal_lines, 40)}
+    values["xp_total_weight"] = Formula(frame["total_weight"], scored.total_weight)
+    values["xp_total_score"] = Formula(frame["total_score"], scored.total if scored.total is not None else None)
+    values["xp_grade"] = Formula(frame["grade"], scored.grade or "")
+    goal_lines = max(_lines(project.annual_goal, frame["goal_widths"][0]),
+                     _lines(project.actual_result, frame["goal_widths"][1]))
+    heights = {frame["goal_row"]: _height(goal_lines, 40)}
     return values, rows, dvs, heights, band_heights
+
+
+def _indicator_formulas(t: CompiledTemplate, k: int, target_text: str, mode: str, p, profile_cell: str) -> tuple:
+    """What indicator ``k``'s formulas and validations are for a target text: they depend on
+    nothing else (an indicator row's cells do not move with the indicator count), so bulk
+    runs compute them once per (row, target) and template. Returns (parsed-value formula or
+    None, proposal formula, final-score formula, validation of the actual, validation of the
+    override)."""
+    key = ("自评表.indicator", k, target_text, mode, p.name, p.source, profile_cell)
+    found = t.memo.get(key)
+    if found is not None:
+        return found
+    layout = Layout(t.band, k + 1)
+    r = {name: t.ref(name, layout, k) for name in ("xp_ind_target", "xp_ind_actual", "xp_ind_weight",
+                                                   "xp_ind_score", "xp_ind_value", "xp_ind_proposal",
+                                                   "xp_ind_override")}
+    target = _safe_target(target_text)
+    qualitative = not isinstance(target, Quantity)
+    parsed = None
+    if mode == "udf":
+        proposal = F.udf_score(r["xp_ind_target"], r["xp_ind_actual"], r["xp_ind_weight"])
+    elif qualitative:
+        proposal = F.qualitative_score(r["xp_ind_actual"], r["xp_ind_weight"], p)
+    else:
+        parsed = F.parse_actual(r["xp_ind_actual"], target.unit)
+        proposal = F.quantitative_score(target, r["xp_ind_value"], r["xp_ind_weight"], p)
+        if proposal is None:  # a target too fine for integer formulas: fall back to the add-in
+            proposal = F.udf_score(r["xp_ind_target"], r["xp_ind_actual"], r["xp_ind_weight"])
+    final = F.final_score(r["xp_ind_proposal"], r["xp_ind_override"])
+    if qualitative:
+        dv_actual = _dv("list", r["xp_ind_actual"], list_values="达成指标,部分达成,未达成",
+                        title="实际完成值（定性）",
+                        prompt=f"目标：{target_text}。请选择 达成指标 / 部分达成 / 未达成。",
+                        error="请从下拉列表中选择 达成指标、部分达成 或 未达成。")
+    else:
+        unit_hint = f"（单位：{target.unit}）" if target.unit else ""
+        example = f"{target.value}({target.unit})" if target.unit and target.unit[0] not in "*/" else str(target.value)
+        dv_actual = _dv("custom", r["xp_ind_actual"],
+                        f"ISNUMBER({F.parse_actual(r['xp_ind_actual'], target.unit)})",
+                        title="实际完成值（定量）",
+                        prompt=f"目标：{target_text}。请填写实际数值{unit_hint}，可带单位，如 {example}。",
+                        error=f"无法识别为数值。请填写数字{unit_hint}，如 {example}。")
+    dv_override = _dv("custom", r["xp_ind_override"],
+                      F.override_validation(r["xp_ind_override"], r["xp_ind_actual"], r["xp_ind_weight"], p,
+                                            qualitative),
+                      title="人工调整得分",
+                      prompt=("留空则按规则得分。填写时须在 0 到分值之间" +
+                              ("，且在所选档次的区间内（达成 80%–100%，部分达成 60%–80%，未达成 0–60%）" if qualitative else "") +
+                              "，并在偏差原因栏写明理由。"),
+                      error="调整得分超出允许范围（0 到分值；定性指标须在所选档次区间内）。")
+    found = (parsed, proposal.replace("$PROFILE", profile_cell), final, dv_actual, dv_override)
+    if len(t.memo) > 20000:  # bounded: bulk runs stay flat in memory
+        t.memo.clear()
+    t.memo[key] = found
+    return found
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_target(text: str):
+    return parse_target(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_actual(text: str):
+    return parse_actual(text)
+
+
+def _with_parsed_notation(project: Project) -> Project:
+    """A copy of ``project`` whose indicator targets/actuals are already parsed (memoised by
+    text: bulk runs see the same notations over and over). The scoring engine accepts parsed
+    values as they are; texts it cannot parse stay text, so it reports them exactly as before.
+    The caller's project is not touched."""
+    indicators = []
+    for ind in project.indicators:
+        target, actual = ind.target, ind.actual
+        if type(target) is str:
+            try:
+                target = _parsed_target(target)
+            except XlperfError:
+                target = ind.target
+        if type(actual) is str and not is_blank(actual):
+            try:
+                actual = _parsed_actual(actual)
+            except XlperfError:
+                actual = ind.actual
+        copy = object.__new__(type(ind))
+        copy.__dict__.update(ind.__dict__)
+        copy.target, copy.actual = target, actual
+        indicators.append(copy)
+    view = object.__new__(type(project))
+    view.__dict__.update(project.__dict__)
+    view.indicators = indicators
+    return view
 
 
 @functools.lru_cache(maxsize=4096)
@@ -403,8 +482,7 @@ def safe_name(text: str, limit: int = 80) -> str:
     characters and runs of white space are cleaned, trailing dots/spaces dropped, reserved
     device names (CON, NUL…) prefixed, and the length capped."""
     s = unicodedata.normalize("NFC", str(text or ""))
-    s = _CONTROL.sub("", s.translate(_WINDOWS_CHARS))
-    s = re.sub(r"\s+", " ", s).strip()
+    s = _CONTROL.sub("", re.sub(r"\s+", " ", s.translate(_WINDOWS_CHARS))).strip()
     s = s[:limit].rstrip(". ")
     if not s:
         s = "_"
@@ -534,6 +612,14 @@ def _flush_to_disk(folder: str, files: list[str]) -> None:
             os.fsync(fh.fileno())
 
 
+_temp_counter = itertools.count()
+
+
+def _temp_name(final: str) -> str:
+    """A temporary name beside ``final``, unique to this process (the output folder is locked)."""
+    return os.path.join(os.path.dirname(final), f"{TMP_PREFIX}{os.getpid()}-{next(_temp_counter)}.tmp")
+
+
 def _backup_path(final: str) -> str:
     backup, n = final + ".bak", 1
     while os.path.lexists(backup):
@@ -569,7 +655,8 @@ def _run_jobs(jobs) -> list[Outcome]:
             if existing is not None and existing == data:
                 out.status = STATUS_SAME
                 continue
-            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".tmp", dir=os.path.dirname(final))
+            tmp = _temp_name(final)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             try:
                 view = memoryview(data)
                 while view:
@@ -580,6 +667,9 @@ def _run_jobs(jobs) -> list[Outcome]:
             out.status = STATUS_REPLACED if existing is not None else STATUS_NEW
         except XlperfError as exc:
             out.status, out.sha256, out.message = STATUS_FAILED, "", _join(exc, message)
+        except OSError as exc:
+            out.status, out.sha256, out.message = STATUS_FAILED, "", _join(
+                f"无法写入「{job.path}」：{exc.strerror or exc}", message)
         except Exception as exc:  # a bug must not stop the other projects
             out.status, out.sha256, out.message = STATUS_FAILED, "", _join(f"内部错误：{exc!r}", message)
     if pending and s.durable:
@@ -608,7 +698,7 @@ def _run_range(bounds: tuple[int, int]) -> list[Outcome]:
     return _run_jobs(_SHARED_JOBS[bounds[0]:bounds[1]])
 
 
-def _init_worker(settings: _Settings, journal: str) -> None:
+def _init_worker(settings: _Settings, journal: str, parent: int) -> None:
     global _SETTINGS, _JOURNAL_FD
     _SETTINGS = settings
     _JOURNAL_FD = os.open(journal, os.O_WRONLY | os.O_APPEND)
@@ -619,7 +709,7 @@ def _init_worker(settings: _Settings, journal: str) -> None:
             ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
-        if os.getppid() == 1:
+        if os.getppid() != parent:  # the parent died before the death signal was armed
             os._exit(1)
 
 
@@ -713,10 +803,11 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
     out_dir.mkdir(parents=True, exist_ok=True)
     journal = out_dir / JOURNAL
     lock_fd = _lock(journal)
-    manifest_tmp = None
+    manifest_tmp = manifest = None
     pool = None
     previous = (_SETTINGS, _JOURNAL_FD, _SHARED_JOBS)
     try:
+        interrupted = os.fstat(lock_fd).st_size > 0
         _clean_stale(out_dir)
         os.ftruncate(lock_fd, 0)
         os.write(lock_fd, "\ufeff".encode() + _csv_bytes([MANIFEST_HEADER]))
@@ -740,12 +831,16 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
         if total is not None and total <= chunk_size:
             workers = 1
         fd, manifest_tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".tmp", dir=out_dir)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, FILE_MODE)
         manifest = os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
         writer = csv.writer(manifest, lineterminator="\r\n")
         writer.writerow(MANIFEST_HEADER)
         counts: dict[str, int] = {}
         failed: list[Outcome] = []
         warnings: list[str] = []
+        if interrupted:
+            warnings.append(f"上次生成未完成（见到 {JOURNAL}）：已写好的文件保留并跳过，其余本次生成")
         bar = Progress(total, progress)
 
         def take(outcomes: list[Outcome]) -> None:
@@ -774,7 +869,7 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
                                               else "spawn")
             if ctx.get_start_method() != "fork" and stream is None:
                 tasks, run = [jobs[a:b] for a, b in tasks], _run_jobs
-            pool = ctx.Pool(workers, initializer=_init_worker, initargs=(settings, str(journal)))
+            pool = ctx.Pool(workers, initializer=_init_worker, initargs=(settings, str(journal), os.getpid()))
             inflight: deque = deque()
             task_iter = iter(tasks)
             for task in itertools.islice(task_iter, workers * 3):
@@ -797,6 +892,9 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
         os.replace(manifest_tmp, out_dir / MANIFEST)
         manifest_tmp = None
         _fsync_dir(out_dir)
+        if os.name == "nt":  # pragma: no cover - Windows cannot remove an open file
+            os.close(lock_fd)
+            lock_fd = None
         os.unlink(journal)
         return Summary(out_dir, counts, failed, warnings, time.perf_counter() - started, out_dir / MANIFEST)
     finally:
@@ -804,11 +902,14 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
             pool.terminate()
             pool.join()
         if manifest_tmp is not None:
+            if manifest is not None and not manifest.closed:
+                manifest.close()
             try:
                 os.unlink(manifest_tmp)
             except OSError:
                 pass
-        os.close(lock_fd)
+        if lock_fd is not None:
+            os.close(lock_fd)
         _SETTINGS, _JOURNAL_FD, _SHARED_JOBS = previous
 
 
@@ -1001,12 +1102,13 @@ def roll_forward(declaration: Project, *, year: int | None = None, profile: str 
 
 
 def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | None = None):
-    """Jobs (自评表) for every 申报表 workbook under ``source_dir``, and the errors of the
-    files that could not be read (also as failed jobs, so the manifest lists them)."""
+    """Jobs (自评表) for every 申报表 workbook under ``source_dir``, the errors of the files
+    that could not be read (also as failed jobs, so the manifest lists them), and how many
+    workbooks were passed over because they are not 申报表 (e.g. 自评表 in the same folder)."""
     source_dir = Path(source_dir)
     if not source_dir.is_dir():
         raise GenerateError(f"找不到申报表文件夹「{source_dir}」。")
-    jobs, errors = [], []
+    jobs, errors, others = [], [], 0
     files = sorted(f for f in source_dir.rglob("*.xlsx")
                    if not f.name.startswith(("~$", TMP_PREFIX)) and f.is_file())
     for f in files:
@@ -1018,6 +1120,7 @@ def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | Non
                 raise GenerateError("读不出年度（标题中没有年份），请用 --year 指定。").at(f)
             se = roll_forward(decl, year=year, profile=profile)
         except NotADeclaration:
+            others += 1
             continue
         except XlperfError as exc:
             if not getattr(exc, "location", None):
@@ -1026,7 +1129,7 @@ def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | Non
             jobs.append(Job(Project(kind=SELF_EVALUATION, year=year or 0, name=f.stem, key=key), error=str(exc)))
             continue
         jobs.append(Job(se))
-    return jobs, errors
+    return jobs, errors, others
 
 
 # ------------------------------------------------------------------ CLI
@@ -1071,12 +1174,11 @@ def _cmd_generate(args) -> int:
     if bool(args.register) == bool(args.from_dir):
         raise GenerateError("请给出登记表（xlperf generate 登记表.xlsx --out 文件夹），或用 --from 指定申报表文件夹（滚动生成自评表），二者选一。")
     errors: list = []
-    warnings: list[str] = []
     if args.from_dir:
         if args.kind and args.kind != SELF_EVALUATION:
             raise GenerateError("--from 由已填写的申报表生成自评表，--kind 只能是 自评表。")
-        jobs, errors = roll_forward_jobs(args.from_dir, year=args.year, profile=args.profile)
-        source = f"申报表文件夹「{args.from_dir}」"
+        jobs, errors, others = roll_forward_jobs(args.from_dir, year=args.year, profile=args.profile)
+        source = f"申报表文件夹「{args.from_dir}」" + (f"（跳过 {others} 个不是申报表的工作簿）" if others else "")
     else:
         from .register import read_register
 
@@ -1138,11 +1240,11 @@ def register_cli(sub) -> None:
     g.add_argument("--from", dest="from_dir", metavar="申报表文件夹",
                    help="滚动生成：由已填写的申报表（xlperf 生成的工作簿）生成同年度的自评表，指标、目标值、年初预算数照搬")
     g.add_argument("--kind", choices=["申报表", "自评表"], help="只生成这一种表（默认登记表中的两种都生成）")
-    g.add_argument("--year", type=int, help="表格年度（默认取登记表的「年度」列）")
+    g.add_argument("--year", type=int, help="表格年度（默认取登记表的「年度」列；--from 时取申报表的年度）")
     g.add_argument("-o", "--out", required=True, help="输出文件夹")
     g.add_argument("--mode", choices=MODES, default="portable",
                    help="portable：仅用 Excel 原生函数（默认）；udf：调用 xlperf 加载项函数")
-    g.add_argument("--profile", help="评分规则：登记表「评分规则」列为空的项目用它（默认 shanghai）")
+    g.add_argument("--profile", help="评分规则：登记表「评分规则」列为空的项目用它；--from 时用于生成的自评表（默认 shanghai）")
     g.add_argument("--force", action="store_true", help="覆盖已存在的文件（原文件保留为 .bak）")
     g.add_argument("-j", "--jobs", type=int, help="并行进程数（默认 CPU 核数；1 为不并行）")
     g.add_argument("--templates", type=Path, help="模板文件夹（默认 templates/）")

@@ -418,6 +418,7 @@ def _indicator_row(sheet: _Sheet, values, row, errs, project: Project, warnings:
 
 def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int], errs: list, _profiles) -> None:
     """Weights, scores and overrides of a whole project (自评表)."""
+    from .generate import _parsed_actual, _parsed_target
     from .scoring import Override, assess_indicator, default_weights
 
     p = entry.project
@@ -447,9 +448,15 @@ def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int]
     total = funds_weight + sum(ind.weight for ind in p.indicators)
     if total != 100:
         parts = f"预算执行率 {_fmt(funds_weight)} + 指标 {_fmt(total - funds_weight)}"
+        if any(given):
+            hint = "请核对「绩效指标」表的分值和本行的预算执行率分值。"
+        else:
+            absent = [l1 for l1 in prof.weights if l1 != "预算执行率" and l1 not in {i.level1 for i in p.indicators}]
+            hint = (f"分值按评分规则「{prof.name}」默认分配" + (f"，缺少一级指标 {'、'.join(absent)}" if absent else "") +
+                    "；请在「绩效指标」表填写分值。")
         errs.append(psheet.error(entry.row, "funds_weight",
                                  f"项目「{p.name}」（序号 {p.key}）的分值合计为 {_fmt(total)}（{parts}），应为 100，未生成。"
-                                 "请核对「绩效指标」表的分值和本行的预算执行率分值。"))
+                                 + hint))
         return
     for r, ind in zip(rows, p.indicators):
         if ind.actual is None:
@@ -457,7 +464,8 @@ def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int]
                 errs.append(isheet.error(r, "score", "填写了得分但没有实际完成值。"))
             continue
         try:
-            result = assess_indicator(ind.target, ind.actual, ind.weight, prof)
+            result = assess_indicator(_parsed(ind.target, _parsed_target), _parsed(ind.actual, _parsed_actual),
+                                      ind.weight, prof)
         except XlperfError as exc:
             errs.append(isheet.error(r, "actual", exc.message))
             continue
@@ -477,6 +485,17 @@ def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int]
             continue
         ind.note = note
         ind.override = ind.score
+
+
+def _parsed(value, parse):
+    """The parsed notation of a text (memoised by the generator), or the value itself when it
+    is not text or cannot be parsed — the scoring engine then reports it as usual."""
+    if type(value) is not str:
+        return value
+    try:
+        return parse(value)
+    except XlperfError:
+        return value
 
 
 def _fmt(x: Decimal) -> str:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
-from xml.sax.saxutils import escape
 
 import jinja2
 from lxml import etree
@@ -86,13 +85,32 @@ def _number(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+_FORMULA_XML: dict[str, str] = {}
+
+
+def _formula_xml(expr: str) -> str:
+    """``<f>…</f>`` for a formula; memoised, since bulk runs write the same formulas again
+    and again (bounded)."""
+    xml = _FORMULA_XML.get(expr)
+    if xml is None:
+        if len(_FORMULA_XML) > 50000:
+            _FORMULA_XML.clear()
+        xml = _FORMULA_XML[expr] = f"<f>{xml_text(expr)}</f>"
+    return xml
+
+
 def cell_xml(ref: str, style: str | None, value) -> str:
     """One ``<c>`` element. Text → inline string; numbers → ``<v>``; Formula → ``<f>``."""
     s = f' s="{style}"' if style else ""
+    if type(value) is str:  # the common case first (same result as the general path below)
+        if not value:
+            return f'<c r="{ref}"{s}/>'
+        return (f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{xml_text(value)}'
+                f"</t></is></c>")
     if value is None or value == "":
         return f'<c r="{ref}"{s}/>'
     if isinstance(value, Formula):
-        f = f"<f>{xml_text(value.expr)}</f>"
+        f = _formula_xml(value.expr)
         cached = value.cached
         if cached is None or cached == "":
             return f'<c r="{ref}"{s}>{f}</c>'
@@ -152,12 +170,20 @@ def zip_bytes(parts: Sequence[_Part]) -> bytes:
     return bytes(out)
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+#: Permissions of a new file (what open() would give; mkstemp alone would give 0600).
+FILE_MODE = 0o666 & ~_UMASK
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary name in the same folder, fsync, then rename over ``path``:
     a crash leaves either the old file or the complete new one, never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".~xlperf-", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -225,22 +251,33 @@ class _Row:
 
 @dataclass
 class _RowPlan:
-    """A row prepared for rendering: its attributes as text and one op per cell."""
+    """A row prepared for rendering: its attributes as text, one op per field/label cell and
+    one per run of static cells (whose text only needs the row number)."""
     attr: str
-    cells: list  # (op, col, a, b, c): see CompiledTemplate._row_xml
+    cells: list      # (0, static run index, None, None, None) | (1, col, style, label key, None)
+                     # | (2, col, style, field name, (index, is indicator field))
+    statics: list    # per static run: its text split at the row number
+    resolved: dict = field(default_factory=dict)   # row number → static runs as text
 
 
 def _row_plan(row: _Row) -> _RowPlan:
-    cells = []
+    cells, statics, run = [], [], None
     for col, style, static, fname, idx in row.cells:
         if fname is None:
-            text = static if static else f'<c r="{{ref}}" s="{style}"/>'
-            cells.append((0, col, text.split("{ref}"), None, None))
-        elif fname.startswith("label:"):
+            text = (static if static else f'<c r="{{ref}}" s="{style}"/>').replace("{ref}", col + "\0")
+            if run is None:
+                run = []
+                cells.append((0, len(statics), None, None, None))
+                statics.append(run)
+            run.append(text)
+            continue
+        run = None
+        if fname.startswith("label:"):
             cells.append((1, col, style, fname[6:], None))
         else:
             cells.append((2, col, style, fname, (idx, fname.startswith("xp_ind_"))))
-    return _RowPlan("".join(f' {a}="{v}"' for a, v in row.attrs.items()), cells)
+    return _RowPlan("".join(f' {a}="{v}"' for a, v in row.attrs.items()), cells,
+                    ["".join(texts).split("\0") for texts in statics])
 
 
 @dataclass
@@ -260,6 +297,10 @@ class CompiledTemplate:
     defined_name_re: re.Pattern = field(default=re.compile(r"<definedName[^>]*>.*?</definedName>", re.S))
     _workbook_cache: dict = field(default_factory=dict, repr=False, compare=False)
     _part_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    #: The skeleton as static text and ``"\0slot"`` markers (see :func:`_skeleton`).
+    pieces: list | None = field(default=None, repr=False, compare=False)
+    #: Free for callers to memoise what depends only on this template (bounded by them).
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- positions ---------------------------------------------------------
     def ref(self, name: str, layout: Layout, index: int = 0) -> str:
@@ -308,11 +349,17 @@ class CompiledTemplate:
         last = layout.row(self.rows[-1].number) if self.rows else 1
         if self.rows and self.rows[-1].number == self.band:  # the band is the last row (申报表)
             last = layout.last_band_row
-        return self.skeleton.render(
-            dimension=f"A1:{self.max_col}{last}", rows=out_rows, merges=merge_xml,
-            validations=validations,
-            protection=_protection_xml(protection_password),
-        ).encode("utf-8")
+        slots = {"dimension": f'<dimension ref="A1:{self.max_col}{last}"/>', "rows": "".join(out_rows),
+                 "merges": merge_xml, "validations": str(validations),
+                 "protection": _protection_xml(protection_password)}
+        if self.pieces is None:
+            return self.skeleton.render(
+                dimension=f"A1:{self.max_col}{last}", rows=out_rows, merges=merge_xml,
+                validations=validations,
+                protection=_protection_xml(protection_password),
+            ).encode("utf-8")
+        # The skeleton's text with its slots filled: what the jinja2 skeleton renders, joined directly.
+        return "".join(slots[p[1:]] if p[:1] == "\0" else p for p in self.pieces).encode("utf-8")
 
     def _row_xml(self, row: _Row, layout: Layout, values, ind, labels, ht, k) -> str:
         r = layout.row(row.number, k)
@@ -327,14 +374,17 @@ class CompiledTemplate:
             attrs["customHeight"] = "1"
             attr = "".join(f' {a}="{v}"' for a, v in attrs.items())
         rs = str(r)
+        statics = plan.resolved.get(r)
+        if statics is None:
+            statics = plan.resolved[r] = [rs.join(pieces) for pieces in plan.statics]
         parts = []
         append = parts.append
         ind = ind or {}
         for op, col, a, b, c in plan.cells:
-            ref = col + rs
-            if op == 0:           # static cell: a = the text around "{ref}"
-                append(ref.join(a))
+            if op == 0:           # a run of static cells
+                append(statics[col])
                 continue
+            ref = col + rs
             if op == 1:           # label: a = style, b = label key
                 append(cell_xml(ref, a, labels.get(b, "")))
                 continue
@@ -547,7 +597,7 @@ def compile_template(path: Path | str) -> CompiledTemplate:
             for col in cols:
                 for i in range(int(col.get("min")), int(col.get("max")) + 1):
                     widths[col_letter(i)] = float(col.get("width", "8.43"))
-        skeleton = _skeleton(sheet, sheet_data)
+        skeleton, pieces = _skeleton(sheet, sheet_data)
         skip = {sheet_part, "xl/workbook.xml", "xl/calcChain.xml"}
         static_parts = []
         for info in z.infolist():
@@ -560,12 +610,16 @@ def compile_template(path: Path | str) -> CompiledTemplate:
                 data = re.sub(rb'<Relationship[^>]*calcChain[^>]*/>', b"", data)
             static_parts.append(_part(info.filename, data, 9))
     return CompiledTemplate(sheet_name, names, band, rows, col_letter(max_col), merges, static_parts,
-                            sheet_part, wb_xml, skeleton, labels, widths)
+                            sheet_part, wb_xml, skeleton, labels, widths, pieces=pieces)
 
 
-def _skeleton(sheet, sheet_data) -> jinja2.Template:
+_SLOTS = {"sheetProtection": "protection", "mergeCells": "merges", "dataValidations": "validations"}
+
+
+def _skeleton(sheet, sheet_data) -> tuple[jinja2.Template, list]:
     """The sheet XML as a jinja2 template: static text kept raw, rows/merges/validations
-    and protection as variables."""
+    and protection as variables; and the same as a list of static strings and ``"\0slot"``
+    markers, which :meth:`CompiledTemplate.render_sheet` joins directly (same text)."""
     head = etree.tostring(sheet, encoding="unicode")
     # Serialise the parts around sheetData separately so the static text is exact.
     before, after = [], []
@@ -576,32 +630,42 @@ def _skeleton(sheet, sheet_data) -> jinja2.Template:
             seen_data = True
             continue
         if tag == "dimension":
-            before.append("{{ '<dimension ref=\"' ~ dimension ~ '\"/>' }}")
+            before.append(("slot", "dimension"))
             continue
         xml = re.sub(r'\sxmlns(:\w+)?="[^"]*"', "", etree.tostring(child, encoding="unicode"))
         (after if seen_data else before).append(("raw", tag, xml))
     root_open = head[: head.index(">") + 1]
     if root_open.endswith("/>"):
         root_open = root_open[:-2] + ">"
-    out = [_raw(root_open)]
-    for item in before:
-        out.append(item if isinstance(item, str) else _raw(item[2]))
-    out.append("<sheetData>{% for r in rows %}{{ r }}{% endfor %}</sheetData>")
-    slots = {"sheetProtection": "{{ protection }}", "mergeCells": "{{ merges }}",
-             "dataValidations": "{{ validations }}"}
+    items = [("raw", "", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + root_open)]
+    items += before
+    items += [("raw", "", "<sheetData>"), ("slot", "rows"), ("raw", "", "</sheetData>")]
     present = {tag for _, tag, _ in after}
     order = {tag: i for i, tag in enumerate(_AFTER_DATA)}
-    items = [(order.get(tag, 99), _raw(xml) if tag not in slots else slots[tag])
-             for _, tag, xml in after]
-    for tag, slot in slots.items():
+    tail = [(order.get(tag, 99), ("raw", tag, xml) if tag not in _SLOTS else ("slot", _SLOTS[tag]))
+            for _, tag, xml in after]
+    for tag, slot in _SLOTS.items():
         if tag not in present:
-            items.append((order[tag], slot))
-    items.sort(key=lambda x: x[0])
-    out += [x for _, x in items]
-    out.append("</worksheet>")
+            tail.append((order[tag], ("slot", slot)))
+    tail.sort(key=lambda x: x[0])
+    items += [x for _, x in tail]
+    items.append(("raw", "", "</worksheet>"))
+
+    jinja_slots = {"dimension": "{{ '<dimension ref=\"' ~ dimension ~ '\"/>' }}",
+                   "rows": "{% for r in rows %}{{ r }}{% endfor %}"}
+    source, pieces = [], []
+    for item in items:
+        if item[0] == "slot":
+            source.append(jinja_slots.get(item[1], "{{ %s }}" % item[1]))
+            pieces.append("\0" + item[1])
+        else:
+            text = item[-1].replace("{% endraw %}", "")
+            source.append("{% raw %}" + text + "{% endraw %}")
+            text = re.sub(r"\r\n|\r", "\n", text)  # as jinja2 normalises template text
+            if pieces and pieces[-1][:1] != "\0":
+                pieces[-1] += text
+            else:
+                pieces.append(text)
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
-    return env.from_string('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + "".join(out))
+    return env.from_string("".join(source)), pieces
 
-
-def _raw(text: str) -> str:
-    return "{% raw %}" + text.replace("{% endraw %}", "") + "{% endraw %}"
