@@ -6,6 +6,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from xlperf.errors import XlperfError
 from xlperf.generate import write
 from xlperf.recalc import RecalcError, read_file, recalc_file
 from xlperf.scoring import execution_rate, funds_score
@@ -63,3 +64,17 @@ def test_read_file_names_the_file_for_a_foreign_workbook(tmp_path):
     openpyxl.Workbook().save(path)
     with pytest.raises(RecalcError, match="xp_ind_level1"):
         read_file(path)
+
+
+def test_bad_amount_names_file_sheet_and_cell_and_changes_nothing(filled, tmp_path):
+    wb = openpyxl.load_workbook(filled)
+    wb["自评表"]["D6"] = "一百"
+    bad = tmp_path / "bad.xlsx"
+    wb.save(bad)
+    before = bad.read_bytes()
+    with pytest.raises(XlperfError) as err:
+        recalc_file(bad)
+    message = str(err.value)
+    assert "bad.xlsx" in message and "自评表" in message and "D6" in message and "全年预算数" in message
+    assert bad.read_bytes() == before
+    assert not (tmp_path / "bad_重算.xlsx").exists()

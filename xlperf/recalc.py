@@ -38,11 +38,17 @@ def _value(v):
     return v
 
 
-def _amount(v, where):
+_LABELS = {"initial": "年初预算数", "budget": "全年预算数", "executed": "全年执行数"}
+
+
+def _amount(v, where, file="", sheet="", cell=None):
     v = _value(v)
     if v is None or (isinstance(v, str) and is_blank(v)):
         return None
-    return to_decimal(v, where)
+    try:
+        return to_decimal(v, where)
+    except XlperfError as exc:
+        raise exc.at(file, sheet, cell) if cell else exc
 
 
 def project_from_names(lookup: Lookup, source_file: str = "") -> Project:
@@ -86,7 +92,7 @@ def project_from_names(lookup: Lookup, source_file: str = "") -> Project:
                     r, vals = refs[key]
                     if i < len(vals):
                         cells[f"funds.{row}.{attr}"] = r[i]
-                        setattr(line, attr, _amount(vals[i], f"{row}{attr}"))
+                        setattr(line, attr, _amount(vals[i], f"{row}{_LABELS[attr]}", source_file, sheet, r[i]))
                 project.funds[row] = line
             if refs["rate"][0]:
                 cells["funds_rate"] = refs["rate"][0][0]
