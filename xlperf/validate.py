@@ -43,6 +43,7 @@ from typing import Iterable, Sequence
 from . import profiles as _profiles
 from . import scoring
 from .errors import XlperfError
+from .harvest import Problem
 from .model import LEVEL1, Project
 from .notation import Judgement, Qualitative, Quantity, clean_text, is_blank, parse_target
 
@@ -53,22 +54,8 @@ SEVERITIES = (ERROR, WARNING, NOTE)
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 MAIN_ROW = "年度资金总额"
 
-try:  # one finding type for the whole harvest: the harvester's Problem
-    from .harvest import Problem as _Problem
-except Exception:  # pragma: no cover - harvest.py absent or broken: same fields, defined here
-    @dataclass(frozen=True)
-    class _Problem:
-        severity: str
-        file: str
-        sheet: str = ""
-        cell: str = ""
-        message_zh: str = ""
-        found: str = ""
-        expected: str = ""
-
-
 @dataclass(frozen=True)
-class Finding(_Problem):
+class Finding(Problem):
     """One finding: where (file, sheet, cell), how bad (错误 / 警告 / 提示), the Chinese
     message, the value found and the value expected. A :class:`xlperf.harvest.Problem`
     with two more fields: ``check`` (which check, see the module docstring) and
