@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from xml.sax.saxutils import escape
 
 import openpyxl
 import pytest
+import yaml
 
 from xlperf import cli
 from xlperf import generate as G
@@ -25,7 +28,8 @@ from xlperf import template as T
 from xlperf.generate import (JOURNAL, MANIFEST, STATUS_FAILED, STATUS_NEW, STATUS_REPLACED, STATUS_SAME,
                              STATUS_SKIPPED, Namer, Progress, generate_all, read_manifest, read_named_cells,
                              render, safe_name)
-from xlperf.model import DECLARATION, SELF_EVALUATION, Project
+from xlperf.errors import XlperfError
+from xlperf.model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, DeclaredFunds, Project
 from xlperf.register import SAMPLE_REGISTER, read_register, register_bytes
 from xlperf.seeds import load
 
@@ -296,6 +300,153 @@ def test_fill_still_works(tmp_path):
     out = tmp_path / "one.xlsx"
     assert cli.main(["fill", "--seed", "001-01", "-o", str(out)]) == 0
     assert out.read_bytes() == render(next(f.project for f in load() if f.id == "001-01"))
+
+
+# ------------------------------------------------------------------ xlperf fill 项目.yaml / .json
+
+SEEDS_YAML = ROOT / "workbooks" / "seeds.yaml"
+_AMOUNT_KEYS = {"initial", "budget", "executed", "weight", "rate", "score", *DeclaredFunds.__dataclass_fields__}
+
+
+def _seed_project_dict(pid: str) -> dict:
+    """One project of workbooks/seeds.yaml exactly as written there (every scalar a string),
+    with its form's kind/year/money_unit/profile: the shape `xlperf fill` reads."""
+    for form in yaml.load(SEEDS_YAML.read_text(encoding="utf-8"), Loader=yaml.BaseLoader):
+        for p in form["projects"]:
+            if p["id"] == pid:
+                data = {k: form[k] for k in ("kind", "year", "money_unit", "profile") if k in form}
+                data.update(p)
+                return data
+    raise KeyError(pid)
+
+
+def _as_json_numbers(value, key=""):
+    """The figures as JSON numbers (what a program writing JSON would emit)."""
+    if isinstance(value, dict):
+        return {k: _as_json_numbers(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json_numbers(v, key) for v in value]
+    if key in _AMOUNT_KEYS and re.fullmatch(r"\d+(\.\d+)?", value.replace(",", "")):
+        return float(value.replace(",", ""))
+    return value
+
+
+def _write_project_file(tmp_path, data: dict, fmt: str) -> Path:
+    if fmt == "json":
+        path = tmp_path / "项目.json"
+        path.write_text(json.dumps(_as_json_numbers(data), ensure_ascii=False, indent=1), encoding="utf-8")
+        return path
+    path = tmp_path / "项目.yaml"
+    if fmt == "seed-form":     # a seeds.yaml form item with its one project
+        settings = {k: data[k] for k in ("kind", "year", "money_unit", "profile") if k in data}
+        body = {k: v for k, v in data.items() if k not in settings}
+        data = [{"source": "手写.txt", **settings, "projects": [body]}]
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    if fmt == "yaml-plain":    # figures written unquoted, as a person would type them
+        text = re.sub(r"'(\d[\d,]*(?:\.\d+)?)'", r"\1", text)
+        assert "weight: 10.00" in text or "annual_total: " in text
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _figure(text: str):
+    """A figure of seeds.yaml as a number, read here without xlperf: "2,275,673.52" → 2275673.52;
+    blank or dash → None."""
+    text = text.strip()
+    return None if text in ("", "-", "—") else Decimal(text.replace(",", ""))
+
+
+def _cell_number(v):
+    return None if v is None else Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+
+
+def _filled_down(column: list) -> list:
+    out, last = [], None
+    for v in column:
+        last = v if v not in (None, "") else last
+        out.append(last)
+    return out
+
+
+@pytest.mark.parametrize("pid,fmt", [("002-01", "yaml"), ("002-01", "json"), ("001-01", "yaml-plain"),
+                                     ("004-03", "seed-form"), ("000-02", "yaml"), ("003-08", "json"),
+                                     ("003-02", "yaml-plain")])
+def test_fill_from_a_project_file_puts_its_figures_in_the_named_cells(tmp_path, pid, fmt, capsys):
+    data = _seed_project_dict(pid)
+    src = _write_project_file(tmp_path, data, fmt)
+    out = tmp_path / "out" / "表.xlsx"
+    assert cli.main(["fill", str(src), "-o", str(out)]) == 0, capsys.readouterr().err
+    v, _ = read_named_cells(out)
+    one = lambda name: v[name][0]  # noqa: E731
+    text = lambda key: data.get(key) or None  # noqa: E731  (an empty text is an empty cell)
+    assert one("xp_project_name") == data["name"]
+    assert one("xp_unit") == text("unit") and one("xp_department") == text("department")
+    assert f"{data['year']}年度" in one("xp_year") and data.get("money_unit", "元") in one("xp_money_unit")
+    rows = data["indicators"]
+    n = len(rows)
+    assert v["xp_ind_level3"][:n] == [r["l3"] for r in rows]
+    assert v["xp_ind_target"][:n] == [r["target"] or None for r in rows]
+    assert _filled_down(v["xp_ind_level1"][:n]) == [r["l1"] for r in rows]
+    assert _filled_down(v["xp_ind_level2"][:n]) == [r["l2"] for r in rows]
+    assert all(x is None for x in v["xp_ind_level3"][n:])
+    if data["kind"] == "自评表":
+        assert one("xp_profile") == data["profile"]
+        assert one("xp_expected_goal") == text("expected_goal") and one("xp_actual_result") == text("actual_result")
+        by_row = {r["row"]: r for r in data["funds"]}
+        for column, key in (("xp_funds_initial", "initial"), ("xp_funds_budget", "budget"),
+                            ("xp_funds_executed", "executed")):
+            assert [_cell_number(x) for x in v[column]] == \
+                   [_figure(by_row[row].get(key, "")) if row in by_row else None for row in FUNDS_ROWS], column
+        assert _cell_number(one("xp_funds_weight")) == _figure(by_row["年度资金总额"]["weight"])
+        assert [_cell_number(x) for x in v["xp_ind_weight"][:n]] == [_figure(r["weight"]) for r in rows]
+        assert v["xp_ind_actual"][:n] == [r.get("actual") or None for r in rows]
+        assert v["xp_ind_note"][:n] == [r.get("note") or None for r in rows]
+    else:
+        for key in ("nature", "category", "start", "end", "total_goal", "annual_goal"):
+            assert one(f"xp_{key}") == text(key), key
+        for key, figure in data["declared_funds"].items():
+            assert _cell_number(one(f"xp_{key}")) == _figure(figure), key
+
+
+@pytest.mark.parametrize("body,fragment", [
+    ("kind: 自评表\nyear: 2024\nname: 甲\nfunds:\n  - {row: 年度资金总额, budget: 一百}\n",
+     "funds 第 1 行（年度资金总额） 的 budget（全年预算数）「一百」不是有效数字"),
+    ("kind: 申报表\nyear: 2024\nname: 甲\nindicators:\n  - {l1: 产出指标, l2: 数量指标, target: '≥1(次)'}\n",
+     "项目「甲」 的 indicators 第 1 个指标 缺少字段 l3"),
+    ("kind: 申报表\nyear: 2024\nunit: 乙\n", "缺少字段 name"),
+    ("kind: 申报表\nyear: 二〇二四\nname: 甲\n", "year「二〇二四」不是年份"),
+    ("kind: 报告\nyear: 2024\nname: 甲\n", "kind 应为 申报表或自评表"),
+    ("year: 2024\nname: 甲\n", "缺少字段 kind"),
+    ("kind: 申报表\nyear: 2024\nname: 甲\ndeclared_funds: {annual_total: 12.3.4}\n",
+     "declared_funds.annual_total「12.3.4」不是有效数字"),
+    ("kind: 申报表\nyear: 2024\nname: 甲\nmoney_unit: 美元\n", "money_unit 应为 元 或 万元"),
+    ("kind: [自评表\n", "不是有效的 YAML（第 2 行）"),
+    ("- {kind: 申报表, year: 2024, name: 甲}\n- {kind: 申报表, year: 2024, name: 乙}\n", "文件中有 2 项"),
+])
+def test_fill_from_a_bad_project_file_names_file_and_key_and_writes_nothing(tmp_path, capsys, body, fragment):
+    src = tmp_path / "坏项目.yaml"
+    src.write_text(body, encoding="utf-8")
+    out = tmp_path / "out" / "表.xlsx"
+    assert cli.main(["fill", str(src), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"错误：文件「{src}」：") and fragment in err, err
+    assert not out.exists() and not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["坏项目.yaml"]
+
+
+def test_fill_refuses_to_overwrite_without_force_and_keeps_every_backup(tmp_path, capsys):
+    src = _write_project_file(tmp_path, _seed_project_dict("000-02"), "yaml")
+    out = tmp_path / "表.xlsx"
+    out.write_bytes(b"first")
+    assert cli.main(["fill", str(src), "-o", str(out)]) == 2
+    assert "已存在，未覆盖" in capsys.readouterr().err and out.read_bytes() == b"first"
+    assert cli.main(["fill", str(src), "-o", str(out), "--force"]) == 0
+    generated = out.read_bytes()
+    out.write_bytes(b"second")
+    assert cli.main(["fill", str(src), "-o", str(out), "--force"]) == 0
+    assert (tmp_path / "表.xlsx.bak").read_bytes() == b"first"       # an older backup is never replaced
+    assert (tmp_path / "表.xlsx.bak2").read_bytes() == b"second"
+    assert out.read_bytes() == generated
 
 
 # ------------------------------------------------------------------ render() unchanged by the speed-ups

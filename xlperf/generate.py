@@ -437,13 +437,13 @@ def render(project: Project, *, mode: str = "portable", profile: str | None = No
 
 def write(project: Project, out: Path, *, force: bool = False, **kwargs) -> Path:
     """Render and write atomically. An existing file is kept unless ``force`` (then a
-    ``.bak`` copy of it is kept beside it)."""
+    ``.bak`` copy of it is kept beside it; ``.bak2``, ``.bak3``… when older backups exist)."""
     out = Path(out)
     data = render(project, **kwargs)
     if out.exists():
         if not force:
             raise GenerateError(f"文件「{out}」已存在，未覆盖。确需覆盖请加 --force（会保留 .bak 备份）。")
-        atomic_write(out.with_name(out.name + ".bak"), out.read_bytes())
+        atomic_write(Path(_backup_path(str(out))), out.read_bytes())
     atomic_write(out, data)
     return out
 
@@ -1135,18 +1135,59 @@ def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | Non
 # ------------------------------------------------------------------ CLI
 
 def _load_project_file(path: Path, kind: str | None) -> Project:
-    from .seeds import project_from_dict
+    """One project from a YAML or JSON file (``xlperf fill 项目.yaml``), read by
+    :func:`xlperf.seeds.project_from_dict`. The file holds one project as in
+    ``workbooks/seeds.yaml`` plus ``kind``, ``year`` and optionally ``money_unit`` and ``profile``;
+    a seed form item (``kind``/``year``/… and a ``projects`` list of one) or a list of one of
+    these is accepted too. YAML scalars stay strings (figures keep their written form); JSON
+    numbers are read as ``Decimal``."""
+    import yaml
 
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        data = json.loads(text)
-    else:
-        import yaml
-        data = yaml.safe_load(text)
+    from .seeds import SeedError, project_from_dict
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise GenerateError("项目数据文件应为 UTF-8 编码的 YAML 或 JSON。").at(path) from None
+    except OSError as exc:
+        raise GenerateError(f"无法读取项目数据文件：{exc.strerror or exc}").at(path) from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text, parse_float=Decimal)
+        else:
+            data = yaml.load(text, Loader=yaml.BaseLoader)
+    except json.JSONDecodeError as exc:
+        raise GenerateError(f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}").at(path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"（第 {mark.line + 1} 行）" if mark is not None else ""
+        raise GenerateError(f"不是有效的 YAML{line}：{getattr(exc, 'problem', None) or exc}").at(path) from None
     if isinstance(data, list):
+        if len(data) != 1:
+            raise GenerateError(f"文件中有 {len(data)} 项，xlperf fill 每次填写一个项目"
+                                "（批量生成请用 xlperf generate 登记表）。").at(path)
         data = data[0]
-    return project_from_dict(data, kind=kind or data.get("kind"), year=data.get("year"),
-                             money_unit=data.get("money_unit", "元"), profile=data.get("profile"))
+    if not isinstance(data, dict):
+        raise GenerateError("项目数据应为一个映射（字段: 值），格式见 workbooks/SEEDS-SCHEMA.md。").at(path)
+    settings = data
+    if "projects" in data:
+        projects = data["projects"]
+        if not isinstance(projects, list) or len(projects) != 1:
+            count = len(projects) if isinstance(projects, list) else 0
+            raise GenerateError(f"字段 projects 中有 {count} 个项目，xlperf fill 每次填写一个项目"
+                                "（批量生成请用 xlperf generate 登记表）。").at(path)
+        data = projects[0]
+    file_kind = settings.get("kind") or None
+    if kind and file_kind and file_kind != kind:
+        raise GenerateError(f"文件中的 kind 是「{file_kind}」，与 --kind {kind} 不符。").at(path)
+    if not (kind or file_kind):
+        raise GenerateError("缺少字段 kind（申报表 或 自评表），也可用 --kind 指定。").at(path)
+    try:
+        return project_from_dict(data, kind=kind or file_kind, year=settings.get("year"),
+                                 money_unit=settings.get("money_unit") or "元", profile=settings.get("profile"))
+    except SeedError as exc:
+        raise GenerateError(exc.message).at(path) from None
 
 
 def _cmd_fill(args) -> int:
