@@ -449,6 +449,87 @@ def test_fill_refuses_to_overwrite_without_force_and_keeps_every_backup(tmp_path
     assert out.read_bytes() == generated
 
 
+# ------------------------------------------------------------------ roll_forward_file (the add-in's 导入申报表)
+
+def _declaration_file(tmp_path, seeds, pid: str) -> tuple[Path, Project]:
+    project = seeds[pid].project
+    path = G.write(project, tmp_path / f"{pid}_申报表.xlsx")
+    return path, project
+
+
+def test_roll_forward_file_carries_targets_goals_and_funds(tmp_path, seeds):
+    source, decl = _declaration_file(tmp_path, seeds, "003-08")
+    out_dir = tmp_path / "自评表"
+    out_dir.mkdir()
+    written = G.roll_forward_file(source, out_dir)
+    # named as bulk generation names it, the name made safe for Windows
+    assert written == out_dir / "2023_嘉定区社区卫生服务综合改革＂1+1+1＂签约信息服务平台运维_自评表.xlsx"
+    assert sorted(out_dir.iterdir()) == [written]
+    se, _ = read_named_cells(written)
+    n = len(decl.indicators)
+    assert se["xp_ind_target"][:n] == [ind.target for ind in decl.indicators]
+    assert se["xp_ind_level3"][:n] == [ind.level3 for ind in decl.indicators]
+    assert _filled_down(se["xp_ind_level1"][:n]) == [ind.level1 for ind in decl.indicators]
+    assert se["xp_expected_goal"] == [decl.annual_goal]
+    assert se["xp_project_name"] == [decl.name] and se["xp_unit"] == [decl.unit]
+    assert se["xp_department"] == [decl.department]
+    d = decl.declared
+    assert [_cell_number(x) for x in se["xp_funds_initial"]] == \
+           [d.annual_total, d.annual_fiscal, d.annual_carryover, d.annual_other]
+    assert se["xp_funds_budget"] == [None] * 4 and se["xp_funds_executed"] == [None] * 4
+    assert se["xp_ind_actual"][:n] == [None] * n
+    assert sum(_cell_number(w) for w in se["xp_ind_weight"][:n]) + _cell_number(se["xp_funds_weight"][0]) == 100
+    assert "2023年度" in se["xp_year"][0] and se["xp_profile"] == ["shanghai"]
+
+    # a named file, another year, udf formulas
+    named = G.roll_forward_file(source, tmp_path / "下一年.xlsx", year=2024, mode="udf")
+    v, _ = read_named_cells(named)
+    assert "2024年度" in v["xp_year"][0] and v["xp_mode"] == ["udf"]
+    assert v["xp_ind_target"][:n] == [ind.target for ind in decl.indicators]
+
+
+def test_roll_forward_file_never_overwrites_without_force(tmp_path, seeds):
+    source, _ = _declaration_file(tmp_path, seeds, "000-02")
+    out = tmp_path / "自评表.xlsx"
+    out.write_bytes(b"a person's work")
+    with pytest.raises(G.GenerateError, match="已存在，未覆盖"):
+        G.roll_forward_file(source, out)
+    assert out.read_bytes() == b"a person's work"
+    assert G.roll_forward_file(source, out, force=True) == out
+    assert (tmp_path / "自评表.xlsx.bak").read_bytes() == b"a person's work"
+    v, _ = read_named_cells(out)
+    assert v["xp_project_name"] == ["政府雇员项目"]
+    with pytest.raises(G.GenerateError, match="不能保存在申报表原文件上"):
+        G.roll_forward_file(source, source, force=True)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(G.TMP_PREFIX)]
+
+
+def test_roll_forward_file_refuses_what_is_not_a_declaration(tmp_path, seeds):
+    self_eval = tmp_path / "自评表.xlsx"
+    self_eval.write_bytes(render(seeds["001-01"].project))
+    plain = tmp_path / "普通.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "项目名称"
+    wb.save(plain)
+    garbage = tmp_path / "坏.xlsx"
+    garbage.write_bytes(b"not a workbook")
+    out = tmp_path / "out.xlsx"
+    for path, message in ((self_eval, "这是自评表，不是申报表"), (plain, "不是 xlperf 申报表（缺少名称"),
+                          (garbage, "无法作为 Excel 工作簿打开")):
+        with pytest.raises(XlperfError) as info:
+            G.roll_forward_file(path, out, force=True)
+        assert str(info.value).startswith(f"文件「{path}」：") and message in str(info.value)
+        assert not out.exists()
+
+
+def test_roll_forward_file_has_the_signature_the_ribbon_calls():
+    import inspect
+    sig = inspect.signature(G.roll_forward_file)
+    assert list(sig.parameters)[:2] == ["declaration_path", "out_path"]
+    assert all(p.kind is p.KEYWORD_ONLY for p in list(sig.parameters.values())[2:])
+    assert sig.parameters["force"].default is False
+
+
 # ------------------------------------------------------------------ render() unchanged by the speed-ups
 
 def _legacy_cell_xml(ref, style, value):

@@ -491,6 +491,11 @@ def safe_name(text: str, limit: int = 80) -> str:
     return s
 
 
+def file_stem(project: Project) -> str:
+    """``<年度>_<项目名称>_<表格类型>``, safe as a Windows file name (see :func:`safe_name`)."""
+    return f"{project.year}_{safe_name(project.name, 80)}_{project.kind}"
+
+
 class Namer:
     """Deterministic output paths: ``<实施单位>/<年度>_<项目名称>_<表格类型>.xlsx``, made safe for
     Windows; names that collide (compared as Windows does, ignoring case) get ``_2``, ``_3``…
@@ -504,7 +509,7 @@ class Namer:
         """(relative path with / separators, note on a collision or "")."""
         folder = safe_name(project.unit or "未填实施单位", 60)
         folder = self._folders.setdefault(folder.casefold(), folder)
-        stem = f"{project.year}_{safe_name(project.name, 80)}_{project.kind}"
+        stem = file_stem(project)
         name, n = f"{stem}.xlsx", 1
         while (folder.casefold(), name.casefold()) in self._used:
             n += 1
@@ -1099,6 +1104,31 @@ def roll_forward(declaration: Project, *, year: int | None = None, profile: str 
                             f"{p.funds_weight.normalize():f}），不是 100：该申报表只有一级指标 {levels}。")
     se.source_file = declaration.source_file
     return se
+
+
+def roll_forward_file(declaration_path, out_path, *, year: int | None = None, profile: str | None = None,
+                      mode: str = "portable", force: bool = False) -> Path:
+    """Next spring's 自评表 for one filled 申报表 workbook (the add-in's 导入申报表 button):
+    :func:`read_declaration` + :func:`roll_forward` + :func:`write`, the same steps as
+    ``xlperf generate --from`` takes for each file of a folder.
+
+    ``out_path`` is the file to write, or a folder: the file is then named as bulk generation
+    names it (``<年度>_<项目名称>_自评表.xlsx``). The write is atomic; an existing file is kept
+    unless ``force`` (then backed up as ``.bak``). Returns the path written."""
+    source = Path(declaration_path)
+    decl = read_declaration(source)
+    if not decl.year and year is None:
+        raise GenerateError("读不出年度（标题中没有年份），请指定年度。").at(source)
+    try:
+        se = roll_forward(decl, year=year, profile=profile)
+    except XlperfError as exc:
+        raise (exc if getattr(exc, "location", None) else exc.at(source)) from None
+    out = Path(out_path)
+    if out.is_dir():
+        out = out / f"{file_stem(se)}.xlsx"
+    if out.resolve() == source.resolve():
+        raise GenerateError("自评表不能保存在申报表原文件上，请换一个文件名。").at(source)
+    return write(se, out, force=force, mode=mode, profile=profile)
 
 
 def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | None = None):
