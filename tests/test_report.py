@@ -131,7 +131,7 @@ def harvest_folder(forms, folder: Path):
 def test_summary_workbook_sheets_and_rows(sample, tmp_path):
     out = write_summary_xlsx(sample, tmp_path / "汇总.xlsx")
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["项目汇总", "指标明细", "检查结果", "图表"]
+    assert wb.sheetnames == ["项目汇总", "申报汇总", "指标明细", "检查结果", "图表"]
     ws = wb["项目汇总"]
     header = [c.value for c in ws[1]]
     for col in ("实施单位", "项目名称", "全年预算数", "全年执行数", "执行率(%)", "总分", "评分等级", "问题数"):
@@ -442,7 +442,7 @@ def test_cli_harvest_writes_both_reports(forms, tmp_path, capsys):
     assert args.func(args) == 1                      # 002-01 and others carry errors
     text = capsys.readouterr().out
     assert out.exists() and html.exists()
-    assert "读取文件 11 个（0 个未能读取），项目 11 个" in text and "错误 3 条，警告 2 条，提示 5 条" in text
+    assert "读取文件 11 个（0 个未能读取），自评表项目 11 个（" in text and "错误 3 条，警告 2 条，提示 5 条" in text
     assert "最慢的文件：" in text and ".xlsx" in text
     with pytest.raises(OutputExists):
         args.func(parser.parse_args(argv))

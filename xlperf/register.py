@@ -419,7 +419,7 @@ def _indicator_row(sheet: _Sheet, values, row, errs, project: Project, warnings:
 def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int], errs: list, _profiles) -> None:
     """Weights, scores and overrides of a whole project (自评表)."""
     from .generate import _parsed_actual, _parsed_target
-    from .scoring import Override, assess_indicator, default_weights
+    from .scoring import Override, assess_indicator, default_weights, pending_reason
 
     p = entry.project
     if not p.indicators:
@@ -473,8 +473,7 @@ def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int]
             continue
         note = ind.note
         if not note.strip():
-            note = (f"（登记表得分 {_fmt(ind.score)} 与规则得分 {_fmt(result.proposal)} 不同，"
-                    "未写明理由，请补充。）")
+            note = pending_reason(ind.score, result.proposal)
             entry.warnings.append(str(isheet.error(
                 r, "score", f"得分 {_fmt(ind.score)} 与规则得分 {_fmt(result.proposal)} 不同但未写明理由："
                             "已作为人工调整得分写入，并在偏差原因栏注明待补充", with_file=False)))

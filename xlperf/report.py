@@ -31,8 +31,7 @@ from typing import Callable
 
 from . import scoring
 from .errors import XlperfError
-from .model import Project
-from .model import DeclaredFunds, FundsLine, Indicator
+from .model import DECLARATION, DeclaredFunds, FundsLine, Indicator, Project
 from .validate import (ERROR, NOTE, SEVERITIES, SEVERITY_RANK, WARNING, CheckRun, Finding, ProjectCheck,
                        check_harvest, check_projects, finding_check, severity_text)
 
@@ -45,7 +44,7 @@ CHECK_NAMES = {
     "weights": "分值合计", "total": "总分", "grade": "评分等级", "band": "定性评分区间",
     "reason": "偏差原因", "departure": "人工评分", "unit": "计量单位", "declared": "与申报表一致",
     "declared_missing": "与申报表一致", "declared_funds": "与申报表一致", "missing": "空白",
-    "unreadable": "无法识别", "engine": "计分规则",
+    "unreadable": "无法识别", "engine": "计分规则", "decl_sum": "资金合计", "decl_dates": "计划日期",
 }
 
 
@@ -68,14 +67,12 @@ def _as_run(obj) -> CheckRun:
             files = sorted({c.project.source_file for c in items if c.project.source_file})
             return CheckRun(items, [], files, 0.0)
         if all(isinstance(x, Project) for x in items):
-            decl = [p for p in items if p.kind == "申报表"]
-            checks = check_projects([p for p in items if p.kind == "自评表"], decl)
+            checks = check_projects(items, [p for p in items if p.kind == DECLARATION])
             files = sorted({p.source_file for p in items if p.source_file})
             return CheckRun(checks, [], files, 0.0)
         raise TypeError("report: a list must hold Project or ProjectCheck objects")
     if hasattr(obj, "projects"):
-        decl = [p for p in obj.projects if p.kind == "申报表"]
-        return check_harvest(obj, decl)
+        return check_harvest(obj, [p for p in obj.projects if p.kind == DECLARATION])
     raise TypeError(f"report: cannot make a report from {type(obj).__name__}")
 
 
@@ -141,8 +138,7 @@ def _run_from_frames(frames: dict) -> CheckRun:
                         r.get("message_zh") or "", r.get("found") or "", r.get("expected") or "")
                 for r in records("problems")]
     items = list(projects.values())
-    decl = [p for p in items if p.kind == "申报表"]
-    checks = check_projects([p for p in items if p.kind == "自评表"], decl)
+    checks = check_projects(items, [p for p in items if p.kind == DECLARATION])
     files = sorted({p.source_file for p in items if p.source_file} | {f.file for f in problems if f.file})
     return CheckRun(checks, problems, files, 0.0)
 
@@ -179,8 +175,17 @@ class ProjectRow:
         return self.check.project
 
     @property
+    def is_declaration(self) -> bool:
+        return self.project.kind == DECLARATION
+
+    @property
     def anchor(self) -> str:
-        return f"p{self.n}"
+        return f"{'d' if self.is_declaration else 'p'}{self.n}"
+
+    @property
+    def sheet(self) -> str:
+        """The 汇总.xlsx sheet that lists this project (one row each, row n + 1)."""
+        return "申报汇总" if self.is_declaration else "项目汇总"
 
 
 def _attach(run: CheckRun) -> tuple[dict[int, list], list]:
@@ -208,10 +213,23 @@ def _sorted(findings: list) -> list:
 
 
 def project_rows(run: CheckRun) -> list[ProjectRow]:
+    """One row per project checked, numbered within its kind (自评表 1…, 申报表 1…). A
+    申报表's budget is its 年度资金申请总额; it has no execution, rate, total or grade."""
     attached, _loose = _attach(run)
     rows = []
-    for n, c in enumerate(run.checks, 1):
+    numbers: Counter = Counter()
+    for i, c in enumerate(run.checks):
         p = c.project
+        numbers[p.kind == DECLARATION] += 1
+        n = numbers[p.kind == DECLARATION]
+        findings = _sorted(list(c.findings) + attached.get(i, []))
+        counts = Counter(severity_text(f.severity) for f in findings)
+        counts = {s: counts.get(s, 0) for s in SEVERITIES}
+        if p.kind == DECLARATION:
+            annual = p.declared.annual_total
+            rows.append(ProjectRow(n, c, annual, None, _yuan(annual, p.money_unit), None, None, "", None, "", "",
+                                   counts, findings))
+            continue
         line = _main_line(p)
         budget = line.budget if line else None
         executed = line.executed if line else None
@@ -224,12 +242,9 @@ def project_rows(run: CheckRun) -> list[ProjectRow]:
         grade, gsrc = (p.grade or "").strip(), "表上"
         if not grade and total is not None:
             grade, gsrc = scoring.grade(total, c.profile), "按总分"
-        findings = _sorted(list(c.findings) + attached.get(n - 1, []))
-        counts = Counter(severity_text(f.severity) for f in findings)
         rows.append(ProjectRow(n, c, budget, executed, _yuan(budget, p.money_unit),
                                _yuan(executed, p.money_unit), rate, rsrc if rate is not None else "",
-                               total, grade, gsrc if grade else "",
-                               {s: counts.get(s, 0) for s in SEVERITIES}, findings))
+                               total, grade, gsrc if grade else "", counts, findings))
     return rows
 
 
@@ -342,6 +357,8 @@ def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
     import xlsxwriter
 
     rows = project_rows(run)
+    selfevals = [r for r in rows if not r.is_declaration]
+    declarations = [r for r in rows if r.is_declaration]
     wb = xlsxwriter.Workbook(target, {"strings_to_formulas": False, "strings_to_urls": False,
                                       "strings_to_numbers": False, "nan_inf_to_errors": True})
     try:
@@ -378,6 +395,14 @@ def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
             if records:
                 ws.autofilter(0, 0, len(records), len(columns) - 1)
 
+        def file_links(ws, listed, col):
+            """The file column of a project list links to the source workbook."""
+            for r in listed:
+                url = _external_link(r.project.source_file, r.project.source_sheet,
+                                     r.project.cells.get("name", "") or "A1", out_dir)
+                if url:
+                    ws.write_url(r.n, col, url, link, string=_clip(r.project.source_file), tip="打开原表")
+
         # ---- 项目汇总
         ws = wb.add_worksheet("项目汇总")
         cols = [("序号", 6, "int"), ("实施单位", 26, "text"), ("项目名称", 36, "text"), ("年度", 7, "int"),
@@ -388,7 +413,7 @@ def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
                 ("评分规则", 10, "text"), ("规则推断", 50, "text"), ("主管部门", 24, "text"),
                 ("文件", 40, "text"), ("工作表", 12, "text")]
         recs = []
-        for r in rows:
+        for r in selfevals:
             p = r.project
             recs.append([r.n, p.unit, p.name, p.year or None, p.money_unit, r.budget, r.executed,
                          r.budget_yuan, r.executed_yuan, r.rate, r.total, r.grade, r.grade_source,
@@ -396,16 +421,33 @@ def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
                          r.check.profile, r.check.profile_explanation, p.department,
                          p.source_file, p.source_sheet])
         table(ws, cols, recs)
-        for r in rows:  # the file column links to the source workbook
-            url = _external_link(r.project.source_file, r.project.source_sheet,
-                                 r.project.cells.get("name", "") or "A1", out_dir)
-            if url:
-                ws.write_url(r.n, 20, url, link, string=_clip(r.project.source_file),
-                             tip="打开原表")
+        file_links(ws, selfevals, 20)
+
+        # ---- 申报汇总
+        ws = wb.add_worksheet("申报汇总")
+        cols = [("序号", 6, "int"), ("实施单位", 26, "text"), ("项目名称", 36, "text"), ("年度", 7, "int"),
+                ("项目性质", 10, "text"), ("项目类别", 12, "text"), ("计划开始日期", 12, "text"),
+                ("计划完成日期", 12, "text"), ("金额单位", 8, "text"), ("项目资金总额", 14, "money"),
+                ("其中：财政资金", 14, "money"), ("其他资金", 12, "money"), ("年度资金申请总额", 14, "money"),
+                ("其中：当年财政拨款", 14, "money"), ("上年结转资金", 12, "money"), ("其他资金（年度）", 12, "money"),
+                ("年度资金申请总额（元）", 16, "money"), ("指标数", 7, "int"), ("问题数", 8, "int"),
+                ("错误", 6, "int"), ("警告", 6, "int"), ("提示", 6, "int"), ("主管部门", 24, "text"),
+                ("文件", 40, "text"), ("工作表", 12, "text")]
+        recs = []
+        for r in declarations:
+            p, d = r.project, r.project.declared
+            recs.append([r.n, p.unit, p.name, p.year or None, p.nature, p.category, p.start, p.end, p.money_unit,
+                         d.project_total, d.project_fiscal, d.project_other, d.annual_total, d.annual_fiscal,
+                         d.annual_carryover, d.annual_other, r.budget_yuan, len(p.indicators), len(r.findings),
+                         r.counts[ERROR], r.counts[WARNING], r.counts[NOTE], p.department,
+                         p.source_file, p.source_sheet])
+        table(ws, cols, recs)
+        file_links(ws, declarations, 23)
 
         # ---- 指标明细
         ws = wb.add_worksheet("指标明细")
-        cols = [("序号", 6, "int"), ("实施单位", 22, "text"), ("项目名称", 30, "text"), ("一级指标", 10, "text"),
+        cols = [("序号", 6, "int"), ("表别", 7, "text"), ("实施单位", 22, "text"), ("项目名称", 30, "text"),
+                ("一级指标", 10, "text"),
                 ("二级指标", 14, "text"), ("三级指标", 28, "text"), ("年度指标值", 16, "text"),
                 ("实际完成值", 16, "text"), ("分值", 7, "two"), ("得分", 7, "two"), ("规则得分", 9, "two"),
                 ("是否达成", 8, "text"), ("计分方法", 30, "text"), ("偏差原因分析及改进措施", 40, "wrap"),
@@ -417,12 +459,13 @@ def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
             for i, ind in enumerate(p.indicators):
                 res = results[i] if i < len(results) else None
                 met = "" if res is None else {True: "是", False: "否", None: "定性"}[res.met]
-                recs.append([r.n, p.unit, p.name, ind.level1, ind.level2, ind.level3, ind.target,
+                recs.append([r.n, p.kind, p.unit, p.name, ind.level1, ind.level2, ind.level3, ind.target,
                              "" if ind.actual is None else (format(ind.actual, "f")
                                                             if isinstance(ind.actual, Decimal) else ind.actual),
                              ind.weight, ind.score if ind.override is None else ind.override,
                              res.proposal if res else None, met, res.rule if res else "", ind.note,
-                             p.source_file, p.cells.get(f"indicators.{i}.score", "")])
+                             p.source_file, p.cells.get(f"indicators.{i}.score" if not r.is_declaration
+                                                        else f"indicators.{i}.target", "")])
         table(ws, cols, recs)
 
         # ---- 检查结果
@@ -431,7 +474,8 @@ def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
                 ("问题说明", 60, "wrap"), ("表上值", 14, "text"), ("应为", 14, "text"), ("文件", 36, "text"),
                 ("工作表", 12, "text"), ("单元格", 8, "text"), ("定位", 14, "text")]
         items = [(f, r) for r in rows for f in r.findings] + [(f, None) for f in _attach(run)[1]]
-        items.sort(key=lambda x: (SEVERITY_RANK.get(severity_text(x[0].severity), 9), x[1].n if x[1] else 10**9))
+        items.sort(key=lambda x: (SEVERITY_RANK.get(severity_text(x[0].severity), 9),
+                                  (x[1].is_declaration, x[1].n) if x[1] else (True, 10**9)))
         recs = [[severity_text(f.severity), r.project.unit if r else "", r.project.name if r else "", _check_name(f),
                  f.message_zh, f.found, f.expected, f.file, f.sheet, f.cell, ""] for f, r in items]
         table(ws, cols, recs)
@@ -441,8 +485,8 @@ def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
                 ws.write_url(i, 10, url, link, string=f"打开 {f.cell}" if f.cell else "打开文件",
                              tip="打开原表中的单元格")
             if r is not None:
-                ws.write_url(i, 2, f"internal:'项目汇总'!C{r.n + 1}", link, string=_clip(r.project.name),
-                             tip="转到项目汇总")
+                ws.write_url(i, 2, f"internal:'{r.sheet}'!C{r.n + 1}", link, string=_clip(r.project.name),
+                             tip=f"转到{r.sheet}")
         ws.set_row(0, 20)
 
         # ---- 图表 (native charts on small data tables)
@@ -451,7 +495,7 @@ def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
         ws.set_column(1, 3, 14)
         ws.write_string(0, 0, "评分等级", head)
         ws.write_string(0, 1, "项目数", head)
-        gc = grade_counts(rows)
+        gc = grade_counts(selfevals)
         for i, g in enumerate(GRADES, 1):
             ws.write_string(i, 0, g)
             ws.write_number(i, 1, gc[g])
@@ -469,7 +513,7 @@ def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
         ws.write_string(start, 1, "全年预算数（元）", head)
         ws.write_string(start, 2, "全年执行数（元）", head)
         ws.write_string(start, 3, "执行率(%)", head)
-        ur = unit_rates(rows)
+        ur = unit_rates(selfevals)
         for i, u in enumerate(ur, start + 1):
             ws.write_string(i, 0, _clip(u["unit"]))
             ws.write_number(i, 1, float(u["budget"]), money)
@@ -562,13 +606,15 @@ def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", s
     """Everything the template shows; ``base``: the report's folder (paths are shown
     relative to it)."""
     rows = project_rows(run)
+    selfevals = [r for r in rows if not r.is_declaration]
+    declarations = [r for r in rows if r.is_declaration]
     counts = run.counts()
     units: OrderedDict[str, list[ProjectRow]] = OrderedDict()
-    for r in sorted(rows, key=lambda r: (r.project.unit or "", r.n)):
+    for r in sorted(rows, key=lambda r: (r.project.unit or "", r.is_declaration, r.n)):
         units.setdefault(r.project.unit or "（未填单位）", []).append(r)
-    ur = unit_rates(rows)
-    budget = sum((r.budget_yuan for r in rows if r.budget_yuan is not None), Decimal(0))
-    executed = sum((r.executed_yuan for r in rows if r.executed_yuan is not None), Decimal(0))
+    ur = unit_rates(selfevals)
+    budget = sum((r.budget_yuan for r in selfevals if r.budget_yuan is not None), Decimal(0))
+    executed = sum((r.executed_yuan for r in selfevals if r.executed_yuan is not None), Decimal(0))
     try:
         overall = scoring.execution_rate(budget, executed, "shanghai") if budget else None
     except XlperfError:
@@ -578,6 +624,9 @@ def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", s
         p = r.project
         return {
             "anchor": r.anchor, "n": r.n, "unit": p.unit, "name": p.name, "year": p.year or "",
+            "kind": p.kind, "is_declaration": r.is_declaration, "n_indicators": len(p.indicators),
+            "project_total": _fmt(p.declared.project_total), "annual_total": _fmt(p.declared.annual_total),
+            "nature": p.nature, "category": p.category,
             "money_unit": p.money_unit, "budget": _fmt(r.budget), "executed": _fmt(r.executed),
             "rate": _fmt(r.rate), "rate_source": r.rate_source, "total": _fmt(r.total), "grade": r.grade or "—",
             "grade_source": r.grade_source, "profile": r.check.profile,
@@ -587,22 +636,26 @@ def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", s
             "findings": [_finding_view(f, base) for f in r.findings],
         }
 
-    views = {r.n: project_view(r) for r in rows}
+    views = {r.anchor: project_view(r) for r in rows}
     groups = []
     for unit, rs in units.items():
         c = Counter()
         for r in rs:
             c.update(r.counts)
-        groups.append({"unit": unit, "projects": [views[r.n] for r in rs],
+        groups.append({"unit": unit, "projects": [views[r.anchor] for r in rs],
+                       "n_selfevals": sum(1 for r in rs if not r.is_declaration),
+                       "n_declarations": sum(1 for r in rs if r.is_declaration),
                        "counts": {s: c.get(s, 0) for s in SEVERITIES}})
     return {
         "title": title,
         "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "n_files": len(run.files), "n_projects": len(rows), "n_units": len(units),
+        "n_files": len(run.files), "n_projects": len(selfevals), "n_declarations": len(declarations),
+        "n_units": len(units),
         "budget": _fmt(budget), "executed": _fmt(executed), "rate": _fmt(overall),
         "counts": counts, "severities": SEVERITIES,
-        "grades": _svg_grades(grade_counts(rows)), "rates": _svg_rates(ur),
-        "groups": groups, "projects": [views[r.n] for r in rows],
+        "grades": _svg_grades(grade_counts(selfevals)), "rates": _svg_rates(ur),
+        "groups": groups, "projects": [views[r.anchor] for r in selfevals],
+        "declarations": [views[r.anchor] for r in declarations],
         "problems": [_finding_view(f, base) for f in _sorted(_attach(run)[1])],
         "stats": {**(stats or {}), **({"worst_file": os.path.basename(str(stats["worst_file"]))}
                                        if stats and stats.get("worst_file") else {})},
@@ -674,7 +727,9 @@ def _cmd_harvest(args) -> int:
         stats.update(worst_file=worst, worst_seconds=round(times[worst], 3))
     write_summary_xlsx(run, out, force=args.force)
     if html:
-        write_html(run, html, force=args.force, stats=stats)
+        only_declarations = run.checks and all(c.project.kind == DECLARATION for c in run.checks)
+        write_html(run, html, force=args.force, stats=stats,
+                   title="项目支出绩效目标申报汇总" if only_declarations else "项目支出绩效自评汇总")
     if args.csv:
         folder = Path(args.csv)
         folder.mkdir(parents=True, exist_ok=True)
@@ -684,7 +739,9 @@ def _cmd_harvest(args) -> int:
                 folder / f"{name}.csv", index=False, encoding="utf-8-sig")
     c = run.counts()
     unread = len(getattr(h, "failed", []) or [])
-    print(f"读取文件 {len(run.files)} 个（{unread} 个未能读取），项目 {len(run.checks)} 个"
+    n_decl = sum(1 for c in run.checks if c.project.kind == DECLARATION)
+    kinds = f"自评表项目 {len(run.checks) - n_decl} 个" + (f"、申报表项目 {n_decl} 个" if n_decl else "")
+    print(f"读取文件 {len(run.files)} 个（{unread} 个未能读取），{kinds}"
           f"（读取用时 {read_s:.2f} 秒，核对 {run.seconds:.2f} 秒）。")
     print("检查结果：" + "，".join(f"{s} {c[s]} 条" for s in SEVERITIES) + "。")
     if times:

@@ -22,6 +22,7 @@ Defined edge cases (see tests/test_scoring.py):
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Iterable
@@ -86,6 +87,23 @@ def funds_score(rate, weight=None, profile="shanghai") -> Decimal:
 
 
 # ------------------------------------------------------------------- indicators
+
+#: What the generator writes in 偏差原因 when a register gives a score that departs from the
+#: rule without a reason: the workbook can carry the score, and the unit sees what to add.
+_PENDING = re.compile(r"（登记表得分 [-\d.]+ 与规则得分 [-\d.]+ 不同，未写明理由，请补充。）")
+
+
+def pending_reason(score: Decimal, proposal: Decimal) -> str:
+    def plain(x: Decimal) -> str:
+        return format(x.normalize() if x == x.to_integral_value() else x, "f")
+    return f"（登记表得分 {plain(score)} 与规则得分 {plain(proposal)} 不同，未写明理由，请补充。）"
+
+
+def has_reason(note) -> bool:
+    """A reason is written: some text other than the generator's :func:`pending_reason`."""
+    text = (note or "").strip()
+    return bool(text) and not _PENDING.fullmatch(text)
+
 
 @dataclass(frozen=True)
 class Override:

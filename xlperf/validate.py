@@ -24,6 +24,10 @@ What is checked (``Finding.check`` names the check):
 * ``missing`` / ``unreadable``  a figure that is blank or cannot be read, so cannot be checked;
 * ``engine``     what the engine refuses (an override without a reason, spending without a budget).
 
+A 申报表 is checked on its own terms: ``decl_sum`` (项目资金总额 = 财政资金 + 其他资金,
+年度资金申请总额 = its three parts, and not above the project's total), ``decl_dates``,
+``missing`` / ``unreadable`` targets, and ``weights`` when it gives 分值.
+
 The rounding of a form made elsewhere is not printed on it: :func:`infer_profile` finds
 the profile(s) that reproduce the form's own 执行率 and 得分, and a figure no profile
 reproduces is reported as such (a 9.36 for 96.36% is wrong under every rounding; a
@@ -240,7 +244,10 @@ def review_project(project: Project, declared: Project | None = None, profile=No
     p = _profiles.get(profile if profile is not None and not isinstance(profile, str) else name)
     out = ProjectCheck(project, p.name, why, declared=declared)
     if project.kind != "自评表":
-        # A 申报表 carries no figures to recompute; only its targets can be compared.
+        # A 申报表 carries no score to recompute: its own arithmetic and targets are checked.
+        out.profile_explanation = f"申报表：按规则「{p.name}」核对资金合计与指标值。"
+        _check_declaration(project, p, out.findings)
+        out.findings.sort(key=lambda x: SEVERITY_RANK.get(severity_text(x.severity), 9))
         return out
     score = scoring.score_project(project, p)
     out.score = score
@@ -347,7 +354,7 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
     for i, (ind, res) in enumerate(zip(project.indicators, score.indicators)):
         name = ind.level3 or f"第 {i + 1} 个指标"
         key = f"indicators.{i}"
-        note = (ind.note or "").strip()
+        note = (ind.note or "").strip() if scoring.has_reason(ind.note) else ""
         if ind.weight is None:
             f.append(_finding(WARNING, project, [f"{key}.weight", f"{key}.score"],
                               f"指标「{name}」的分值为空。", "", "", "missing"))
@@ -534,6 +541,69 @@ def _check_declared(project: Project, declared: Project, f: list) -> None:
                                   line.initial, converted, "declared_funds"))
 
 
+#: The 申报表's funds block: each total and the parts it is the sum of (blank counts as 0).
+_DECLARED_SUMS = (
+    ("project_total", "项目资金总额", (("project_fiscal", "财政资金"), ("project_other", "其他资金"))),
+    ("annual_total", "年度资金申请总额", (("annual_fiscal", "当年财政拨款"), ("annual_carryover", "上年结转资金"),
+                                        ("annual_other", "其他资金"))),
+)
+
+
+def _check_declaration(project: Project, p, f: list) -> None:
+    """A 申报表 on its own: the funds add up, this year's request is within the project's
+    total, every indicator has a readable target, and 分值 (when given) total the profile's."""
+    d = project.declared
+    unit = project.money_unit or "元"
+    for total_attr, total_name, parts in _DECLARED_SUMS:
+        total = getattr(d, total_attr)
+        values = [getattr(d, a) for a, _ in parts]
+        if total is None:
+            f.append(_finding(WARNING, project, f"declared.{total_attr}", f"{total_name}为空。", "", "", "missing"))
+            continue
+        if all(v is None for v in values):
+            f.append(_finding(WARNING, project, f"declared.{total_attr}",
+                              f"{total_name} {_num(total)}{unit} 的组成（{'、'.join(n for _, n in parts)}）均未填写。",
+                              "", "", "missing"))
+            continue
+        added = sum((v for v in values if v is not None), Decimal(0))
+        if added != total:
+            terms = " + ".join(f"{n} {_num(v) if v is not None else '空'}" for (_, n), v in zip(parts, values))
+            f.append(_finding(ERROR, project, [f"declared.{total_attr}"],
+                              f"{total_name} {_num(total)}{unit} 不等于 {terms} = {_num(added)}{unit}。",
+                              total, added, "decl_sum"))
+    if d.annual_total is not None and d.project_total is not None and d.annual_total > d.project_total:
+        f.append(_finding(WARNING, project, ["declared.annual_total"],
+                          f"年度资金申请总额 {_num(d.annual_total)}{unit} 大于项目资金总额 {_num(d.project_total)}{unit}。",
+                          d.annual_total, d.project_total, "decl_sum"))
+    if project.start and project.end and project.start > project.end:
+        f.append(_finding(ERROR, project, ["end", "start"],
+                          f"计划完成日期 {project.end} 早于计划开始日期 {project.start}。",
+                          project.end, project.start, "decl_dates"))
+    if not project.indicators:
+        f.append(_finding(WARNING, project, "name", "申报表中没有读到任何绩效指标。", "", "", "missing"))
+        return
+    for i, ind in enumerate(project.indicators):
+        name = ind.level3 or f"第 {i + 1} 个指标"
+        key = f"indicators.{i}.target"
+        if is_blank(ind.target):
+            f.append(_finding(WARNING, project, [key, f"indicators.{i}.level3"],
+                              f"指标「{name}」的年度指标值为空（自评时无从对照，请补填）。", "", "", "missing"))
+            continue
+        try:
+            parse_target(ind.target)
+        except XlperfError as exc:
+            f.append(_finding(WARNING, project, key, f"指标「{name}」：{exc.message}", ind.target, "",
+                              "unreadable"))
+    weights = [ind.weight for ind in project.indicators]
+    if all(w is not None for w in weights):
+        funds_weight = project.funds_weight if project.funds_weight is not None else p.funds_weight
+        total, expected = funds_weight + sum(weights, Decimal(0)), sum(p.weights.values(), Decimal(0))
+        if abs(total - expected) > _NOISE:
+            f.append(_finding(ERROR, project, ["total_weight"],
+                              f"分值合计应为 {_num(expected)}，实际为 {_num(total)}（预算执行率 {_num(funds_weight)}"
+                              f" + 指标 {_num(total - funds_weight)}）。", total, expected, "weights"))
+
+
 def _decl_key(p: Project) -> tuple:
     return (_norm_name(p.unit), _norm_name(p.name))
 
@@ -627,8 +697,7 @@ def _harvest_parts(h) -> tuple[list[Project], list, list[str]]:
 def check_harvest(h, declarations: Sequence[Project] = (), profile=None) -> CheckRun:
     projects, problems, files = _harvest_parts(h)
     t0 = time.perf_counter()
-    selfevals = [p for p in projects if p.kind == "自评表"]
-    checks = check_projects(selfevals, declarations, profile)
+    checks = check_projects(projects, declarations, profile)
     seen = {id(f) for c in checks for f in c.findings}
     problems = [pr for pr in problems if id(pr) not in seen]
     return CheckRun(checks, problems, files, time.perf_counter() - t0, h)
@@ -699,7 +768,7 @@ def _cmd_check(args) -> int:
             print(format_finding(pr))
         for c in run.checks:
             print(f"{c.project.title}（{Path(c.project.source_file).name if c.project.source_file else '—'}）"
-                  f" 规则：{c.profile}")
+                  + (" 申报表" if c.project.kind == "申报表" else f" 规则：{c.profile}"))
             if not c.findings:
                 print("  未发现问题。")
             for fd in c.findings:
