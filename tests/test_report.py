@@ -246,6 +246,9 @@ def test_never_overwrites_without_force(sample, tmp_path):
     assert out.read_bytes() == b"old"
     write_summary_xlsx(sample, out, force=True)
     assert zipfile.is_zipfile(out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask      # as open() would give, not mkstemp's 0600
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".~xlperf")] == []
 
 

@@ -19,18 +19,18 @@ Safety rules, because every text in them was typed by someone else:
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import os
 import re
-import tempfile
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 from . import scoring
 from .errors import XlperfError
+from .template import atomic_write
 from .model import DECLARATION, DeclaredFunds, FundsLine, Indicator, Project
 from .validate import (ERROR, NOTE, SEVERITIES, SEVERITY_RANK, WARNING, CheckRun, Finding, ProjectCheck,
                        check_harvest, check_projects, finding_check, severity_text)
@@ -291,24 +291,11 @@ def _prepare(path: Path, force: bool) -> Path:
     return path
 
 
-def _atomic(path: Path, force: bool, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary name next to ``path``, then rename it over."""
+def _write(path: Path, force: bool, data: bytes) -> Path:
+    """Write ``data`` atomically (:func:`xlperf.template.atomic_write`), never over an
+    existing file without ``force``."""
     path = _prepare(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=".~xlperf-", suffix=path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        if path.exists() and not force:  # appeared while we wrote
-            raise OutputExists(f"输出文件「{path}」已存在；如要覆盖，请加 --force。")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, data)
     return path
 
 
@@ -350,16 +337,19 @@ def write_summary_xlsx(harvest_or_frames, path, force: bool = False) -> Path:
     """Write 汇总.xlsx: 项目汇总, 指标明细, 检查结果 and a 图表 sheet with native charts."""
     run = _as_run(harvest_or_frames)
     path = Path(path)
-    return _atomic(path, force, lambda tmp: _write_xlsx(run, tmp, path.parent))
+    _prepare(path, force)                 # refuse before the work, not after it
+    buf = io.BytesIO()
+    _write_xlsx(run, buf, path.parent)
+    return _write(path, force, buf.getvalue())
 
 
-def _write_xlsx(run: CheckRun, target: str, out_dir: Path) -> None:
+def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
     import xlsxwriter
 
     rows = project_rows(run)
     selfevals = [r for r in rows if not r.is_declaration]
     declarations = [r for r in rows if r.is_declaration]
-    wb = xlsxwriter.Workbook(target, {"strings_to_formulas": False, "strings_to_urls": False,
+    wb = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                                       "strings_to_numbers": False, "nan_inf_to_errors": True})
     try:
         head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
@@ -676,12 +666,9 @@ def render_html(run_or_harvest, title: str = "项目支出绩效自评汇总", s
 def write_html(harvest_or_frames, path, force: bool = False, title: str = "项目支出绩效自评汇总",
                stats: dict | None = None) -> Path:
     """Write the self-contained HTML report (no external reference of any kind)."""
+    _prepare(Path(path), force)
     text = render_html(harvest_or_frames, title, stats, Path(path).resolve().parent)
-
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-    return _atomic(Path(path), force, write)
+    return _write(Path(path), force, text.encode("utf-8"))
 
 
 # ------------------------------------------------------------------ CLI
