@@ -420,6 +420,7 @@ def test_fill_from_a_project_file_puts_its_figures_in_the_named_cells(tmp_path, 
     ("kind: 申报表\nyear: 2024\nname: 甲\ndeclared_funds: {annual_total: 12.3.4}\n",
      "declared_funds.annual_total「12.3.4」不是有效数字"),
     ("kind: 申报表\nyear: 2024\nname: 甲\nmoney_unit: 美元\n", "money_unit 应为 元 或 万元"),
+    ("kind: 自评表\nyear: 2024\nname: 甲\nprofile: 北京\nfunds: []\n", "字段 profile：未知的评分规则「北京」"),
     ("kind: [自评表\n", "不是有效的 YAML（第 2 行）"),
     ("- {kind: 申报表, year: 2024, name: 甲}\n- {kind: 申报表, year: 2024, name: 乙}\n", "文件中有 2 项"),
 ])

@@ -1214,10 +1214,16 @@ def _load_project_file(path: Path, kind: str | None) -> Project:
     if not (kind or file_kind):
         raise GenerateError("缺少字段 kind（申报表 或 自评表），也可用 --kind 指定。").at(path)
     try:
-        return project_from_dict(data, kind=kind or file_kind, year=settings.get("year"),
-                                 money_unit=settings.get("money_unit") or "元", profile=settings.get("profile"))
+        project = project_from_dict(data, kind=kind or file_kind, year=settings.get("year"),
+                                    money_unit=settings.get("money_unit") or "元", profile=settings.get("profile"))
     except SeedError as exc:
         raise GenerateError(exc.message).at(path) from None
+    if settings.get("profile"):
+        try:
+            _profiles.get(project.profile)
+        except XlperfError as exc:
+            raise GenerateError(f"字段 profile：{exc.message}").at(path) from None
+    return project
 
 
 def _cmd_fill(args) -> int:
@@ -1290,7 +1296,9 @@ def _cmd_generate(args) -> int:
 
 def register_cli(sub) -> None:
     p = sub.add_parser("fill", help="填写一个项目 → 一个工作簿")
-    p.add_argument("input", nargs="?", help="项目数据（YAML 或 JSON，字段同 workbooks/SEEDS-SCHEMA.md）")
+    p.add_argument("input", nargs="?",
+                   help="项目数据（YAML 或 JSON）：一个项目，字段同 workbooks/seeds.yaml 中 projects 的一项"
+                        "（见 workbooks/SEEDS-SCHEMA.md），另加 kind（申报表/自评表）、year，可选 money_unit（元/万元）、profile")
     p.add_argument("--seed", help="改用样例数据中的项目，如 001-01")
     p.add_argument("--kind", choices=["申报表", "自评表"])
     p.add_argument("-o", "--out", required=True, help="输出 .xlsx 文件")
