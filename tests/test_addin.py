@@ -71,10 +71,49 @@ def test_build_refuses_another_xlwings_version(monkeypatch):
         B.template_bytes()
 
 
+def test_cli_build_refuses_another_xlwings_version_in_chinese(monkeypatch, tmp_path, capsys):
+    import xlwings
+    monkeypatch.setattr(xlwings, "__version__", "0.33.1")
+    assert cli.main(["addin", "build", "--out", str(tmp_path / "dist")]) == 2
+    err = capsys.readouterr().err
+    assert "加载项基于 xlwings 0.37.8 的模板生成，当前安装的是 xlwings 0.33.1" in err
+    assert "pip install xlwings==0.37.8" in err
+    assert not (tmp_path / "dist").exists()                   # nothing half-built
+
+
+def test_the_pin_in_pyproject_is_the_version_the_addin_is_built_from():
+    import tomllib
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    dependencies = pyproject["project"]["dependencies"]
+    assert f"xlwings=={B.XLWINGS_VERSION}" in dependencies
+    assert 'pywin32>=224; sys_platform == "win32"' in dependencies   # as xlwings 0.37.8 itself requires
+
+
+def test_the_built_addin_records_the_xlwings_version(xlam, built):
+    assert B.stage_keywords(B.STAGE_TEMPLATE) == "xlperf-vba=template; xlwings=0.37.8"
+    assert "<cp:keywords>xlperf-vba=template; xlwings=0.37.8</cp:keywords>" in part(xlam, "docProps/core.xml").decode()
+    assert json.loads(built.manifest.read_text(encoding="utf-8"))["xlwings"] == "0.37.8"
+    assert 'Public Const XLWINGS_VERSION As String = "0.37.8"' in C.vba_modules(xlam)["xlwings"]
+
+
 def test_build_is_reproducible(built, tmp_path):
     again = B.build(tmp_path, vba_directory=tmp_path / "none")
     assert again.path.read_bytes() == built.path.read_bytes()
     assert again.sha256 == built.sha256
+
+
+def test_build_is_reproducible_across_processes(built, tmp_path):
+    # Another interpreter, another hash seed, time zone and working folder: the same bytes.
+    import os
+    import subprocess
+    code = ("import sys; from pathlib import Path; from xlperf.addin import build as B; "
+            "print(B.build(Path(sys.argv[1]), vba_directory=Path(sys.argv[1]) / 'none').sha256)")
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "TZ": "Asia/Shanghai",
+           "PYTHONPATH": str(Path(__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "输出")], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, check=True, encoding="utf-8")
+    assert out.stdout.strip() == built.sha256
+    assert (tmp_path / "输出" / "xlperf.xlam").read_bytes() == built.path.read_bytes()
 
 
 def test_build_writes_manifest_and_vba_sidecar(built):
@@ -141,6 +180,28 @@ def test_settings_with_chinese_paths_survive(xlam):
     assert part(data, "xl/vbaProject.bin") == part(xlam, "xl/vbaProject.bin")
     with pytest.raises(B.AddinError, match="未知的加载项设置"):
         B.replace_settings(xlam, {"Interpreter": "x"})
+
+
+def test_workbook_paths_on_the_python_command_line_are_ignored(xlam, monkeypatch):
+    # RunPython and the UDF server start Python with
+    # `xlwings.utils.prepare_sys_path("<ADD_WORKBOOK_TO_PYTHONPATH>;<ActiveWorkbook.FullName>;
+    # <ThisWorkbook.FullName>;<3 OneDrive/SharePoint settings>;<PYTHONPATH>")` (template VBA,
+    # ExecuteWindows / XLPyCommand). The UDF server's command goes through the ANSI code page,
+    # so on an English Windows a Chinese path arrives as "?". With the add-in's settings these
+    # paths do not reach sys.path, whatever they look like.
+    from xlwings.utils import prepare_sys_path
+    settings = B.read_conf_sheet(xlam)
+    this = r"C:\Users\张三\AppData\Roaming\Microsoft\Excel\XLSTART\xlperf.xlam"
+    for active in (r"D:\绩效\2024\自评表.xlsx", r"D:\??\2024\???.xlsx", r"D:\绩效 资料\（2024）\R&D's.xlsx"):
+        for add in (settings["ADD_WORKBOOK_TO_PYTHONPATH"], "true"):
+            path = ["site-packages"]
+            monkeypatch.setattr(sys, "path", path)
+            prepare_sys_path(";".join([add, active, this, "", "", "", settings["PYTHONPATH"]]))
+            added = [p for p in path if p != "site-packages"]
+            if add == "true":                                       # xlwings' default would add them
+                assert any("2024" in p for p in added) and any("XLSTART" in p for p in added)
+            else:
+                assert added == [""], added                         # only the (empty) PYTHONPATH setting
 
 
 def test_document_properties_name_the_addin_and_its_stage(xlam):
@@ -308,6 +369,55 @@ def test_python_command_check():
         "import xlperf.addin.ribbon as xa; xa.ribbon_action('print')", "print"))
     assert any("有效的 Python" in p for p in C.check_python("import ;", "x"))
     assert any("xlperf.nothing" in p for p in C.check_python("import xlperf; xlperf.nothing()", "x"))
+
+
+def test_the_check_catches_a_button_tag_the_vba_dispatcher_does_not_handle(xlam):
+    ribbon = V.modules()["RibbonMyAddin"]
+    assert 'Case "recalc", "check"' in ribbon
+    broken = ribbon.replace('Case "recalc", "check"', 'Case "recalc"')
+    report = C.check_addin(xlam, overrides={"RibbonMyAddin": broken})
+    assert [p for p in report.problems if "Select Case" in p] == [
+        "xlperfCheck 的 tag「check」在 RibbonMyAddin.RunMain 的 Select Case 中没有对应的 Case（按下按钮会执行 Case Else）。"]
+    # A Sub renamed in the VBA (not in the ribbon) is caught as well.
+    renamed = ribbon.replace("Sub RunMain(", "Sub RunMainX(")
+    report = C.check_addin(xlam, overrides={"RibbonMyAddin": renamed})
+    assert any("RibbonMyAddin.RunMain" in p and "没有对应的 Sub" in p for p in report.problems)
+
+
+def test_the_check_catches_a_runpython_command_cmd_exe_would_rewrite(xlam):
+    # VBA `"…ribbon_action(""" & action & """)"`: Python would get ribbon_action("recalc").
+    broken = V.modules()["RibbonMyAddin"].replace("""ribbon_action('" & action & "')""",
+                                                  '''ribbon_action(""" & action & """)''')
+    assert broken != V.modules()["RibbonMyAddin"]
+    report = C.check_addin(xlam, overrides={"RibbonMyAddin": broken})
+    assert any("cmd.exe" in p and '"' in p for p in report.problems)
+
+
+def test_every_engine_function_a_button_calls_exists_with_the_ribbons_call_shape():
+    # The real xlperf.recalc.run_on_book and xlperf.generate.roll_forward_file: what the static
+    # check of `xlperf addin check` imports for the buttons 重新计算 / 检查 / 导入申报表.
+    for action, spec in R.ENGINE_CALLS.items():
+        assert C.check_engine_call(action, spec) == [], action
+    assert R.ribbon_action.engine_calls is R.ENGINE_CALLS
+    assert set(R.ENGINE_CALLS) == set(R.ACTIONS)
+
+
+def test_the_check_catches_a_missing_or_changed_engine_function(monkeypatch):
+    command = "import xlperf.addin.ribbon as xa; xa.ribbon_action('import')"
+    empty = types.ModuleType("xlperf.generate")
+    monkeypatch.setitem(sys.modules, "xlperf.generate", empty)
+    assert C.check_python(command, "import") == ["按钮动作「import」调用的 xlperf.generate.roll_forward_file 不存在（或不可调用）。"]
+
+    def roll_forward_file(declaration_path, out_path, *, year=None, overwrite=False):   # force renamed
+        raise AssertionError("not called by the check")
+    empty.roll_forward_file = roll_forward_file
+    problems = C.check_python(command, "import")
+    assert len(problems) == 1 and "roll_forward_file(…, …, mode=…, force=…)" in problems[0]
+    # The other buttons do not depend on it.
+    assert C.check_python("import xlperf.addin.ribbon as xa; xa.ribbon_action('recalc')", "recalc") == []
+    monkeypatch.setitem(sys.modules, "xlperf.recalc", None)
+    assert any("xlperf.recalc" in p and "无法导入" in p for p in C.check_python(
+        "import xlperf.addin.ribbon as xa; xa.ribbon_action('check')", "check"))
 
 
 # ------------------------------------------------------------------ VBA text
@@ -551,9 +661,14 @@ def fake_generate(monkeypatch):
     module = types.ModuleType("xlperf.generate")
     module.calls = []
 
-    def roll_forward_file(declaration_path, out_path):
+    def roll_forward_file(declaration_path, out_path, *, year=None, profile=None, mode="portable", force=False):
+        # The signature agreed for xlperf.generate.roll_forward_file.
         module.calls.append((declaration_path, out_path))
+        module.kwargs.append({"year": year, "profile": profile, "mode": mode, "force": force})
         Path(out_path).write_bytes(b"xlsx")
+        return Path(out_path)
+
+    module.kwargs = []
 
     module.roll_forward_file = roll_forward_file
     monkeypatch.setitem(sys.modules, "xlperf.generate", module)
@@ -610,6 +725,7 @@ def test_import_declaration_with_chinese_paths(tmp_path, fake_generate):
     app = FakeApp(FakeApi(open_name=str(declaration), save_name=str(out)))
     assert R.ribbon_action("import", FakeBook(app)) == out
     assert fake_generate.calls == [(declaration, out)]
+    assert fake_generate.kwargs == [{"year": None, "profile": None, "mode": "portable", "force": False}]
     assert app.opened == [str(out)]
     assert app.api.calls[1][1][0] == str(out)                      # suggested name: 申报表 → 自评表
     assert "卫生银联专线自评表.xlsx" in app.statuses[-1]
@@ -624,6 +740,16 @@ def test_import_declaration_cancelled_and_overwrite_declined(tmp_path, fake_gene
     app = FakeApp(FakeApi(open_name=str(tmp_path / "a.xlsx"), save_name=str(existing)), answer="no")
     assert R.ribbon_action("import", FakeBook(app)) is None
     assert fake_generate.calls == [] and app.alerts[-1][2] == "yes_no"
+
+
+def test_import_declaration_overwrites_only_when_the_user_agreed(tmp_path, fake_generate):
+    existing = tmp_path / "项目自评表.xlsx"
+    existing.write_bytes(b"old")
+    app = FakeApp(FakeApi(open_name=str(tmp_path / "项目申报表.xlsx"), save_name=str(existing)), answer="yes")
+    assert R.ribbon_action("import", FakeBook(app)) == existing
+    assert "已存在" in app.alerts[0][0] and ".bak" in app.alerts[0][0]
+    # roll_forward_file keeps an existing file unless force: the user's "yes" is passed on.
+    assert fake_generate.kwargs == [{"year": None, "profile": None, "mode": "portable", "force": True}]
 
 
 def test_default_output_name():

@@ -27,9 +27,10 @@ def ribbon_action(action: str, book=None):
 # ------------------------------------------------------------------------ CLI
 
 def _cmd_build(args) -> int:
-    from .build import build
-    result = build(args.out)
+    from . import build as B
+    result = B.build(args.out)
     print(f"已生成 {result.path}（SHA-256 {result.sha256}）")
+    print(f"  模板：xlwings {B.XLWINGS_VERSION} 的 {B.TEMPLATE_NAME}（版本记录在加载项的文档属性和构建说明中）")
     print(f"  阶段：{result.stage}（{result.note}）")
     for name, path in result.sidecar.items():
         print(f"  VBA 模块 {name}：{path}")

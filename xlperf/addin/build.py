@@ -9,7 +9,7 @@ xlwings :data:`XLWINGS_VERSION` (checked by SHA-256), i.e. what
   with the relationship type of that namespace (the template pairs the 2006 namespace with the
   2007 relationship type; the template's part is dropped);
 * the configuration sheet ``myaddin.conf`` (activated: the template ships it as
-  ``_myaddin.conf``): UDF module ``xlperf.udfs``, workbook folder kept off PYTHONPATH, and at
+  ``_myaddin.conf``): UDF module ``xlperf.udfs``, workbook folder kept off ``sys.path``, and at
   install time the interpreter of the current environment;
 * the document properties (name and description shown in Excel's add-in list, build stage).
 
@@ -96,8 +96,8 @@ def default_settings() -> dict[str, object]:
         "Debug UDFs": False,
         "Use UDF Server": False,
         "Show Console": False,
-        # xlperf is an installed package: keep the workbook's folder (which may hold a
-        # Chinese path such as D:\绩效\2024) out of the Python command line.
+        # xlperf is an installed package: Python ignores the workbook and add-in paths xlwings
+        # puts on its command line (which may hold D:\绩效\2024, or "?" after an ANSI conversion).
         "ADD_WORKBOOK_TO_PYTHONPATH": "false",
         "ONEDRIVE_CONSUMER_WIN": "",
         "ONEDRIVE_COMMERCIAL_WIN": "",
@@ -404,8 +404,8 @@ def build(out_dir: Path, settings: dict[str, object] | None = None, *,
     """Write ``xlperf.xlam``, the VBA modules still to be added (``xlperf-vba/*.bas``) and
     ``xlperf-build.json`` into ``out_dir``."""
     out_dir = Path(out_dir)
+    data, project = build_bytes(settings, vba_directory=vba_directory)  # refuses another xlwings first
     out_dir.mkdir(parents=True, exist_ok=True)
-    data, project = build_bytes(settings, vba_directory=vba_directory)
     target = out_dir / ADDIN_NAME
     target.write_bytes(data)
     sidecar_dir = out_dir / "xlperf-vba"

@@ -7,9 +7,13 @@
   rules of the customUI schema for the elements it uses (ids unique NCNames, one of
   id/idQ/idMso, lengths, keytips, enumerations);
 * every callback the ribbon names (``onAction`` …) exists as a public ``Sub`` with the right
-  first parameter in the add-in's VBA project, read with oletools/olevba;
+  first parameter in the add-in's VBA project, read with oletools/olevba, and a callback that
+  dispatches on the button's tag (``Select Case``) has a ``Case`` for every button's tag;
 * every ``RunPython`` command those callbacks can reach is valid Python whose imports import
-  and whose called functions exist (and accept the button's tag, for ``ribbon_action``).
+  and whose called functions exist (and accept the button's tag, for ``ribbon_action``); for
+  ``ribbon_action`` also the engine function each action calls
+  (:data:`xlperf.addin.ribbon.ENGINE_CALLS`: ``xlperf.recalc.run_on_book``,
+  ``xlperf.generate.roll_forward_file``) imports and accepts the arguments the ribbon passes.
 
 ``overrides`` (module name → ``.bas`` text) checks the VBA project as it will be after
 ``xlperf addin finish`` puts the generated modules in: the check then assumes every button
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import io
 import logging
 import re
@@ -204,6 +209,38 @@ def _names_for(sub: Sub, tag: str, addin_stem: str) -> dict[str, str]:
     return names
 
 
+#: Characters cmd.exe still interprets inside the double quotes xlwings' ExecuteWindows puts
+#: the RunPython command in (``cmd.exe /C … python -B -c "…; <command>"``).
+_CMD_UNSAFE = frozenset('"%\r\n')
+
+_SELECT = re.compile(r"^Select\s+Case\s+(?P<expr>.+)$", re.I)
+_CASE = re.compile(r"^Case\s+(?P<labels>.+)$", re.I)
+
+
+def _dispatches(sub: Sub, tag: str) -> bool:
+    """False when ``sub`` dispatches on the button's tag (``Select Case control.Tag`` or on a
+    variable assigned from it) and no ``Case`` of that Select names ``tag``."""
+    tag_vars = {"control.tag"} | {k.lower() for k, v in _names_for(sub, tag, "").items() if v == tag}
+    depth, inside, labels, seen = 0, False, set(), False
+    for raw in sub.body:
+        line = _strip_comment(raw)
+        m = _SELECT.match(line)
+        if m:
+            depth += 1
+            if depth == 1 and m.group("expr").strip().lower() in tag_vars:
+                inside, seen = True, True
+            continue
+        if re.match(r"^End\s+Select\b", line, re.I):
+            depth -= 1
+            if depth == 0:
+                inside = False
+            continue
+        c = _CASE.match(line)
+        if inside and depth == 1 and c and not c.group("labels").strip().lower().startswith("else"):
+            labels |= {lit[1:-1].replace('""', '"') for lit in re.findall(r'"(?:[^"]|"")*"', c.group("labels"))}
+    return not seen or tag in labels
+
+
 # --------------------------------------------------------------------- Python
 
 def check_python(command: str, tag: str) -> list[str]:
@@ -260,11 +297,40 @@ def check_python(command: str, tag: str) -> list[str]:
             if not callable(obj):
                 problems.append(f"RunPython 目标不可调用：{path}")
                 continue
+            action = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
             accepted = getattr(obj, "accepted_actions", None)
-            if accepted is not None and node.args and isinstance(node.args[0], ast.Constant) \
-                    and node.args[0].value not in accepted:
-                problems.append(f"{path} 不认识按钮动作「{node.args[0].value}」（按钮 tag {tag}）")
+            if accepted is not None and action is not None and action not in accepted:
+                problems.append(f"{path} 不认识按钮动作「{action}」（按钮 tag {tag}）")
+                continue
+            engine_calls = getattr(obj, "engine_calls", None)
+            if engine_calls is not None and action is not None:
+                problems += check_engine_call(action, engine_calls.get(action))
     return problems
+
+
+def check_engine_call(action: str, spec) -> list[str]:
+    """The engine function a button reaches (``(module, function, positional arguments,
+    keyword arguments)`` from :data:`xlperf.addin.ribbon.ENGINE_CALLS`): importable, present,
+    and accepting exactly that call."""
+    if spec is None:
+        return []
+    module_name, name, positional, keywords = spec
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - report any import failure
+        return [f"按钮动作「{action}」调用的模块无法导入：{module_name}（{type(exc).__name__}: {exc}）"]
+    function = getattr(module, name, None)
+    if not callable(function):
+        return [f"按钮动作「{action}」调用的 {module_name}.{name} 不存在（或不可调用）。"]
+    try:
+        inspect.signature(function).bind(*[None] * positional, **{k: None for k in keywords})
+    except TypeError as exc:
+        shown = ", ".join(["…"] * positional + [f"{k}=…" for k in keywords])
+        return [f"按钮动作「{action}」以 {name}({shown}) 调用 {module_name}.{name}，"
+                f"但它的参数是 {inspect.signature(function)}（{exc}）。"]
+    except ValueError:  # pragma: no cover - no signature available (C functions)
+        pass
+    return []
 
 
 # ---------------------------------------------------------------------- ribbon
@@ -434,6 +500,10 @@ def check_addin(xlam: bytes, *, filename: str = B.ADDIN_NAME,
                     report.problems.append(f"{sub.module}.{sub.name} 作为按钮的 onAction 只能有一个参数。")
                 module_subs = {k: s for (m, k), s in by_module.items() if m == sub.module.lower()}
                 names = _names_for(sub, cb.tag, stem)
+                if attr == "onAction" and not _dispatches(sub, cb.tag):
+                    message = (f"{cb.control} 的 tag「{cb.tag}」在 {sub.module}.{sub.name} 的 Select Case 中"
+                               f"没有对应的 Case（按下按钮会执行 Case Else）。")
+                    (report.problems if enabled else report.notes).append(message)
                 for expr in dict.fromkeys(_reachable_runpython(sub, module_subs)):
                     try:
                         command = eval_vba_string(expr, names)
@@ -447,5 +517,10 @@ def check_addin(xlam: bytes, *, filename: str = B.ADDIN_NAME,
                         report.notes.append(f"{cb.control} 已禁用，其 RunPython 命令未检查：{command}")
                         continue
                     report.commands.append((cb.control, command))
+                    unsafe = sorted({repr(ch)[1:-1] for ch in command if ch in _CMD_UNSAFE})
+                    if unsafe:
+                        report.problems.append(
+                            f"{cb.control}：RunPython 命令含有字符 {' '.join(unsafe)}：xlwings 把命令放在 cmd.exe 的"
+                            f"双引号中交给 python -c，这些字符会被 cmd.exe 改写或截断命令（Python 代码请用单引号）。")
                     report.problems += [f"{cb.control}：{p}" for p in check_python(command, cb.tag)]
     return report

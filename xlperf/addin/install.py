@@ -8,17 +8,28 @@ configuration sheet ``myaddin.conf``: the interpreter of the current Python envi
 the VBA as Unicode cell values, unlike the ``%USERPROFILE%\\.myaddin\\myaddin.conf`` file, which
 the VBA reads through ANSI file I/O.
 
-Chinese paths. Three places of the xlwings VBA convert strings to the system ANSI code page:
-the ``Declare`` calls into ``xlwings64-<ver>.dll`` (the UDF server's command line, which
-contains the interpreter path and the workbook/add-in paths), ``LoadLibraryA`` of that DLL,
-and ``Environ``/``Open`` for the temp folder and error log. Characters the code page cannot
-represent (any Chinese character on an English Windows; rare characters on a Chinese one)
-turn into ``?`` there. ``install`` therefore writes paths that survive the ANSI conversion:
-the long path when the ANSI code page can encode it, otherwise its 8.3 short name (ASCII), and
-says so plainly when neither works; it keeps the workbook's folder off the Python command
-line (``ADD_WORKBOOK_TO_PYTHONPATH = false``: xlperf is an installed package) and pins the
-temp folder. The ribbon's ``RunPython`` itself starts Python through ``WScript.Shell.Run``
-(Unicode), so workbooks in folders like ``D:\\绩效\\2024`` work.
+Chinese paths (user 张三, workbooks in ``D:\\绩效\\2024``). The template's VBA hands strings to
+Python in two ways:
+
+* ``RunPython`` (the ribbon buttons) builds a ``cmd.exe /C … python -B -c "…"`` command line and
+  starts it with ``WScript.Shell.Run``, a COM call that takes Unicode: the workbook's name
+  (``--wb="自评表.xlsx"``) and full path (inside ``prepare_sys_path("…")``, backslashes doubled,
+  ``&`` escaped as ``^&``) reach Python intact. The Python command itself sits inside cmd.exe's
+  double quotes; :mod:`.check` makes sure it contains no ``"`` or ``%``.
+* The UDF server is started by ``xlwings64-<ver>.dll`` through ``Declare`` calls, and VBA converts
+  a ``Declare``'s String arguments to the system ANSI code page: the interpreter path and the
+  workbook and add-in paths of that command line, and ``LoadLibraryA`` of the DLL. The error
+  log of RunPython is read back with ANSI file I/O (``Open``) from the temp folder.
+
+Characters the code page cannot represent (any Chinese character on an English Windows; rare
+ones on a Chinese Windows) turn into ``?`` there. ``install`` therefore writes the interpreter
+(or conda) path and the temp folder in a form that survives the conversion: the long path when
+the ANSI code page can encode it, otherwise its 8.3 short name (ASCII), and says so plainly when
+neither works. The workbook and add-in paths on the command line cannot be chosen (the add-in
+lives in ``%APPDATA%``, which holds the user name); ``ADD_WORKBOOK_TO_PYTHONPATH = false`` makes
+Python ignore them (xlperf is an installed package: nothing is imported from the workbook's
+folder), so a ``?`` in them does no harm. All settings are in the add-in's own sheet, read as
+Unicode cell values.
 
 UDFs in an add-in need VBA wrapper functions in its VBA project, and putting them there
 programmatically needs Excel's "Trust access to the VBA project object model". That is why

@@ -26,6 +26,21 @@ FINDINGS_SHEET = "检查结果"
 LOG_NAME = "xlperf-addin.log"
 _OPEN_FILTER = "Excel 工作簿 (*.xlsx;*.xlsm;*.xls),*.xlsx;*.xlsm;*.xls"
 _SAVE_FILTER = "Excel 工作簿 (*.xlsx),*.xlsx"
+#: 导入申报表 writes a portable 自评表: it is usually sent on to people without the add-in.
+IMPORT_MODE = "portable"
+
+#: What each button calls in the engine: action → (module, function, positional arguments
+#: passed, keyword arguments passed). The calls below go through :func:`_engine_call`, which
+#: uses exactly this shape, and the add-in's static check (:mod:`.check`) imports every
+#: function listed here and binds the same shape to its signature, so a renamed module,
+#: function or parameter is found before a user presses the button.
+ENGINE_CALLS: dict[str, tuple[str, str, int, tuple[str, ...]] | None] = {
+    "recalc": ("xlperf.recalc", "run_on_book", 2, ()),
+    "check": ("xlperf.recalc", "run_on_book", 2, ()),
+    "import": ("xlperf.generate", "roll_forward_file", 2, ("mode", "force")),
+    "help": None,                    # VBA shows the help text itself; Python only as a fallback
+}
+_WHAT = {"recalc": "重新计算", "check": "检查", "import": "导入申报表"}
 
 
 # ------------------------------------------------------------------- plumbing
@@ -44,6 +59,15 @@ def _engine_function(module: str, name: str, what: str):
     if function is None:
         raise XlperfError(f"此版本的 xlperf 没有{what}功能（{module}.{name}），请升级 xlperf。")
     return function
+
+
+def _engine_call(action: str, *args, **kwargs):
+    """Call the engine function of ``action`` (see :data:`ENGINE_CALLS`) with exactly the
+    declared shape of arguments."""
+    module, name, positional, keywords = ENGINE_CALLS[action]
+    if len(args) != positional or tuple(kwargs) != keywords:  # pragma: no cover - programming error
+        raise AssertionError(f"{action}: call shape differs from ENGINE_CALLS")
+    return _engine_function(module, name, _WHAT[action])(*args, **kwargs)
 
 
 def _alert(app, message: str, *, mode: str = "info") -> None:
@@ -80,7 +104,7 @@ def _now() -> str:
 
 def recalc(book) -> list:
     """重新计算: the same recalc as ``xlperf recalc``, on this workbook."""
-    findings = list(_engine_function("xlperf.recalc", "run_on_book", "重新计算")(book, "recalc") or [])
+    findings = list(_engine_call("recalc", book, "recalc") or [])
     message = f"绩效自评：已重新计算（{_now()}）"
     if findings:
         message += f"，发现 {len(findings)} 个问题，点「检查」查看"
@@ -90,7 +114,7 @@ def recalc(book) -> list:
 
 def check(book) -> list:
     """检查: write the findings sheet and select the first problem cell."""
-    findings = list(_engine_function("xlperf.recalc", "run_on_book", "检查")(book, "check") or [])
+    findings = list(_engine_call("check", book, "check") or [])
     app = book.app
     if not findings:
         _status(app, f"绩效自评：检查完成，未发现问题（{_now()}）")
@@ -155,15 +179,18 @@ def import_declaration(book, *, ask_open=_ask_open, ask_save=_ask_save) -> Path 
         target_path = target_path.with_suffix(".xlsx")
     if target_path.resolve() == source_path.resolve():
         raise XlperfError("自评表不能保存在申报表原文件上，请换一个文件名。")
-    if target_path.exists():
-        answer = app.alert(f"文件「{target_path.name}」已存在，要覆盖吗？", title=TITLE, buttons="yes_no")
+    overwrite = target_path.exists()
+    if overwrite:
+        answer = app.alert(f"文件「{target_path.name}」已存在，要覆盖吗？（原文件会保留为 .bak 备份）",
+                           title=TITLE, buttons="yes_no")
         if answer != "yes":
             _status(app, "绩效自评：已取消导入")
             return None
-    _engine_function("xlperf.generate", "roll_forward_file", "导入申报表")(source_path, target_path)
-    app.books.open(str(target_path))
-    _status(app, f"绩效自评：已由「{source_path.name}」生成「{target_path.name}」（{_now()}）")
-    return target_path
+    written = _engine_call("import", source_path, target_path, mode=IMPORT_MODE, force=overwrite)
+    written = Path(written) if written else target_path
+    app.books.open(str(written))
+    _status(app, f"绩效自评：已由「{source_path.name}」生成「{written.name}」（{_now()}）")
+    return written
 
 
 def show_help(book) -> None:
@@ -172,7 +199,7 @@ def show_help(book) -> None:
 
 
 _HANDLERS = {"recalc": recalc, "check": check, "import": import_declaration, "help": show_help}
-assert tuple(_HANDLERS) == ACTIONS
+assert tuple(_HANDLERS) == ACTIONS == tuple(ENGINE_CALLS)
 
 
 def ribbon_action(action: str, book=None):
@@ -197,8 +224,10 @@ def ribbon_action(action: str, book=None):
     return None
 
 
-#: Declared for the add-in's static check: the tags ``ribbon_action`` understands.
+#: Declared for the add-in's static check: the tags ``ribbon_action`` understands, and what
+#: each calls in the engine.
 ribbon_action.accepted_actions = frozenset(ACTIONS)
+ribbon_action.engine_calls = ENGINE_CALLS
 
 
 def template_main() -> None:
