@@ -7,9 +7,12 @@ argument (``=XLPERF_SCORE(D14,E14,F14,$B$3)``); without it the profile is ``shan
 
 Conventions (each function is a thin wrapper; every rule lives in :mod:`xlperf.scoring`):
 
-* Excel hands numbers over as binary doubles. Each is converted by its shortest repr
-  (:func:`xlperf.notation.from_excel`: 131.01 → ``Decimal("131.01")``) before the engine
-  sees it, so the engine's exact decimal arithmetic is what the cell shows.
+* Excel hands numbers over as binary doubles. Each is converted to the decimal Excel shows
+  by :func:`xlperf.notation.from_excel` before the engine sees it (shortest repr: 131.01 →
+  ``Decimal("131.01")``; a result of Excel's binary arithmetic such as =0.1+0.2 is taken at
+  Excel's 15 significant digits), so the engine's exact decimal arithmetic works on what the
+  cell shows. The same conversion serves ``xlperf recalc`` and ``harvest``: nothing here is
+  specific to the cell functions.
 * Results go back as ``float``: the engine's 2-decimal ``Decimal`` → the nearest double,
   whose repr is that same decimal (``Decimal(repr(result)) == engine result``).
 * Blank inputs (an empty cell, ``-``/``—`` as the forms print) give ``""`` so a half-filled
@@ -150,7 +153,9 @@ def _profile(value) -> str:
     """The profile argument: omitted/blank → shanghai; otherwise a profile name (text)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return DEFAULT_PROFILE
-    if isinstance(value, (list, tuple)) or not isinstance(value, str):
+    if isinstance(value, (str, list, tuple)):
+        _check_single(value, "评分规则")  # a range, or an error value such as #N/A
+    if not isinstance(value, str):
         raise NotationError(f"评分规则应为文字（如 shanghai），而不是 {value!r}。")
     name = value.strip()
     _get_profile(name)  # raises ProfileError (Chinese) for an unknown name
