@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import sys
 import types
 import zipfile
@@ -523,6 +524,15 @@ def test_install_copies_into_xlstart_and_writes_the_settings(tmp_path):
     assert not list(target.parent.glob("*.tmp"))
 
 
+def test_install_with_show_console_for_diagnosis(tmp_path):
+    result = I.install(machine=windows(tmp_path), show_console=True)
+    assert B.read_conf_sheet(result.path.read_bytes())["Show Console"] is True
+    assert "Show Console = True" in I.describe_install(result)
+    result = I.install(machine=windows(tmp_path))                       # re-install: off again
+    assert B.read_conf_sheet(result.path.read_bytes())["Show Console"] is False
+    assert "Show Console" not in I.describe_install(result)
+
+
 def test_install_a_given_file_keeps_its_vba_and_replaces_the_settings(tmp_path, xlam):
     source = tmp_path / "from-maintainer.xlam"
     source.write_bytes(B.replace_settings(xlam, {"Interpreter_Win": r"C:\other\python.exe"}))
@@ -752,6 +762,32 @@ def test_import_declaration_overwrites_only_when_the_user_agreed(tmp_path, fake_
     assert fake_generate.kwargs == [{"year": None, "profile": None, "mode": "portable", "force": True}]
 
 
+def test_import_declaration_with_the_real_engine_in_a_chinese_folder(tmp_path):
+    # 导入申报表 end to end with the real xlperf.generate.roll_forward_file (only Excel's dialogs
+    # and Workbooks.Open are fakes): a 申报表 in D:\绩效\2024 becomes a 自评表 beside it.
+    import openpyxl
+
+    from xlperf import generate, seeds
+    folder = tmp_path / "绩效" / "2024"
+    folder.mkdir(parents=True)
+    declaration = folder / "项目申报表.xlsx"
+    project = {s.id: s for s in seeds.load()}["000-01"].project
+    generate.write(project, declaration)
+    target = R.default_output(declaration)
+    app = FakeApp(FakeApi(open_name=str(declaration), save_name=str(target)))
+    assert R.ribbon_action("import", FakeBook(app)) == target == folder / "项目自评表.xlsx"
+    assert app.alerts == [] and app.opened == [str(target)]
+    assert "已由「项目申报表.xlsx」生成「项目自评表.xlsx」" in app.statuses[-1]
+    sheet = openpyxl.load_workbook(target)["自评表"]
+    assert sheet["A1"].value == "财政项目支出绩效自评表" and sheet["K2"].value == "portable"
+    targets = [sheet[f"D{13 + i}"].value for i in range(len(project.indicators))]
+    assert targets == [i.target for i in project.indicators]            # the declared 年度指标值
+    # Again onto the same file: asked, and with "yes" overwritten with a .bak copy.
+    app = FakeApp(FakeApi(open_name=str(declaration), save_name=str(target)), answer="yes")
+    assert R.ribbon_action("import", FakeBook(app)) == target
+    assert (folder / "项目自评表.xlsx.bak").is_file() and "已存在" in app.alerts[0][0]
+
+
 def test_default_output_name():
     assert R.default_output(Path("D:/绩效/2024/项目申报表.xlsx")) == Path("D:/绩效/2024/项目自评表.xlsx")
     assert R.default_output(Path("D:/绩效/2024/项目.xls")) == Path("D:/绩效/2024/项目-自评表.xlsx")
@@ -835,3 +871,252 @@ def test_cli_check_fails_on_a_broken_addin(tmp_path, capsys):
     (tmp_path / "x.xlam").write_bytes(B.template_path().read_bytes())
     assert cli.main(["addin", "check", str(tmp_path / "x.xlam")]) == 1
     assert "需要关系类型" in capsys.readouterr().out
+
+
+# ------------------------------------------------- docs/windows-checklist.md figures
+# The manual Windows test script quotes cell values; each is recomputed here with the engine
+# (xlperf.scoring) for the same sample, and each cell address is looked up in the defined names
+# of the workbook `xlperf fill --seed 004-02 --mode udf` generates, so the document cannot drift.
+
+CHECKLIST = Path(__file__).parents[1] / "docs" / "windows-checklist.md"
+CHECKLIST_SEED = "004-02"
+
+
+def checklist_block(name: str) -> list[str]:
+    """The lines after `<!-- checked by tests/test_addin.py: name -->`, up to a blank line."""
+    text = CHECKLIST.read_text(encoding="utf-8")
+    marker = f"<!-- checked by tests/test_addin.py: {name} -->"
+    assert text.count(marker) == 1, f"{marker} missing from {CHECKLIST.name}"
+    block = []
+    for line in text[text.index(marker) + len(marker):].lstrip("\n").splitlines():
+        if not line.strip():
+            break
+        block.append(line.strip())
+        if block[0].startswith("```") and len(block) > 1 and block[-1] == "```":
+            break                                   # a fenced block ends at its fence
+    return block
+
+
+def checklist_table(name: str) -> tuple[list[str], list[list[str]]]:
+    header, _, *body = [[c.strip() for c in line.strip("|").split("|")] for line in checklist_block(name)]
+    return header, body
+
+
+def checklist_code(name: str) -> list[str]:
+    lines = checklist_block(name)
+    assert lines[0].startswith("```") and lines[-1] == "```", name
+    return lines[1:-1]
+
+
+def plain(text: str) -> str:
+    return text.replace("`", "").strip()
+
+
+def cells_of(spec: str) -> list[str]:
+    from openpyxl.utils import range_boundaries, get_column_letter
+    out = []
+    for part in re.split(r"\s*,\s*", spec):
+        if ":" in part:
+            c1, r1, c2, r2 = range_boundaries(part)
+            out += [f"{get_column_letter(c)}{r}" for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
+        else:
+            out.append(part)
+    return out
+
+
+@pytest.fixture(scope="module")
+def checklist_workbook(tmp_path_factory):
+    """(seed project, cell address → (defined name, index)) of the generated udf workbook."""
+    import copy
+
+    import openpyxl
+    from openpyxl.utils import range_boundaries, get_column_letter
+
+    from xlperf import generate, seeds
+    project = {s.id: s for s in seeds.load()}[CHECKLIST_SEED].project
+    path = generate.write(copy.deepcopy(project), tmp_path_factory.mktemp("checklist") / "自评表-udf.xlsx", mode="udf")
+    wb = openpyxl.load_workbook(path)
+    cells = {}
+    for name, dn in wb.defined_names.items():
+        (sheet, ref), = dn.destinations
+        c1, r1, c2, r2 = range_boundaries(ref.replace("$", ""))
+        addresses = [f"{get_column_letter(c)}{r}" for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
+        for i, address in enumerate(addresses):
+            cells[address] = (name, i)
+    return project, cells
+
+
+def engine_value(project, cells, address: str):
+    """What the engine makes of the cell at ``address`` for ``project``."""
+    from xlperf import scoring
+    s = scoring.score_project(project)
+    name, i = cells[address]
+    values = {
+        "xp_funds_rate": lambda: s.rates[list(project.funds)[i]],
+        "xp_funds_score": lambda: s.funds_score,
+        "xp_ind_proposal": lambda: s.indicators[i].proposal,
+        "xp_ind_score": lambda: s.indicators[i].score,
+        "xp_total_weight": lambda: s.total_weight,
+        "xp_total_score": lambda: s.total,
+        "xp_grade": lambda: s.grade,
+    }
+    assert name in values, f"{address} is {name}: not a computed cell the checklist should quote"
+    return values[name]()
+
+
+def apply_change(project, cells, address: str, value: str) -> None:
+    from decimal import Decimal
+    name, i = cells[address]
+    if name == "xp_funds_executed":
+        project.funds[list(project.funds)[i]].executed = Decimal(value)
+    elif name == "xp_ind_actual":
+        project.indicators[i].actual = value
+    elif name == "xp_ind_note":
+        project.indicators[i].note = value
+    elif name == "xp_profile":
+        project.profile = value
+    else:
+        raise AssertionError(f"the checklist changes {address} ({name}): not an input cell")
+
+
+def matches(expected: str, value) -> bool:
+    from decimal import Decimal
+    if isinstance(value, str):
+        return plain(expected) == value
+    return value is not None and Decimal(plain(expected)) == value
+
+
+def change_rows(project, cells, name: str):
+    """Apply the rows of a change table one after the other; yield (row, project)."""
+    import copy
+    project = copy.deepcopy(project)
+    header, body = checklist_table(name)
+    for row in body:
+        change = row[0]
+        if "→" in change:
+            address = re.match(r"[A-Z]{1,2}\d+", change).group(0)
+            apply_change(project, cells, address, plain(change.rsplit("→", 1)[1]))
+        yield header, row, copy.deepcopy(project)
+
+
+def test_checklist_start_values_are_the_engines(checklist_workbook):
+    project, cells = checklist_workbook
+    header, body = checklist_table("udf-start")
+    assert header == ["cell", "what", "value"]
+    assert project.profile == "shanghai"
+    checked = 0
+    for spec, _, values in body:
+        addresses = cells_of(spec)
+        if values.endswith(" each"):
+            expected = [values.removesuffix(" each")] * len(addresses)
+        else:
+            expected = re.split(r"\s*,\s*", values)
+        assert len(expected) == len(addresses), spec
+        for address, value in zip(addresses, expected):
+            assert matches(value, engine_value(project, cells, address)), (address, value)
+            checked += 1
+    assert checked == 19
+
+
+def test_checklist_changes_are_the_engines(checklist_workbook):
+    project, cells = checklist_workbook
+    rows = list(change_rows(project, cells, "udf-changes"))
+    assert len(rows) == 5
+    for header, row, state in rows:
+        for address, value in zip(header[1:], row[1:]):
+            assert matches(value, engine_value(state, cells, address)), (row[0], address, value)
+    # The one-liner that re-derives the last row's G6 and H6 prints them.
+    import contextlib
+    (line,) = checklist_code("rederive")
+    code = re.fullmatch(r'python -c "(.*)"', line).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(code, {})
+    header, last = rows[-1][0], rows[-1][1]
+    assert out.getvalue().split() == [last[header.index("G6")], last[header.index("H6")]]
+
+
+def test_checklist_portable_values_are_the_engines(checklist_workbook):
+    project, cells = checklist_workbook
+    rows = list(change_rows(project, cells, "portable"))
+    assert len(rows) == 2
+    for header, row, state in rows:
+        for address, value in zip(header[1:], row[1:]):
+            assert matches(value, engine_value(state, cells, address)), (row[0], address, value)
+
+
+def test_checklist_findings_and_messages_are_what_the_add_in_shows(checklist_workbook, tmp_path, monkeypatch):
+    import openpyxl
+
+    from xlperf import generate, recalc
+    project, cells = checklist_workbook
+    *_, (_, _, state) = change_rows(project, cells, "udf-changes")
+    # The state of step 5 as a udf workbook, read back as the ribbon's 检查 reads it.
+    path = generate.write(state, tmp_path / "自评表-udf.xlsx", mode="udf")
+    read = recalc.project_from_names(recalc.openpyxl_lookup(openpyxl.load_workbook(path, data_only=True)), str(path))
+    findings = recalc.findings_for(read)
+    header, body = checklist_table("findings")
+    assert header == ["cell", "finding"]
+    assert [(f.sheet, f.cell, f.message_zh) for f in findings] == [("自评表", cell, text) for cell, text in body]
+    # What the buttons show for these findings (xlperf.recalc.run_on_book replaced by them).
+    module = types.ModuleType("xlperf.recalc")
+    module.run_on_book = lambda book, action: findings
+    monkeypatch.setitem(sys.modules, "xlperf.recalc", module)
+    app = FakeApp()
+    R.ribbon_action("check", FakeBook(app))
+    assert app.alerts[-1][0] == "\n".join(checklist_code("check-message"))
+    R.ribbon_action("recalc", FakeBook(app))
+    text = CHECKLIST.read_text(encoding="utf-8")
+    status = app.statuses[-1]
+    assert status.startswith("绩效自评：已重新计算（") and status.endswith("，发现 2 个问题，点「检查」查看")
+    assert "`绩效自评：已重新计算（hh:mm:ss），发现 2 个问题，点「检查」查看`" in text
+    # With both reasons written: no findings, and the message the checklist quotes.
+    for cell, _ in body:
+        apply_change(state, cells, cell, "已分析原因并制定改进措施。")
+    path = generate.write(state, tmp_path / "已填写.xlsx", mode="udf")
+    read = recalc.project_from_names(recalc.openpyxl_lookup(openpyxl.load_workbook(path, data_only=True)), str(path))
+    findings = recalc.findings_for(read)
+    assert findings == []
+    R.ribbon_action("check", FakeBook(app))
+    assert f"`{app.alerts[-1][0]}`" in text and app.alerts[-1][0] == "检查完成：未发现问题。"
+
+
+def test_checklist_cell_functions_are_what_the_udfs_return():
+    from decimal import Decimal
+
+    from xlperf import notation, udfs
+    header, body = checklist_table("functions")
+    assert header == ["formula", "**Expect**"] and len(body) >= 12
+
+    def argument(text: str):
+        text = text.strip()
+        if text.startswith('"'):
+            return text[1:-1]
+        if text == "A1":                      # "with A1 empty"
+            return None
+        if text == "1/0":                     # an error value, as xlwings' err_to_str passes it
+            return "#DIV/0!"
+        return float(eval(text, {"__builtins__": {}}))   # numbers and + of numbers, in binary
+
+    for formula, expect in body:
+        m = re.fullmatch(r"`=(XLPERF_\w+)\((.*)\)`(?: with A1 empty)?", formula)
+        assert m, formula
+        if "+" in m.group(2) and not hasattr(notation, "EXCEL_DIGITS"):
+            continue                          # needs the proposed 15-digit from_excel
+        args = [argument(a) for a in re.findall(r'"[^"]*"|[^,]+', m.group(2))]
+        result = getattr(udfs, m.group(1))(*args)
+        expect = expect.strip()
+        if expect == "empty cell":
+            assert result == "", formula
+        elif expect.startswith("`"):
+            text = expect[1:expect.index("`", 1)]
+            pieces = text.split("…")
+            assert isinstance(result, str) and result.startswith(pieces[0]) and result.endswith(pieces[-1]), \
+                (formula, result)
+            position = 0
+            for piece in pieces:
+                position = result.index(piece, position) + len(piece)
+        elif re.match(r"-?\d", expect):
+            assert isinstance(result, float) and Decimal(repr(result)) == Decimal(expect.split()[0]), (formula, result)
+        else:
+            assert result == expect, (formula, result)

@@ -59,7 +59,7 @@ def _cmd_check(args) -> int:
 
 def _cmd_install(args) -> int:
     from .install import describe_install, install
-    print(describe_install(install(source=args.file, xlstart=args.xlstart)))
+    print(describe_install(install(source=args.file, xlstart=args.xlstart, show_console=args.show_console)))
     return 0
 
 
@@ -96,6 +96,8 @@ def register_cli(subparsers) -> None:
     p = ops.add_parser("install", help="安装到 Excel 的 XLSTART 文件夹并写入 Python 设置（仅 Windows）")
     p.add_argument("--file", type=Path, help="要安装的 xlperf.xlam（默认现场生成）")
     p.add_argument("--xlstart", type=Path, help="Excel 启动文件夹（默认 %%APPDATA%%\\Microsoft\\Excel\\XLSTART）")
+    p.add_argument("--show-console", action="store_true",
+                   help="查错用：显示 Python 控制台窗口（Excel 函数启动失败时可看到原因）")
     p.set_defaults(func=_cmd_install)
 
     p = ops.add_parser("uninstall", help="从 XLSTART 文件夹删除加载项（仅 Windows）")

@@ -240,10 +240,16 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 
 def install(*, source: Path | None = None, xlstart: Path | None = None,
-            machine: Machine | None = None) -> InstallResult:
+            machine: Machine | None = None, show_console: bool = False) -> InstallResult:
+    """Copy the add-in (built here, or ``source``) into XLSTART with this machine's settings.
+    ``show_console`` (diagnosis only) makes xlwings show Python's console window, where the
+    UDF server prints why it does not start."""
     machine = machine or Machine()
     require_windows("install", machine)
     settings, notes, warnings = install_settings(machine)
+    if show_console:
+        settings["Show Console"] = True
+        notes.append("已打开 Show Console：Python 会显示一个控制台窗口（用于查错；查完后请不带 --show-console 重新安装）")
     if source is not None:
         try:
             data = Path(source).read_bytes()
@@ -263,9 +269,9 @@ def describe_install(result: InstallResult) -> str:
     lines = ["已安装 xlperf 加载项：", f"  文件：{result.path}", f"  阶段：{_stage_text(result.stage)}",
              f"  设置（写在加载项的 {B.CONF_SHEET} 工作表中）："]
     for key in ("Interpreter_Win", "Conda Path", "Conda Env", "UDF Modules", "ADD_WORKBOOK_TO_PYTHONPATH",
-                "TEMP DIR"):
+                "TEMP DIR", "Show Console"):
         value = result.settings.get(key)
-        if value not in (None, ""):
+        if value not in (None, "", False):
             lines.append(f"    {key} = {value}")
     lines.append("  不需要勾选「信任对 VBA 工程对象模型的访问」。")
     lines += [f"  说明：{n}" for n in result.notes]
