@@ -126,7 +126,10 @@ class Harvest:
 
 # ====================================================================== labels
 
+@lru_cache(maxsize=1 << 16)
 def _a1(row: int, col: int) -> str:
+    """A1 address of a 0-based (row, col); cached, so the strings are shared (and pickled once
+    per task) across the projects of a worker."""
     col += 1
     letters = ""
     while col:
@@ -264,8 +267,15 @@ class _Grid:
     def stop_of(self, r: int, c: int, columns) -> int:
         """Where a value under the header at (r, c) may be looked for: up to the next header
         column, within the header's merged width."""
-        nxt = next((x for x in sorted(columns) if x > c), 10**6)
+        nxt = min((x for x in columns if x > c), default=10**6)
         return min(nxt, self.span(r, c) + 1)
+
+    def stops(self, r: int, columns) -> dict[int, int]:
+        """:meth:`stop_of` for every header column of the header row ``r``."""
+        cs = sorted(set(columns))
+        nxt = dict(zip(cs, cs[1:] + [10**6]))
+        spans = self.spans
+        return {c: min(nxt[c], spans.get((r, c), c) + 1) for c in cs}
 
     def is_label(self, r: int, c: int) -> bool:
         info = self.info.get((r, c))
@@ -302,11 +312,12 @@ class _Grid:
     def at(self, r: int, c: int, stop: int):
         """The value at (r, c), or — when empty — the first non-empty, non-label cell before
         column ``stop`` (a value typed one column off inside a merged header)."""
-        v = self.get(r, c)
+        row = self.rows[r] if 0 <= r < self.height else ()
+        v = row[c] if 0 <= c < len(row) else ""
         if not _blank_cell(v):
             return v, (r, c)
-        for cc in range(c + 1, min(stop, self.width(r))):
-            v = self.get(r, cc)
+        for cc in range(c + 1, min(stop, len(row))):
+            v = row[cc]
             if not _blank_cell(v):
                 if self.is_label(r, cc):
                     break
@@ -336,13 +347,37 @@ class _Grid:
 
 
 def _blank_cell(v) -> bool:
-    return v is None or v == "" or (v.__class__ is str and not v.strip())
+    if v.__class__ is str:
+        return not v or v.isspace()
+    return v is None
 
 
 # ====================================================================== value readers
 
 _FORMULA_RE = re.compile(r"^\s*[=+\-@]\s*(?:[A-Za-z_][\w.]*\s*[(!|]|'[^']*'!)")
 _SINGLE_LINE = str.maketrans("", "", "\r\n")
+
+
+def _from_float(v: float) -> Decimal:
+    """:func:`xlperf.notation.from_excel` for a float (the same Decimal, the same error for
+    NaN/infinity), without its type dispatch."""
+    if v.is_integer():
+        return Decimal(int(v))
+    if v - v == 0.0:      # finite
+        return Decimal(repr(v))
+    return from_excel(v)  # raises NotationError
+
+
+def _clean(v: str, single_line: bool) -> tuple[str, bool]:
+    """Cell text as read (no HTML; one line unless ``single_line`` is false) and whether it
+    looks like a formula."""
+    s = strip_html(v)
+    if single_line:
+        s = s.translate(_SINGLE_LINE).strip()
+    return s, _FORMULA_RE.match(s) is not None
+
+
+_clean_cached = lru_cache(maxsize=1 << 13)(_clean)   # short texts repeat (indicator names, units…)
 
 
 def _plain(d: Decimal) -> str:
@@ -367,7 +402,8 @@ class _Reader:
 
     def mark(self, path: str, pos) -> None:
         if pos is not None:
-            self.cells[path] = self.g.a1(*pos)
+            g = self.g
+            self.cells[path] = _a1(pos[0] + g.r0, pos[1] + g.c0)
 
     # -- values
     def text(self, v, path: str, pos, *, single_line=True) -> str:
@@ -375,10 +411,8 @@ class _Reader:
         if v is None or v == "":
             return ""
         if isinstance(v, str):
-            s = strip_html(v)
-            if single_line:
-                s = s.translate(_SINGLE_LINE).strip()
-            if _FORMULA_RE.match(s):
+            s, formula_like = (_clean_cached if len(v) <= 200 else _clean)(v, single_line)
+            if formula_like:
                 self.warn(pos, "单元格文字像公式（可能是公式注入），已按文字原样读取，未计算。", s,
                           "普通文字")
             return s
@@ -386,7 +420,7 @@ class _Reader:
             return "TRUE" if v else "FALSE"
         if isinstance(v, float):
             try:
-                d = from_excel(v)
+                d = _from_float(v)
             except NotationError as exc:
                 self.warn(pos, exc.message, v)
                 return ""
@@ -411,7 +445,7 @@ class _Reader:
             if isinstance(v, bool):
                 raise NotationError(f"{what}应为数字，而不是逻辑值 {'TRUE' if v else 'FALSE'}。")
             if isinstance(v, float):
-                d = from_excel(v)
+                d = _from_float(v)
                 if rate and self.g.is_percent(pos):
                     d = Decimal(_plain(d * 100))
                 elif percent_hint is not None:
@@ -438,7 +472,7 @@ class _Reader:
         if isinstance(v, float) and not isinstance(v, bool):
             self.mark(path, pos)
             try:
-                d = from_excel(v)
+                d = _from_float(v)
             except NotationError as exc:
                 self.warn(pos, exc.message, v)
                 return None
@@ -611,9 +645,7 @@ def _self_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> Non
     hr = head[0]
     cols = {lid: g.in_row(lid, hr) for lid in ("h_initial", "h_budget", "h_executed", "h_weight", "h_rate", "h_score")}
     present = [c for c in cols.values() if c is not None]
-
-    def stop_of(c):
-        return g.stop_of(hr, c, present)
+    stop_of = g.stops(hr, present).__getitem__
 
     rows = {"f_total": FUNDS_ROWS[0], "f_fiscal": FUNDS_ROWS[1], "f_carry": FUNDS_ROWS[2], "f_other": FUNDS_ROWS[3]}
     for lid, row_name in rows.items():
@@ -628,7 +660,7 @@ def _self_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> Non
             c = cols[hid]
             if c is not None:
                 v, vpos = g.at(r, c, stop_of(c))
-                setattr(line, attr, rd.number(v, f"funds.{row_name}.{attr}", vpos, f"{row_name}{what}"))
+                setattr(line, attr, rd.number(v, _path("funds", row_name, attr), vpos, f"{row_name}{what}"))
         p.funds[row_name] = line
         if lid != "f_total":
             continue
@@ -715,19 +747,27 @@ def _declared_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) ->
         rd.warn(g.find("name", start, stop), "未找到申报表资金（项目资金总额 / 年度资金申请总额）。", "", "资金表")
 
 
+_STOP_LIDS = frozenset(("total", "grade", "name"))
+
+
+@lru_cache(maxsize=1 << 12)
+def _path(group: str, key, attr: str) -> str:
+    """``project.cells`` key such as ``indicators.3.score``; cached, so every project of a
+    worker shares the strings (and a task's results pickle each once)."""
+    return f"{group}.{key}.{attr}"
+
+
 def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
     """Rows under the indicator header until 总分 / 评分等级; returns the row it stopped at."""
     cols = {lid: g.in_row(lid, hr) for lid in
             ("i_l1", "i_l2", "i_l3", "i_target", "i_actual", "h_weight", "h_score", "i_note")}
     present = [c for c in cols.values() if c is not None]
-
-    def stop_of(c):
-        return g.stop_of(hr, c, present)
+    stop_of = g.stops(hr, present).__getitem__
 
     l1 = l2 = ""
     for r in range(hr + 1, end):
-        row_labels = g.row_lids.get(r, frozenset())
-        if row_labels & {"total", "grade", "name"}:
+        row_labels = g.row_lids.get(r, ())
+        if not _STOP_LIDS.isdisjoint(row_labels):
             return r
         if "i_l3" in row_labels or "i_l1" in row_labels:
             continue  # the header repeated after a page break
@@ -750,21 +790,17 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
         if all(_blank_cell(vals[k][0]) for k in ("i_l3", "i_target", "i_actual", "h_weight", "h_score", "i_note")):
             continue
         i = len(p.indicators)
-        pre = f"indicators.{i}."
-        rd.mark(pre + "level1", vals["i_l1"][1])
-        rd.mark(pre + "level2", vals["i_l2"][1])
+        rd.mark(_path("indicators", i, "level1"), vals["i_l1"][1])
+        rd.mark(_path("indicators", i, "level2"), vals["i_l2"][1])
         ind = Indicator(
             level1=l1, level2=l2,
-            level3=rd.text(vals["i_l3"][0], pre + "level3", vals["i_l3"][1]),
-            target=rd.target(vals["i_target"][0], pre + "target", vals["i_target"][1]),
-            weight=rd.number(vals["h_weight"][0], pre + "weight", vals["h_weight"][1], "指标分值"),
-            actual=rd.actual(vals["i_actual"][0], pre + "actual", vals["i_actual"][1]),
-            score=rd.number(vals["h_score"][0], pre + "score", vals["h_score"][1], "指标得分"),
-            note=rd.text(vals["i_note"][0], pre + "note", vals["i_note"][1], single_line=False),
+            level3=rd.text(vals["i_l3"][0], _path("indicators", i, "level3"), vals["i_l3"][1]),
+            target=rd.target(vals["i_target"][0], _path("indicators", i, "target"), vals["i_target"][1]),
+            weight=rd.number(vals["h_weight"][0], _path("indicators", i, "weight"), vals["h_weight"][1], "指标分值"),
+            actual=rd.actual(vals["i_actual"][0], _path("indicators", i, "actual"), vals["i_actual"][1]),
+            score=rd.number(vals["h_score"][0], _path("indicators", i, "score"), vals["h_score"][1], "指标得分"),
+            note=rd.text(vals["i_note"][0], _path("indicators", i, "note"), vals["i_note"][1], single_line=False),
         )
-        for path in list(rd.cells):
-            if path.startswith(pre) and rd.cells[path] is None:
-                del rd.cells[path]
         p.indicators.append(ind)
     return end
 
@@ -878,7 +914,7 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
                 raise Refused("工作簿中有单元格分布范围过大的工作表，疑似恶意文件，未读取。", extent,
                               f"≤ {limits.max_area:,} 个单元格")
             skip[parts[part]] = extent
-    wb = CalamineWorkbook.from_filelike(io.BytesIO(container.data))
+    wb = CalamineWorkbook.from_filelike(io.BytesIO(container.reader_bytes()))
     try:
         names = container.defined_names() if container.format == "xlsx" else []
         metas = wb.sheets_metadata

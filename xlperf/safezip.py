@@ -90,6 +90,16 @@ class Container:
     too_large: dict[str, str] = field(default_factory=dict)  # xlsx: sheet part -> extent text
     has_vba: bool = False
     external_links: int = 0
+    crcs: dict[str, int] = field(default_factory=dict)     # xlsx: part -> CRC-32 (verified)
+
+    def reader_bytes(self) -> bytes:
+        """The bytes to hand to the workbook reader. xlsx: a new zip, stored (uncompressed),
+        of exactly the parts checked here — the reader inflates nothing and cannot see an
+        entry, a name or a length other than what these checks saw (a zip its parser would
+        read differently from :mod:`zipfile` reads the same). xls: the file's bytes."""
+        if self.format != "xlsx" or not self.parts:
+            return self.data
+        return _stored_zip(self.parts, self.crcs) or self.data
 
     @cached_property
     def workbook_part(self) -> str:
@@ -289,10 +299,12 @@ _PREFIX = rb"(?:[A-Za-z_][\w.\-]*:)?"
 # references there are (markup-like text in CDATA or comments only adds to the count: the
 # estimate errs on the large side).
 _CELL_ANY_RE = re.compile(rb"<" + _PREFIX + rb"c[\s/>]")
-_CELL_FAST_RE = re.compile(rb'<c r="([A-Za-z]{1,3})([0-9]{1,7})"')
+# Unprefixed sheets (nearly all): one pass finds every cell start tag (``<c`` then white space,
+# ``/`` or ``>``) and, when it is written the common way, its reference.
+_CELL_RE = re.compile(rb'<c(?:[\t\n\r/>]| (?:r="([A-Za-z]{1,3})([0-9]{1,7})")?)')
 _CELL_FAST_PREFIXED_RE = re.compile(rb"<" + _PREFIX + rb'c r="([A-Za-z]{1,3})([0-9]{1,7})"')
 _PREFIXED_CELL_RE = re.compile(rb"<[A-Za-z_][\w.\-]*:c[\s/>]")
-_CELL_TAGS = (b"<c ", b"<c>", b"<c/", b"<c\t", b"<c\n", b"<c\r")
+_COLON_C_RE = re.compile(rb":c[\s/>]")
 _CELL_ATTRS_RE = re.compile(rb"<" + _PREFIX + rb"c(\s[^<>]*?)/?>")
 _R_ATTR_RE = re.compile(rb'\sr="([^"]*)"')
 _S_ATTR_RE = re.compile(rb'\ss="([0-9]{1,6})"')
@@ -341,20 +353,22 @@ def _inspect_zip(data: bytes, limits: Limits) -> Container:
         raise Refused(f"文件解压后共 {total:,} 字节，超过上限 {limits.max_uncompressed:,} 字节，疑似压缩炸弹，未读取。",
                       f"{total} 字节", f"≤ {limits.max_uncompressed} 字节")
     parts: dict[str, bytes] = {}
+    crcs: dict[str, int] = {}
     for info in infos:
         try:
             parts[info.filename] = _inflate(data, info)
+            crcs[info.filename] = info.CRC
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError,
                 struct.error, zlib.error) as exc:
             raise Refused("文件已损坏或不完整（zip 条目无法解压），未读取。", f"{info.filename}: {exc}") from None
-    container = Container("xlsx", data, parts)
+    container = Container("xlsx", data, parts, crcs=crcs)
     for name, part in parts.items():
         low = name.lower()
         if low.endswith(_BINARY_SUFFIXES):
             container.has_vba |= low.endswith("vbaproject.bin")
             continue
         text = _as_utf8(part)
-        if b"<!" in text and _DTD_RE.search(text):
+        if b"!" in text and _DTD_RE.search(text):    # one-byte test first: "!" is rare in OOXML
             raise Refused(f"文件含 XML 实体/文档类型声明（{name}），可能是实体膨胀攻击，未读取。",
                           "<!DOCTYPE> / <!ENTITY>", "无 DTD 的 OOXML")
         if low.startswith("xl/externallinks/") and low.endswith(".xml"):
@@ -397,6 +411,30 @@ def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
     return out
 
 
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
+_END = struct.Struct("<IHHHHIIH")
+
+
+def _stored_zip(parts: dict[str, bytes], crcs: dict[str, int]) -> bytes | None:
+    """A zip of ``parts`` without compression (UTF-8 names, fixed 1980-01-01 dates), or None
+    when it would need zip64 (a part, an offset or the entry count beyond the 32/16-bit fields)."""
+    out, central, off = [], [], 0
+    try:
+        for name, body in parts.items():
+            raw = name.encode("utf-8")
+            crc, size = crcs[name], len(body)
+            out += (_LOCAL.pack(0x04034B50, 20, 0x800, 0, 0, 0x21, crc, size, size, len(raw), 0), raw, body)
+            central += (_CENTRAL.pack(0x02014B50, 20, 20, 0x800, 0, 0, 0x21, crc, size, size, len(raw), 0, 0, 0, 0,
+                                      0, off), raw)
+            off += 30 + len(raw) + size
+        cd = b"".join(central)
+        out += (cd, _END.pack(0x06054B50, 0, 0, len(parts), len(parts), len(cd), off, 0))
+    except struct.error:
+        return None
+    return b"".join(out)
+
+
 def _as_utf8(part: bytes) -> bytes:
     """The bytes to scan: UTF-16 parts are transcoded so the byte patterns still match."""
     if part[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(part) > 3 and (part[0] == 0 or part[1] == 0)):
@@ -423,17 +461,20 @@ def _parse_ref(ref: bytes) -> tuple[int, int] | None:
 
 def _sheet_extent(xml: bytes) -> tuple[int, str]:
     """(cells in the dense rectangle calamine would allocate, its A1 text), an upper bound."""
-    if b":c" in xml and _PREFIXED_CELL_RE.search(xml):
+    if _COLON_C_RE.search(xml) and _PREFIXED_CELL_RE.search(xml):   # the first: a literal-prefix scan
         n_any, refs = len(_CELL_ANY_RE.findall(xml)), _CELL_FAST_PREFIXED_RE.findall(xml)
+        complete = len(refs) == n_any
     else:
-        n_any, refs = sum(xml.count(t) for t in _CELL_TAGS), None
+        refs = _CELL_RE.findall(xml)       # (b"", b"") for a cell tag not written the common way
+        n_any = len(refs)
+        complete = True
     if not n_any:
         return 0, ""
-    if refs is None:
-        refs = _CELL_FAST_RE.findall(xml)
-    if len(refs) == n_any:
-        rows = [int(r) for _, r in refs]
-        cols = [_col_number(c) for c in {c for c, _ in refs}]
+    letters, digits = zip(*refs)
+    row_texts = set(digits)
+    if complete and b"" not in row_texts:
+        rows = list(map(int, row_texts))
+        cols = list(map(_col_number, set(letters)))
         r0, r1, c0, c1 = min(rows), max(rows), min(cols), max(cols)
     else:
         r0, r1, c0, c1 = _sheet_extent_slow(xml)
