@@ -413,7 +413,7 @@ def test_the_check_catches_a_missing_or_changed_engine_function(monkeypatch):
         raise AssertionError("not called by the check")
     empty.roll_forward_file = roll_forward_file
     problems = C.check_python(command, "import")
-    assert len(problems) == 1 and "roll_forward_file(…, …, mode=…, force=…)" in problems[0]
+    assert len(problems) == 1 and "xlperf.generate.roll_forward_file(…, …, mode=…, force=…)" in problems[0]
     # The other buttons do not depend on it.
     assert C.check_python("import xlperf.addin.ribbon as xa; xa.ribbon_action('recalc')", "recalc") == []
     monkeypatch.setitem(sys.modules, "xlperf.recalc", None)
@@ -865,6 +865,8 @@ def test_cli_build_and_check(tmp_path, capsys):
     assert cli.main(["addin", "check", str(tmp_path / "xlperf.xlam")]) == 0
     out = capsys.readouterr().out
     assert out.count("静态检查通过。") == 2 and "ribbon_action('recalc')" in out
+    assert "引擎（xlperfImport）：xlperf.generate.roll_forward_file(…, …, mode=…, force=…)" in out
+    assert "引擎（xlperfCheck）：xlperf.recalc.run_on_book(…, …)" in out
 
 
 def test_cli_check_fails_on_a_broken_addin(tmp_path, capsys):

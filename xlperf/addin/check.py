@@ -89,6 +89,8 @@ class CheckReport:
     callbacks: list[Callback] = field(default_factory=list)
     #: (control id, Python command) of every RunPython target checked.
     commands: list[tuple[str, str]] = field(default_factory=list)
+    #: (control id, engine call) of every engine function checked behind those commands.
+    engine: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -101,6 +103,8 @@ class CheckReport:
             lines.append(f"  {cb.control} [{cb.tag}] {cb.attribute} → {cb.name}{state}")
         for control, command in self.commands:
             lines.append(f"  RunPython（{control}）：{command}")
+        for control, call in self.engine:
+            lines.append(f"  引擎（{control}）：{call}")
         lines += [f"说明：{n}" for n in self.notes]
         lines += [f"问题：{p}" for p in self.problems]
         lines.append("静态检查通过。" if self.ok else f"静态检查发现 {len(self.problems)} 个问题。")
@@ -243,9 +247,10 @@ def _dispatches(sub: Sub, tag: str) -> bool:
 
 # --------------------------------------------------------------------- Python
 
-def check_python(command: str, tag: str) -> list[str]:
+def check_python(command: str, tag: str, engine: list[str] | None = None) -> list[str]:
     """Problems of one RunPython command: syntax, imports, called attributes, and the tag
-    for functions that declare the actions they accept."""
+    for functions that declare the actions they accept. The engine calls checked behind the
+    command are appended to ``engine``."""
     try:
         tree = ast.parse(command)
     except SyntaxError as exc:
@@ -305,7 +310,14 @@ def check_python(command: str, tag: str) -> list[str]:
             engine_calls = getattr(obj, "engine_calls", None)
             if engine_calls is not None and action is not None:
                 problems += check_engine_call(action, engine_calls.get(action))
+                if engine is not None and engine_calls.get(action):
+                    engine.append(describe_engine_call(engine_calls[action]))
     return problems
+
+
+def describe_engine_call(spec) -> str:
+    module_name, name, positional, keywords = spec
+    return f"{module_name}.{name}({', '.join(['…'] * positional + [f'{k}=…' for k in keywords])})"
 
 
 def check_engine_call(action: str, spec) -> list[str]:
@@ -325,8 +337,7 @@ def check_engine_call(action: str, spec) -> list[str]:
     try:
         inspect.signature(function).bind(*[None] * positional, **{k: None for k in keywords})
     except TypeError as exc:
-        shown = ", ".join(["…"] * positional + [f"{k}=…" for k in keywords])
-        return [f"按钮动作「{action}」以 {name}({shown}) 调用 {module_name}.{name}，"
+        return [f"按钮动作「{action}」以 {describe_engine_call(spec)} 调用，"
                 f"但它的参数是 {inspect.signature(function)}（{exc}）。"]
     except ValueError:  # pragma: no cover - no signature available (C functions)
         pass
@@ -522,5 +533,7 @@ def check_addin(xlam: bytes, *, filename: str = B.ADDIN_NAME,
                         report.problems.append(
                             f"{cb.control}：RunPython 命令含有字符 {' '.join(unsafe)}：xlwings 把命令放在 cmd.exe 的"
                             f"双引号中交给 python -c，这些字符会被 cmd.exe 改写或截断命令（Python 代码请用单引号）。")
-                    report.problems += [f"{cb.control}：{p}" for p in check_python(command, cb.tag)]
+                    engine: list[str] = []
+                    report.problems += [f"{cb.control}：{p}" for p in check_python(command, cb.tag, engine)]
+                    report.engine += [(cb.control, call) for call in engine]
     return report
