@@ -261,6 +261,32 @@ def test_a_hanging_reader_is_stopped(tmp_path, monkeypatch):
     assert "0.2 秒" in prob.message_zh and prob.severity == Severity.ERROR
 
 
+def test_a_hang_inside_a_task_is_stopped_on_its_own_clock(tmp_path, monkeypatch):
+    """Workers get files in tasks of many; a file that hangs is stopped once it alone has run
+    limits.seconds_per_file, not when the whole task's allowance is spent, and the files
+    around it are still read."""
+    good = hc.raw_xlsx([("自评表", hc.sheet_xml(hc.small_form_grid()))])
+    for i in range(130):
+        (tmp_path / f"f{i:03d}.xlsx").write_bytes(good)
+    real = hv.read_workbook
+
+    def hang_on_f077(path, limits=None):
+        if Path(path).name == "f077.xlsx":
+            time.sleep(120)
+        return real(path, limits)
+
+    monkeypatch.setattr(hv, "read_workbook", hang_on_f077)
+    if hv._mp_context().get_start_method() != "fork":
+        pytest.skip("needs fork to hand the patched reader to the workers")
+    t0 = time.perf_counter()
+    h = harvest(tmp_path, workers=1, limits=Limits(seconds_per_file=0.5))
+    took = time.perf_counter() - t0
+    assert took < 8        # tasks of 16 files here: their allowance is 0.5 s x 16 x 2 + 1 = 17 s
+    assert [len(r.projects) for r in h.results] == [1] * 77 + [0] + [1] * 52
+    (prob,) = h.results[77].problems
+    assert "0.5 秒" in prob.message_zh and prob.severity == Severity.ERROR
+
+
 def test_workbooks_made_by_xlperf_read_back(tmp_path):
     """The generator's workbooks (same labels as the seeds, plus xp_ names and helper
     columns right of the form) give back what was generated, xp_profile included."""

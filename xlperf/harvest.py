@@ -126,6 +126,9 @@ class Harvest:
 
 # ====================================================================== labels
 
+_A1: dict[tuple[int, int], str] = {}   # (row, col) -> A1 for the cells marked in this process (bounded)
+
+
 @lru_cache(maxsize=1 << 16)
 def _a1(row: int, col: int) -> str:
     """A1 address of a 0-based (row, col); cached, so the strings are shared (and pickled once
@@ -403,7 +406,12 @@ class _Reader:
     def mark(self, path: str, pos) -> None:
         if pos is not None:
             g = self.g
-            self.cells[path] = _a1(pos[0] + g.r0, pos[1] + g.c0)
+            if g.r0 or g.c0:
+                pos = (pos[0] + g.r0, pos[1] + g.c0)
+            a1 = _A1.get(pos)
+            if a1 is None:
+                a1 = _A1[pos] = _a1(*pos) if len(_A1) < 1 << 16 else _a1.__wrapped__(*pos)
+            self.cells[path] = a1
 
     # -- values
     def text(self, v, path: str, pos, *, single_line=True) -> str:
@@ -876,12 +884,16 @@ def read_workbook(path, limits: Limits | None = None) -> HarvestResult:
     return res
 
 
+try:
+    import resource as _resource
+except ImportError:  # pragma: no cover - Windows
+    _resource = None
+
+
 def _peak_rss_kb() -> int:
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
+    if _resource is None:  # pragma: no cover - Windows
         return 0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss
     return peak // 1024 if sys.platform == "darwin" else peak
 
 
@@ -920,7 +932,9 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
         metas = wb.sheets_metadata
         sheet_names = [m.name for m in metas]
         grids: dict[str, tuple] = {}
-        hint = f"{Path(name).stem} "
+        base = os.path.basename(name)
+        dot = base.rfind(".")
+        hint = f"{base[:dot] if 0 < dot < len(base) - 1 else base} "     # Path(name).stem
         read = 0
         for idx, meta in enumerate(metas):
             if meta.typ != SheetTypeEnum.WorkSheet:
@@ -1041,11 +1055,27 @@ def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = No
     return Harvest(results, time.perf_counter() - t0, workers)
 
 
-def _read_many(files: list[str], limits: Limits) -> list[HarvestResult]:
-    return [read_workbook(f, limits) for f in files]
+_STARTED = None   # in a worker: the shared "started at" array of the current pass
 
 
-def _init_worker(limits: Limits) -> None:
+def _read_many(idxs: list[int], files: list[str], limits: Limits) -> list[HarvestResult]:
+    """A worker's task: read ``files`` (their indices ``idxs``), noting in the shared array
+    when each one starts (``time.monotonic()``) and that it ended (-1), so the parent can
+    stop a file that runs past ``limits.seconds_per_file`` whatever its place in the task."""
+    started = _STARTED
+    out = []
+    for i, f in zip(idxs, files):
+        if started is not None:
+            started[i] = time.monotonic()
+        out.append(read_workbook(f, limits))
+        if started is not None:
+            started[i] = -1.0
+    return out
+
+
+def _init_worker(limits: Limits, started=None) -> None:
+    global _STARTED
+    _STARTED = started
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["RUST_BACKTRACE"] = "0"  # a reader that aborts says one line, not a page
     if limits.worker_memory:
@@ -1069,6 +1099,11 @@ def _mp_context():
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def _timeout_result(file: str, limits: Limits, seconds: float) -> HarvestResult:
+    message = f"读取超过 {limits.seconds_per_file:g} 秒仍未完成（可能是恶意或损坏的文件），已中止并跳过。"
+    return HarvestResult(file, problems=[Problem(Severity.ERROR, file, "", "", message)], seconds=seconds)
+
+
 def _run_pool(files: list[str], workers: int, limits: Limits) -> list[HarvestResult]:
     n = len(files)
     size = max(1, min(64, n // (workers * 8) or 1))
@@ -1076,36 +1111,51 @@ def _run_pool(files: list[str], workers: int, limits: Limits) -> list[HarvestRes
     results: dict[int, HarvestResult] = {}
     suspects: list[int] = []
     while tasks:
-        failed, _timed_out = _pool_pass(files, tasks, workers, limits, results)
+        failed, hung = _pool_pass(files, tasks, workers, limits, results)
+        for i, seconds in hung:
+            results[i] = _timeout_result(files[i], limits, seconds)
         suspects.extend(failed)
     for i in suspects:  # alone, so a second failure is this file's own
         t0 = time.perf_counter()
-        lost, timed_out = _pool_pass(files, deque([[i]]), 1, limits, results)
-        if lost:
-            message = (f"读取超过 {limits.seconds_per_file:g} 秒仍未完成（可能是恶意或损坏的文件），已中止并跳过。"
-                       if timed_out else _CRASH)
-            results[i] = HarvestResult(files[i], problems=[Problem(Severity.ERROR, files[i], "", "", message)],
+        lost, hung = _pool_pass(files, deque([[i]]), 1, limits, results)
+        if hung:
+            results[i] = _timeout_result(files[i], limits, time.perf_counter() - t0)
+        elif lost:
+            results[i] = HarvestResult(files[i], problems=[Problem(Severity.ERROR, files[i], "", "", _CRASH)],
                                        seconds=time.perf_counter() - t0)
     return [results[i] for i in range(n)]
 
 
-def _pool_pass(files, tasks: deque, workers: int, limits: Limits, results: dict) -> tuple[list[int], bool]:
-    """Run tasks until done or the pool breaks (a worker died, or overran its time and was
-    killed); return the indices whose task was lost and whether a timeout broke the pool.
-    Tasks not yet started stay in ``tasks`` for the next pass."""
-    lost: list[int] = []
-    timed_out = False
-    ex = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
-                             initializer=_init_worker, initargs=(limits,))
+def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
+               results: dict) -> tuple[list[int], list[tuple[int, float]]]:
+    """Run tasks until done or the pool breaks (a worker died, or a file ran past
+    ``limits.seconds_per_file`` and the workers were killed).
+
+    Returns the suspects — files being read when a worker died (to be read again alone)
+    — and the files that ran out of time, with their seconds. Files whose task was lost
+    but that were not being read (not started yet, or read but their task's results lost
+    with it) go back to ``tasks``; when a break cannot be pinned on any file, every lost
+    file is a suspect, so each pass that breaks removes at least one file from ``tasks``."""
+    ctx = _mp_context()
+    started = ctx.RawArray("d", len(files))   # 0: not started, > 0: reading since, < 0: done
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                             initializer=_init_worker, initargs=(limits, started))
     inflight: dict = {}
+    unresolved: list[list[int]] = []
+    suspects: list[int] = []
+    hung: list[tuple[int, float]] = []
     broken = False
+    spf = limits.seconds_per_file
     try:
         while (tasks or inflight) and not broken:
             while tasks and len(inflight) < workers * 2:
                 idxs = tasks.popleft()
-                fut = ex.submit(_read_many, [files[i] for i in idxs], limits)
-                inflight[fut] = (idxs, time.monotonic() + limits.seconds_per_file * len(idxs) * 2 + 1)
-            nearest = min(d for _, d in inflight.values()) - time.monotonic()
+                fut = ex.submit(_read_many, idxs, [files[i] for i in idxs], limits)
+                # backstop for a worker stuck outside read_workbook (the per-file clock is below)
+                inflight[fut] = (idxs, time.monotonic() + spf * len(idxs) * 2 + 1)
+            now = time.monotonic()
+            reading = [started[i] for idxs, _ in inflight.values() for i in idxs if started[i] > 0]
+            nearest = min([d for _, d in inflight.values()] + [t + spf for t in reading]) - now
             done, _ = wait(list(inflight), timeout=max(0.05, min(0.5, nearest)), return_when=FIRST_COMPLETED)
             for fut in done:
                 idxs, _deadline = inflight.pop(fut)
@@ -1113,25 +1163,40 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits, results: dict)
                     for i, r in zip(idxs, fut.result()):
                         results[i] = r
                 except BrokenProcessPool:
-                    lost.extend(idxs)
+                    unresolved.append(idxs)
                     broken = True
                 except Exception:  # noqa: BLE001 - e.g. a result that failed to pickle
-                    lost.extend(idxs)
-            if not broken and any(d < time.monotonic() for _, d in inflight.values()):
+                    suspects.extend(idxs)
+            if broken:
+                break
+            now = time.monotonic()
+            hung = [(i, now - started[i]) for idxs, _ in inflight.values() for i in idxs
+                    if 0 < started[i] < now - spf]
+            if hung or any(d < now for _, d in inflight.values()):
                 _kill_workers(ex)
-                broken = timed_out = True
+                broken = True
         if broken:
             for fut, (idxs, _d) in inflight.items():
                 try:
-                    for i, r in zip(idxs, fut.result(timeout=limits.seconds_per_file)):
+                    for i, r in zip(idxs, fut.result(timeout=spf)):
                         results[i] = r
                 except Exception:  # noqa: BLE001
-                    lost.extend(idxs)
+                    unresolved.append(idxs)
     finally:
         if broken:
             _kill_workers(ex)
         ex.shutdown(wait=True, cancel_futures=True)
-    return lost, timed_out
+    hung_set = {i for i, _ in hung}
+    lost = [i for idxs in unresolved for i in idxs if i not in hung_set]
+    culprits = [i for i in lost if started[i] > 0]
+    if not culprits and not hung:
+        suspects.extend(lost)                 # nothing to pin the break on: all alone
+    else:
+        suspects.extend(culprits)
+        requeue = [i for i in lost if started[i] <= 0]
+        if requeue:
+            tasks.appendleft(requeue)
+    return suspects, hung
 
 
 def _kill_workers(ex: ProcessPoolExecutor) -> None:
