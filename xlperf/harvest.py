@@ -361,14 +361,9 @@ _FORMULA_RE = re.compile(r"^\s*[=+\-@]\s*(?:[A-Za-z_][\w.]*\s*[(!|]|'[^']*'!)")
 _SINGLE_LINE = str.maketrans("", "", "\r\n")
 
 
-def _from_float(v: float) -> Decimal:
-    """:func:`xlperf.notation.from_excel` for a float (the same Decimal, the same error for
-    NaN/infinity), without its type dispatch."""
-    if v.is_integer():
-        return Decimal(int(v))
-    if v - v == 0.0:      # finite
-        return Decimal(repr(v))
-    return from_excel(v)  # raises NotationError
+# notation.from_excel itself, cached by value: weights, scores and many amounts repeat from
+# form to form (errors, for NaN/infinity, are not cached; 0.0 and -0.0 both give Decimal 0).
+_from_float = lru_cache(maxsize=1 << 14, typed=True)(from_excel)
 
 
 def _clean(v: str, single_line: bool) -> tuple[str, bool]:
