@@ -9,11 +9,13 @@ Three layers:
   several forms may be stacked on one sheet.
 * **one file** — :func:`read_workbook` checks the bytes first (:mod:`xlperf.safezip`:
   zip bombs, DTDs, encryption, oversized sheets, broken containers), then reads values
-  only with python-calamine (no formula is evaluated, no macro run, no link followed,
-  nothing written) within per-file bounds, and returns projects plus problems.
-* **many files** — :func:`harvest` reads a folder in worker processes; one bad file —
-  even one that crashes or hangs its worker — never stops the rest. :func:`to_frames`
-  flattens the result for reports.
+  only with python-calamine — from the checked parts, re-packed uncompressed — (no
+  formula is evaluated, no macro run, no link followed, nothing written) within per-file
+  bounds, and returns projects plus problems.
+* **many files** — :func:`harvest` reads a folder in worker processes, in tasks of many
+  files; one bad file — even one that crashes its worker or hangs (each file has its own
+  ``limits.seconds_per_file``, wherever it sits in a task) — never stops the rest.
+  :func:`to_frames` flattens the result for reports.
 
 Problems: a file that yields no project gives exactly one ``错误`` problem naming the
 reason; a file that yields projects may carry ``警告``/``提示`` problems that point at cells.

@@ -12,8 +12,9 @@ Checks, in order:
   Excel-2003 XML, ODS and xlsb are refused by name;
 * zip: entry count, duplicate names, encrypted entries, compression methods, declared
   uncompressed total and per-entry compression ratio (zip bombs); every entry is then
-  decompressed by :mod:`zipfile`, which stops at the declared size and verifies the
-  CRC, so no parser later inflates more than was checked;
+  inflated here, stopping at its declared size and verifying its CRC, and the reader is
+  handed a new *stored* zip of exactly these parts (:meth:`Container.reader_bytes`): it
+  inflates nothing and sees no entry, name or length other than what was checked;
 * XML parts: any ``<!DOCTYPE`` / ``<!ENTITY`` refuses the file (billion laughs,
   quadratic blowup and external entities all need a DTD; OOXML never has one);
 * worksheets: the cell extent calamine would allocate densely (it allocates
