@@ -1147,9 +1147,16 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
         while (tasks or inflight) and not broken:
             while tasks and len(inflight) < workers * 2:
                 idxs = tasks.popleft()
-                fut = ex.submit(_read_many, idxs, [files[i] for i in idxs], limits)
+                try:
+                    fut = ex.submit(_read_many, idxs, [files[i] for i in idxs], limits)
+                except BrokenProcessPool:       # a worker died (or never started) meanwhile
+                    unresolved.append(idxs)
+                    broken = True
+                    break
                 # backstop for a worker stuck outside read_workbook (the per-file clock is below)
                 inflight[fut] = (idxs, time.monotonic() + spf * len(idxs) * 2 + 1)
+            if broken:
+                break
             now = time.monotonic()
             reading = [started[i] for idxs, _ in inflight.values() for i in idxs if started[i] > 0]
             nearest = min([d for _, d in inflight.values()] + [t + spf for t in reading]) - now
