@@ -198,6 +198,7 @@ def run_size(files: list[str], truth: list[dict], workers: int, repeat: int) -> 
     h, hw, hcpu = timed(lambda: harvest(files, workers=workers), repeat)
     inside = sum(r.seconds for r in h.results)
     worker_rss = max(r.memory_kb for r in h.results) / 1024
+    worker_growth = worker_rss - min(r.memory_kb for r in h.results) / 1024
     del h                             # one harvest in memory at a time
 
     def harvest_and_check():
@@ -237,8 +238,8 @@ def run_size(files: list[str], truth: list[dict], workers: int, repeat: int) -> 
           f" CPU per file {hcpu / rawp_cpu:.2f}x; wall {workers} workers vs raw 1 process {hw / raw1:.2f}x")
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  RSS: this process {rss_before:.0f} MB before, {_rss_mb():.0f} MB holding the results and checks"
-          f" (peak so far {self_rss:.0f} MB); largest harvest worker peak {worker_rss:.0f} MB"
-          " (harvest-only run; counts the pages it shares with this process since the fork)")
+          f" (peak so far {self_rss:.0f} MB); harvest workers: peak {worker_rss:.0f} MB, of which {worker_growth:.0f} MB"
+          " grew while reading (the rest: pages shared with this process since the fork)")
     return {"n": n, "rate": n / hcw, "harvest_rate": n / hw}
 
 
