@@ -14,7 +14,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum
 
 from .errors import NotationError
@@ -287,15 +287,33 @@ def to_decimal(value, what: str = "数值", blank=_RAISE) -> Decimal:
         raise NotationError(f"{what}「{value}」不是有效数字。") from None
 
 
+#: Excel keeps 15 significant digits: a number typed into a cell has at most 15, and Excel
+#: shows every result of its binary arithmetic at 15 (=0.1+0.2 holds 0.30000000000000004, shows 0.3).
+EXCEL_DIGITS = 15
+
+
 def from_excel(value) -> Decimal | None:
-    """Convert a number as Excel/xlwings hands it over (a binary double) to the decimal
-    the user typed, by its shortest round-trip repr: 131.01 → Decimal("131.01")."""
+    """Convert a number as Excel/xlwings hands it over (a binary double) to the decimal Excel
+    shows for it.
+
+    A double whose shortest round-trip repr has at most 15 significant digits (every number
+    typed into a cell has) is that decimal: 131.01 → Decimal("131.01"), 1e-20 → Decimal("1E-20").
+    A longer repr (16 or 17 digits) comes from binary arithmetic (=0.1+0.2 is
+    0.30000000000000004, =0.1+0.7 is 0.7999999999999999): the double is then rounded to
+    15 significant digits, as Excel displays it (0.3, 0.8)."""
     if value is None:
         return None
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise NotationError(f"数值 {value!r} 无效。")
-        if value.is_integer():
-            return Decimal(int(value))  # 10.0 → 10 as typed; -0.0 → 0
-        return Decimal(repr(value))
+        if value == 0:
+            return Decimal(0)  # -0.0 → 0
+        d = Decimal(repr(value))
+        if len(d.normalize().as_tuple().digits) > EXCEL_DIGITS:
+            exact = Decimal(value)
+            d = exact.quantize(Decimal(1).scaleb(exact.adjusted() - EXCEL_DIGITS + 1),
+                               rounding=ROUND_HALF_UP).normalize()
+        if d == d.to_integral_value():
+            return Decimal(int(d))  # 10.0 → 10 as typed; 1E+2 → 100
+        return d
     return to_decimal(value)
