@@ -454,3 +454,16 @@ def test_cli_harvest_writes_both_reports(forms, tmp_path, capsys):
     assert "读取文件 11 个（0 个未能读取）" in capsys.readouterr().out
     summary = openpyxl.load_workbook(out)["项目汇总"]
     assert summary.max_row == 12
+
+
+def test_last_runs_summary_in_the_folder_is_skipped_not_read_as_a_form(forms, tmp_path):
+    folder = tmp_path / "收集"
+    h = harvest_folder(forms, folder)
+    write_summary_xlsx(h, folder / "旧汇总.xlsx")        # a copy of last run's summary, renamed
+    again = harvest.harvest(folder, workers=2)
+    (own,) = [r for r in again.results if r.file.endswith("旧汇总.xlsx")]
+    assert own.projects == [] and own.skipped and not again.failed
+    assert [(str(q.severity), "汇总表" in q.message_zh) for q in own.problems] == [("提示", True)]
+    assert len(again.projects) == len(h.projects)
+    run = validate.check_paths(folder, workers=0)
+    assert len(run.checks) == len(h.projects)

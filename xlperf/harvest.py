@@ -97,6 +97,7 @@ class HarvestResult:
     sha256: str = ""
     cells: int = 0         # cells read from all sheets
     memory_kb: int = 0     # peak RSS of the reading process after this file (an upper bound of its need)
+    skipped: str = ""      # why a readable file holds no form on purpose (xlperf's own 汇总.xlsx)
 
     @property
     def ok(self) -> bool:
@@ -120,7 +121,7 @@ class Harvest:
 
     @property
     def failed(self) -> list[HarvestResult]:
-        return [r for r in self.results if not r.projects]
+        return [r for r in self.results if not r.projects and not r.skipped]
 
     def slowest(self) -> HarvestResult | None:
         return max(self.results, key=lambda r: r.seconds, default=None)
@@ -865,7 +866,9 @@ def read_workbook(path, limits: Limits | None = None) -> HarvestResult:
         log.debug("read_workbook %s failed", name, exc_info=True)
         res.projects, res.problems = [], [Problem(Severity.ERROR, name, "", "", _calamine_message(exc),
                                                   f"{type(exc).__name__}: {str(exc)[:200]}")]
-    if not res.projects:
+    if res.skipped:
+        res.problems = [Problem(Severity.INFO, name, "", "", res.skipped)]
+    elif not res.projects:
         errors = [q for q in res.problems if q.severity == Severity.ERROR]
         if not errors:
             warned = [q for q in res.problems if q.severity == Severity.WARNING]
@@ -905,6 +908,11 @@ def _calamine_message(exc: BaseException) -> str:
     return "读取工作簿时出错，已跳过。"
 
 
+#: The sheets of the summary ``xlperf harvest`` writes: a folder that holds last run's
+#: 汇总.xlsx is harvested again without reading it back as a form.
+OWN_SUMMARY_SHEETS = frozenset({"项目汇总", "指标明细", "检查结果"})
+
+
 def _read_container(container: Container, res: HarvestResult, limits: Limits) -> None:
     from python_calamine import CalamineWorkbook, SheetTypeEnum
 
@@ -928,6 +936,9 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
         names = container.defined_names() if container.format == "xlsx" else []
         metas = wb.sheets_metadata
         sheet_names = [m.name for m in metas]
+        if OWN_SUMMARY_SHEETS.issubset(sheet_names):
+            res.skipped = "这是 xlperf 生成的汇总表（项目汇总 / 指标明细 / 检查结果），不是自评表或申报表，未读取。"
+            return
         grids: dict[str, tuple] = {}
         base = os.path.basename(name)
         dot = base.rfind(".")
