@@ -328,8 +328,9 @@ def test_profile_file_by_path_changes_the_rule_without_code(tmp_path):
 
 
 def test_profile_found_by_name_on_xlperf_profile_path(tmp_path, monkeypatch):
-    write_profile(tmp_path, "testregion", LINEAR_BODY.format(name="testregion"))
     monkeypatch.setenv("XLPERF_PROFILE_PATH", str(tmp_path))
+    assert "testregion" not in profiles.available()          # listed (and cached) before the file exists
+    write_profile(tmp_path, "testregion", LINEAR_BODY.format(name="testregion"))
     assert "testregion" in profiles.available()
     assert indicator_score("≤10(分钟)", "15(分钟)", "10", "testregion") == D("5.00")
     assert profiles.load("testregion").lower_is_better == "linear"
