@@ -27,9 +27,8 @@ Normalisations of the reader, respected by the drawn text: no leading/trailing w
 (values are stripped); no line breaks in one-line fields (names, 三级指标, 指标值: lines are
 joined); 二级指标 without white space and in NFKC form (the merged level columns are normalised).
 
-Known gaps, kept out of the drawn data here and reported with this item (each with a failing
-reproduction and a proposed patch): (1) the harvester does not read the 人工调整得分 column —
-:func:`assert_overrides` accepts "not read at all" or "exactly as typed"; (2) free text is
+Gaps this test found, now fixed, each with its smallest reproduction in
+tests/test_harvest_regressions.py: (1) the harvester did not read the 人工调整得分 column; (2) free text was
 HTML-stripped and entity-unescaped (``x<y 且 z>w`` → ``xw``, ``AT&amp;T`` → ``AT&T``), so no ``<`` or
 ``&`` is drawn; (3) a value that *is* a footer or header label (a 偏差原因 of ``合计`` or ``总分``)
 silently ends the indicator table, so no drawn value is a label; (4) the portable 总分 formula shows
@@ -458,14 +457,10 @@ def assert_exact_types(p: Project) -> None:
 
 
 def assert_overrides(filled: Project, got: Project) -> bool:
-    """人工调整得分 (column L, ``xp_ind_override``) as typed — or, for now, not read at all: the
-    harvester stops at the printed form's right edge and never reads column L (reported with
-    this item, with a patch and a failing reproduction). Returns whether overrides were read;
-    once they are, they must be exactly what was typed."""
+    """人工调整得分 (column L, ``xp_ind_override``) exactly as typed (it used to be dropped: the
+    reader stopped at the printed form's right edge; tests/test_harvest_regressions.py)."""
     typed = [i.override for i in filled.indicators]
     read = [i.override for i in got.indicators]
-    if read == [None] * len(read):
-        return False
     assert read == typed
     return True
 
@@ -611,7 +606,7 @@ def soffice():
 
 @pytest.mark.libreoffice
 @LO_RUNS
-@given(drawn=self_evaluations(max_cents=LO_MAX_CENTS, complete=True))
+@given(drawn=self_evaluations(max_cents=LO_MAX_CENTS))
 def test_recalculated_figures_equal_the_engine(soffice, drawn):
     register, entries, filled = drawn
     with tempfile.TemporaryDirectory() as tmp:

@@ -210,6 +210,12 @@ def total(cells: list[str]) -> str:
     return f"ROUND(SUM({','.join(cells)}),2)"
 
 
+def complete_total(cells: list[str], count_cells: str, expected: int) -> str:
+    """总分, blank until every score is there (as :func:`xlperf.scoring.score_project` and
+    :func:`grade`)."""
+    return f'IF(COUNT({count_cells})<{expected},"",{total(cells)})'
+
+
 def grade(total_cell: str, count_cells: str, expected: int, p: Profile, mode: str) -> str:
     """评分等级, blank until every score is there."""
     if mode == "udf":

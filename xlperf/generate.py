@@ -194,7 +194,8 @@ def _self_evaluation_frame(t: CompiledTemplate, mode: str, p, count: int, unit: 
     frame = {
         "profile_cell": profile_cell, "rates": rates, "funds_score": funds_score, "dvs": dvs, "widths": widths,
         "total_weight": F.total([ref("xp_funds_weight"), band_weight]),
-        "total_score": F.total([ref("xp_funds_score"), band_score]),
+        "total_score": F.complete_total([ref("xp_funds_score"), band_score],
+                                        f"{ref('xp_funds_score')},{band_score}", count + 1),
         "grade": fix(F.grade(ref("xp_total_score"), f"{ref('xp_funds_score')},{band_score}", count + 1, p, mode)),
         "goal_row": goal_row,
         "goal_widths": (_merged_width(t, t.names["xp_expected_goal"].col1, goal_row),

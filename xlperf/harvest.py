@@ -769,14 +769,27 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
             ("i_l1", "i_l2", "i_l3", "i_target", "i_actual", "h_weight", "h_score", "i_note")}
     present = [c for c in cols.values() if c is not None]
     stop_of = g.stops(hr, present).__getitem__
+    # 人工调整得分: an xlperf workbook's override column, an input right of the printed form.
+    # Found by its header in the header row (not a label: it must not widen the form's edge).
+    override_c = next((c for c in range(g.width(hr)) if c > max(present, default=-1)
+                       and isinstance(g.get(hr, c), str) and _key(g.get(hr, c)) == "人工调整得分"), None)
+    # The footer (总分, 评分等级) and the next form (项目名称) begin left of the 三级指标 column;
+    # the same words typed as a value (a 三级指标 or 偏差原因 of 合计/总分) do not end the table.
+    first_value_c = cols["i_l3"] if cols["i_l3"] is not None else min(
+        (c for c in present if c > min(present)), default=10**6)
+
+    def starts_here(r) -> bool:
+        return any(pr == r and pc < first_value_c for lid in _STOP_LIDS for pr, pc in g.labels.get(lid, ()))
 
     l1 = l2 = ""
     for r in range(hr + 1, end):
         row_labels = g.row_lids.get(r, ())
-        if not _STOP_LIDS.isdisjoint(row_labels):
+        if not _STOP_LIDS.isdisjoint(row_labels) and starts_here(r):
             return r
-        if "i_l3" in row_labels or "i_l1" in row_labels:
-            continue  # the header repeated after a page break
+        if ("i_l3" in row_labels or "i_l1" in row_labels) and sum(
+                cols[lid] is not None and g.in_row(lid, r) == cols[lid]
+                for lid in ("i_l1", "i_l2", "i_l3", "i_target", "i_actual")) >= 2:
+            continue  # the header repeated after a page break (not one header word typed as a value)
         vals = {}
         for lid, c in cols.items():
             if c is None:
@@ -807,6 +820,9 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
             score=rd.number(vals["h_score"][0], _path("indicators", i, "score"), vals["h_score"][1], "指标得分"),
             note=rd.text(vals["i_note"][0], _path("indicators", i, "note"), vals["i_note"][1], single_line=False),
         )
+        if override_c is not None:
+            ind.override = rd.number(g.get(r, override_c), _path("indicators", i, "override"), (r, override_c),
+                                     "人工调整得分")
         p.indicators.append(ind)
     return end
 

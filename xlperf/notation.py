@@ -90,7 +90,11 @@ _NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"
 _QUANT_RE = re.compile(rf"^(?P<num>{_NUMBER})(?P<unit>.*)$")
 # A unit is text without digits or operators; a compound unit is *24小时, ×24小时, /月.
 _UNIT_RE = re.compile(r"^(?:[*×x]\d+(?:\.\d+)?)?[^\d.,+\-≥≤<>=*×]*$")
-_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+# HTML tags as web systems export them (<p>, <br/>, <span style="…">): a known tag name and
+# attribute syntax only, so text such as "x<y 且 z>w" is not taken for a tag.
+_TAG_RE = re.compile(r"</?(?:a|b|br|div|em|font|h[1-6]|i|img|li|ol|p|s|script|span|strong|style|sub|sup|"
+                     r"table|tbody|td|th|thead|tr|u|ul)(?:\s+[A-Za-z_:][-\w:.]*(?:\s*=\s*(?:\"[^\"]*\"|"
+                     r"'[^']*'|[^\s\"'<>=`]+))?)*\s*/?>", re.I)
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
 _SPACE_RE = re.compile(r"\s+")
 
@@ -122,7 +126,10 @@ def strip_html(text: str) -> str:
     """Remove HTML tags/entities from free text (goals) without touching its spaces."""
     if text is None:
         return ""
-    return html.unescape(_TAG_RE.sub("", str(text))).strip()
+    text = str(text)
+    stripped = _TAG_RE.sub("", text)
+    # Entities only in text that was HTML: a typed "AT&amp;T" or "R&D&copy" stays as typed.
+    return (html.unescape(stripped) if stripped != text else stripped).strip()
 
 
 def _split_unit(unit: str) -> str | None:

@@ -398,8 +398,10 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
                               f"指标「{name}」得分 {_num(human)} 超出 0 到分值 {_num(w)} 的范围（得分不能大于分值）。",
                               human, w, "score_over"))
             continue
-        if ind.override is not None:
-            continue  # an xlperf workbook's override: the engine judged it (errors above)
+        if f"{key}.override" in score.errors:
+            continue  # an xlperf workbook's override the engine refused: reported above
+        # Otherwise an override is a human score like a printed one: a departure with a
+        # reason is a 提示, without one (or with only the generator's placeholder) a 警告.
         if res.band is not None and w > 0 and not res.band.contains(human / w):
             low, high = res.band_range()
             close = "]" if res.band.high_inclusive else ")"
