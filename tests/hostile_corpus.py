@@ -126,7 +126,7 @@ def expected_project(seed: dict, proj: dict, v: Variant = Variant(), profile: st
         p.total_goal, p.annual_goal = proj.get("total_goal", ""), proj.get("annual_goal", "")
     else:
         for f in proj["funds"]:
-            p.funds[f["row"]] = FundsLine(_dec(f["initial"]), _dec(f["budget"]), _dec(f["executed"]))
+            p.funds[f["row"]] = FundsLine(_dec(f["initial"]), _dec(f["budget"]), _dec(f["executed"]), _dec(f["rate"]))
             if f["row"] == "年度资金总额":
                 p.funds_weight, p.funds_rate, p.funds_score = _dec(f["weight"]), _dec(f["rate"]), _dec(f["score"])
         p.annual_goal, p.actual_result = proj.get("expected_goal", ""), proj.get("actual_result", "")

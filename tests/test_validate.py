@@ -481,3 +481,13 @@ def test_the_generators_placeholder_is_no_reason(forms):
     assert ("reason", WARNING) in kinds(check_project(p))
     ind.note = "问卷样本不足，复核后扣 1 分"
     assert ("reason", WARNING) not in kinds(check_project(p))
+
+
+def test_a_sub_row_rate_that_does_not_reproduce(forms):
+    p = project(forms, "004-01")                          # prints a rate on every funds row
+    fiscal = p.funds["当年财政拨款"]
+    assert fiscal.rate is not None and check_project(p) == []
+    fiscal.rate += D("0.01")
+    (f,) = check_project(p)
+    assert (f.check, f.severity, f.expected) == ("rate", ERROR, format(fiscal.rate - D("0.01"), "f"))
+    assert "当年财政拨款" in f.message_zh

@@ -668,14 +668,18 @@ def _self_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> Non
                 v, vpos = g.at(r, c, stop_of(c))
                 setattr(line, attr, rd.number(v, _path("funds", row_name, attr), vpos, f"{row_name}{what}"))
         p.funds[row_name] = line
+        if cols["h_rate"] is not None:
+            v, vpos = g.at(r, cols["h_rate"], stop_of(cols["h_rate"]))
+            line.rate = rd.number(v, _path("funds", row_name, "rate"), vpos, f"{row_name}执行率",
+                                  percent_hint=_rate_hint(line), rate=True)
         if lid != "f_total":
             continue
+        p.funds_rate = line.rate
+        if cols["h_rate"] is not None:
+            rd.mark("funds_rate", vpos)
         if cols["h_weight"] is not None:
             v, vpos = g.at(r, cols["h_weight"], stop_of(cols["h_weight"]))
             p.funds_weight = rd.number(v, "funds_weight", vpos, "资金分值")
-        if cols["h_rate"] is not None:
-            v, vpos = g.at(r, cols["h_rate"], stop_of(cols["h_rate"]))
-            p.funds_rate = rd.number(v, "funds_rate", vpos, "执行率", percent_hint=_rate_hint(line), rate=True)
         if cols["h_score"] is not None:
             v, vpos = g.at(r, cols["h_score"], stop_of(cols["h_score"]))
             p.funds_score = rd.number(v, "funds_score", vpos, "资金得分")
@@ -1253,7 +1257,8 @@ FRAME_COLUMNS_ZH = {
     "declared_annual_fiscal": "当年财政拨款（申报）", "declared_annual_carryover": "上年结转资金（申报）",
     "declared_annual_other": "其他资金（年度）",
     "row": "资金行", "initial": "年初预算数", "budget": "全年预算数", "executed": "全年执行数",
-    "cell_initial": "年初预算数单元格", "cell_budget": "全年预算数单元格", "cell_executed": "全年执行数单元格",
+    "rate": "执行率", "cell_initial": "年初预算数单元格", "cell_budget": "全年预算数单元格", "cell_executed": "全年执行数单元格",
+    "cell_rate": "执行率单元格",
     "index": "指标序号", "level1": "一级指标", "level2": "二级指标", "level3": "三级指标", "target": "年度指标值",
     "weight": "分值", "actual": "实际完成值", "score": "得分", "note": "偏差原因分析及改进措施",
     "cell_target": "指标值单元格", "cell_actual": "完成值单元格", "cell_weight": "分值单元格", "cell_score": "得分单元格",
@@ -1286,8 +1291,9 @@ def to_frames(h: Harvest) -> dict:
             for name, line in p.funds.items():
                 funds.append({"project_id": pid, "file": p.source_file, "sheet": p.source_sheet, "name": p.name,
                               "row": name, "initial": line.initial, "budget": line.budget, "executed": line.executed,
+                              "rate": line.rate,
                               **{f"cell_{a}": p.cells.get(f"funds.{name}.{a}", "")
-                                 for a in ("initial", "budget", "executed")}})
+                                 for a in ("initial", "budget", "executed", "rate")}})
         for i, ind in enumerate(p.indicators):
             indicators.append({"project_id": pid, "file": p.source_file, "sheet": p.source_sheet, "name": p.name,
                                "index": i, "level1": ind.level1, "level2": ind.level2, "level3": ind.level3,
@@ -1304,8 +1310,8 @@ def to_frames(h: Harvest) -> dict:
                      "declared_project_total", "declared_project_fiscal", "declared_project_other",
                      "declared_annual_total", "declared_annual_fiscal", "declared_annual_carryover",
                      "declared_annual_other"],
-        "funds": ["project_id", "file", "sheet", "name", "row", "initial", "budget", "executed",
-                  "cell_initial", "cell_budget", "cell_executed"],
+        "funds": ["project_id", "file", "sheet", "name", "row", "initial", "budget", "executed", "rate",
+                  "cell_initial", "cell_budget", "cell_executed", "cell_rate"],
         "indicators": ["project_id", "file", "sheet", "name", "index", "level1", "level2", "level3", "target",
                        "weight", "actual", "score", "note", "cell_target", "cell_actual", "cell_weight", "cell_score"],
         "problems": ["severity", "file", "sheet", "cell", "message_zh", "found", "expected"],

@@ -25,6 +25,7 @@ class FundsLine:
     initial: Decimal | None = None    # 年初预算数
     budget: Decimal | None = None     # 全年预算数
     executed: Decimal | None = None   # 全年执行数
+    rate: Decimal | None = None       # 执行率 as printed (read from a form; every row may print one)
 
 
 @dataclass

@@ -116,8 +116,8 @@ def _run_from_frames(frames: dict) -> CheckRun:
     for r in records("funds"):
         p = projects.get(r["project_id"])
         if p is not None:
-            p.funds[r["row"]] = FundsLine(r.get("initial"), r.get("budget"), r.get("executed"))
-            for a in ("initial", "budget", "executed"):
+            p.funds[r["row"]] = FundsLine(r.get("initial"), r.get("budget"), r.get("executed"), r.get("rate"))
+            for a in ("initial", "budget", "executed", "rate"):
                 if r.get(f"cell_{a}"):
                     p.cells[f"funds.{r['row']}.{a}"] = r[f"cell_{a}"]
     for r in sorted(records("indicators"), key=lambda r: (r["project_id"], r["index"])):

@@ -283,7 +283,8 @@ def _read_project(p, kind, year, money_unit, profile, *, where: str | None) -> t
             printed_funds.append(cells)
             project.funds[name] = FundsLine(_amount(cells.initial, f"{w} 的 initial（年初预算数）"),
                                             _amount(cells.budget, f"{w} 的 budget（全年预算数）"),
-                                            _amount(cells.executed, f"{w} 的 executed（全年执行数）"))
+                                            _amount(cells.executed, f"{w} 的 executed（全年执行数）"),
+                                            _amount(cells.rate, f"{w} 的 rate（执行率）"))
             if name == FUNDS_ROWS[0]:
                 project.funds_weight = _amount(cells.weight, f"{w} 的 weight（分值）")
                 project.funds_rate = _amount(cells.rate, f"{w} 的 rate（执行率）")

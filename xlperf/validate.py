@@ -10,7 +10,8 @@ no rule of its own, only the comparison of what is printed with what the rules g
 
 What is checked (``Finding.check`` names the check):
 
-* ``rate``       执行率 = 全年执行数 ÷ 全年预算数 under the profile, in the form's money unit;
+* ``rate``       执行率 = 全年执行数 ÷ 全年预算数 under the profile, in the form's money unit (every
+  funds row that prints one);
 * ``funds_score`` 预算执行率得分 from the printed rate (as the forms compute it);
 * ``funds_over`` / ``score_over``  a score above its 分值 (or below 0);
 * ``weights``    the 分值 column (funds row included) totals the profile's weights (100);
@@ -291,6 +292,17 @@ def _check_funds(project: Project, p, score: scoring.ProjectScore, f: list) -> N
             continue  # a blank amount on a sub-row: the forms leave those empty (seed 002)
         f.append(_finding(ERROR, project, [f"funds.{row}.executed", f"funds.{row}.budget"],
                           f"{row}：{exc.message}", _num(fl.executed), "", "engine"))
+    # The sub-rows (当年财政拨款…) print their own 执行率 on most forms: same rule, no score.
+    for row, fl in project.funds.items():
+        rate = score.rates.get(row)
+        if row == MAIN_ROW or fl.rate is None or rate is None or shown(fl.rate, p.rate_decimals) == rate:
+            continue
+        note = _every_rounding(lambda n, fl=fl: scoring.execution_rate(fl.budget, fl.executed, n),
+                               fl.rate, p.name, "rate")
+        f.append(_finding(
+            ERROR, project, [f"funds.{row}.rate", f"funds.{row}.executed"],
+            f"{row}的执行率应为 {_num(rate)}%（全年执行数 {_num(fl.executed)} ÷ 全年预算数 {_num(fl.budget)} × 100，"
+            f"按规则「{p.name}」取 {p.rate_decimals} 位小数），表上为 {_num(fl.rate)}%；{note}。", fl.rate, rate, "rate"))
     if line is None or (line.budget is None and line.executed is None):
         if project.funds_score is not None or project.funds_rate is not None:
             f.append(_finding(WARNING, project, ["funds.年度资金总额.budget", "funds_rate"],
