@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from xlperf import libreoffice
 from xlperf.generate import render
 from xlperf.harvest import read_workbook
-from xlperf.model import DECLARATION, SELF_EVALUATION, FundsLine, Indicator, Project
+from xlperf.model import SELF_EVALUATION, FundsLine, Indicator, Project
 from xlperf.scoring import score_project
 
 

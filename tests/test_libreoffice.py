@@ -5,33 +5,20 @@ Without LibreOffice these tests are skipped locally but fail when CI=true.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from pathlib import Path
 
 import openpyxl
 import pytest
+
+import needs
 import xlsxwriter
 
 from xlperf import libreoffice as lo
 from xlperf.libreoffice import LibreOfficeError, LibreOfficeMissing
 
-IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
-
-
-def _require(tool: str) -> None:
-    """Fail in CI, skip locally, when a system tool is missing."""
-    try:
-        if tool == "soffice":
-            lo.find_soffice()
-        elif shutil.which(tool) is None:
-            raise LibreOfficeMissing(f"{tool} not found on PATH")
-    except LibreOfficeMissing as exc:
-        msg = f"{exc} (run .ci/install-system-deps)"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+IN_CI = needs.in_ci()
+_require = needs.require
 
 
 @pytest.fixture(scope="module")

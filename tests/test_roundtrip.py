@@ -42,7 +42,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import io
-import os
 import re
 import string
 import tempfile
@@ -52,6 +51,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+
+import needs
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -596,12 +597,7 @@ def test_declaration_round_trip(drawn):
 
 @pytest.fixture(scope="module")
 def soffice():
-    try:
-        return libreoffice.find_soffice()
-    except libreoffice.LibreOfficeMissing as exc:
-        if os.environ.get("CI"):
-            raise  # CI must never skip the spreadsheet-engine check
-        pytest.skip(str(exc))
+    return needs.require("soffice")
 
 
 @pytest.mark.libreoffice

@@ -3,14 +3,14 @@ engine's figures to the cent — every seed project, both formula modes, plus am
 chosen where binary floating point and decimal arithmetic part ways."""
 from __future__ import annotations
 
-import os
 import random
 import zipfile
 from decimal import Decimal
-from pathlib import Path
 
 import openpyxl
 import pytest
+
+import needs
 
 from xlperf import libreoffice
 from xlperf.generate import compiled, render
@@ -23,13 +23,7 @@ from xlperf.template import Layout
 pytestmark = pytest.mark.libreoffice
 
 
-def _require_soffice():
-    try:
-        libreoffice.find_soffice()
-    except libreoffice.LibreOfficeMissing as exc:
-        if os.environ.get("CI"):
-            raise  # CI must never skip the spreadsheet-engine check
-        pytest.skip(str(exc))
+_require_soffice = needs.require
 
 
 def _edge_projects() -> list[Project]:

@@ -39,7 +39,6 @@ from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
 from hashlib import sha256
-from pathlib import Path
 from typing import Callable
 
 from .errors import NotationError

@@ -15,7 +15,6 @@ Conventions the generator relies on:
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from openpyxl import Workbook
