@@ -499,3 +499,68 @@ def test_problem_shape():
         ("警告", "f.xlsx", "S", "B2", "说明", "x", "y")
     assert "单元格 B2" in str(p)
     assert isinstance(Harvest().projects, list)
+
+
+# ====================================================================== .xls percent formats
+
+def _percent_xls_grid():
+    """A small 自评表 whose 执行率 and one 实际完成值 are numbers shown as percents."""
+    return [["财政项目支出绩效自评表"], ["(2023 年度)"],
+            ["项目名称", "测试项目", None, "主管部门", "某委", "实施单位", "某中心"],
+            ["项目资金（元）", None, "年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分"],
+            [None, "年度资金总额", 100, 100, 95, 10, 0.95, 9.5],
+            ["一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施"],
+            ["产出指标", "质量指标", "合格率", "≥90%", 0.95, 90, 90, None],
+            ["总分", None, None, None, None, 100, 99.5, None]]
+
+
+def test_xls_percent_cells_from_format_xf_and_cell_records():
+    """FORMAT (custom and built-in), XF and NUMBER/RK/MULRK/FORMULA records, built by hand:
+    only the cells whose XF points at a percent format are percent cells."""
+    import struct
+
+    from xlperf.safezip import _biff_percent_cells
+    rec = hc._rec
+    fmt = lambda i, code: rec(0x041E, struct.pack("<HHB", i, len(code), 1) + code.encode("utf-16-le"))  # noqa: E731
+    xf = lambda ifmt: rec(0x00E0, struct.pack("<HH", 0, ifmt) + b"\0" * 16)                          # noqa: E731
+    glob = (rec(0x0809, b"\0" * 16) + fmt(164, "0.00%") + fmt(165, '0.00"%"') + fmt(166, "#,##0.00")
+            + xf(0) + xf(164) + xf(165) + xf(166) + xf(9))           # XF 1: custom %, XF 4: built-in 0%
+    name = "自评表"
+    bound_len = len(rec(0x0085, struct.pack("<IBBBB", 0, 0, 0, len(name), 1) + name.encode("utf-16-le")))
+    start = len(glob) + bound_len + len(rec(0x000A, b""))
+    bound = rec(0x0085, struct.pack("<IBBBB", start, 0, 0, len(name), 1) + name.encode("utf-16-le"))
+    sheet = (rec(0x0809, b"\0" * 16)
+             + rec(0x0203, struct.pack("<HHHd", 4, 6, 1, 0.95))          # G5: 0.00%
+             + rec(0x0203, struct.pack("<HHHd", 4, 7, 2, 0.95))          # H5: "%" only as text
+             + rec(0x027E, struct.pack("<HHHI", 6, 4, 4, 0))            # E7: RK in 0%
+             + rec(0x00BD, struct.pack("<HH", 7, 2) + struct.pack("<HI", 3, 0) + struct.pack("<HI", 1, 0)
+                   + struct.pack("<H", 3))                               # C8 plain, D8 percent
+             + rec(0x0006, struct.pack("<HHH", 9, 0, 1) + b"\0" * 14)    # A10: formula in 0.00%
+             + rec(0x000A, b""))
+    stream = glob + bound + rec(0x000A, b"") + sheet
+    assert _biff_percent_cells(stream) == {name: frozenset({(4, 6), (6, 4), (7, 3), (9, 0)})}
+    assert _biff_percent_cells(stream[:len(glob) // 2]) == {}                  # cut short: nothing, no error
+
+
+@pytest.mark.libreoffice
+def test_an_xls_saved_by_a_spreadsheet_keeps_its_percents(tmp_path):
+    """A form saved as .xls (LibreOffice's BIFF8 writer, as WPS/Excel would) reads like its
+    .xlsx: 95% stays 95%, not 0.95 (which would be a missed ≥90% target)."""
+    import needs
+    import openpyxl
+
+    from xlperf import libreoffice, validate
+    needs.require("soffice")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "自评表"
+    for row in _percent_xls_grid():
+        ws.append(row)
+    ws["G5"].number_format = ws["E7"].number_format = "0.00%"
+    wb.save(tmp_path / "form.xlsx")
+    (xls,) = libreoffice._convert([tmp_path / "form.xlsx"], tmp_path / "out", "xls", ".xls", 120)
+    res = read_workbook(xls)
+    assert res.format == "xls"
+    (p,) = res.projects
+    assert p.funds_rate == Decimal("95") and p.indicators[0].actual == "95%"
+    assert validate.check_project(p) == []

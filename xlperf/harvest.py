@@ -981,7 +981,7 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
             if not rows:
                 continue
             profile = _profile_for(idx, names, sheet_names, grids, wb, res, limits)
-            percent = (lambda sheet=meta.name: container.percent_cells(sheet)) if container.format == "xlsx" else ()
+            percent = lambda sheet=meta.name: container.percent_cells(sheet)  # noqa: E731 - looked up lazily
             projects, problems = parse_sheet(rows, origin=origin, sheet=meta.name, file=name, percent=percent,
                                              profile=profile, year_hint=hint + meta.name, merges=merges)
             res.projects.extend(projects)

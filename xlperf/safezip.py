@@ -92,6 +92,7 @@ class Container:
     has_vba: bool = False
     external_links: int = 0
     crcs: dict[str, int] = field(default_factory=dict)     # xlsx: part -> CRC-32 (verified)
+    biff: bytes = b""                                      # xls: the Workbook stream (checked)
 
     def reader_bytes(self) -> bytes:
         """The bytes to hand to the workbook reader. xlsx: a new zip, stored (uncompressed),
@@ -130,9 +131,15 @@ class Container:
         styles = next((p for n, p in self.parts.items() if n.lower().endswith("styles.xml")), None)
         return _small(_percent_styles, styles) if styles is not None else frozenset()
 
+    @cached_property
+    def _biff_percent(self) -> dict[str, frozenset[tuple[int, int]]]:
+        return _biff_percent_cells(self.biff) if self.biff else {}
+
     def percent_cells(self, sheet: str) -> frozenset[tuple[int, int]]:
         """0-based (row, col) of the cells of ``sheet`` shown with a percent format: Excel
         stores 96.36% as 0.9636 and calamine hands over only the number."""
+        if self.format == "xls":
+            return self._biff_percent.get(sheet, frozenset())
         percent = self._percent_styles
         part = self.sheet_parts.get(sheet)
         if not percent or part not in self.parts:
@@ -689,7 +696,67 @@ def _inspect_ole(data: bytes, limits: Limits) -> Container:
         raise Refused(f"OLE 文件不是 Excel 工作簿{('（是' + kind + '）') if kind else ''}，未读取。",
                       "缺少 Workbook 流", "xls 工作簿")
     _scan_biff(stream, limits)
-    return Container("xls", data, has_vba="_VBA_PROJECT_CUR" in names or "VBA" in names)
+    return Container("xls", data, has_vba="_VBA_PROJECT_CUR" in names or "VBA" in names, biff=stream)
+
+
+#: Built-in BIFF number formats that show a percent (0% and 0.00%).
+_BUILTIN_PERCENT = frozenset((9, 10))
+
+
+def _biff_text(body: bytes, pos: int, cch: int) -> str:
+    """The characters of an XLUnicodeString whose flags byte is at ``pos``."""
+    wide = body[pos] & 1 if pos < len(body) else 0
+    raw = body[pos + 1:pos + 1 + cch * (2 if wide else 1)]
+    return raw.decode("utf-16-le", "replace") if wide else raw.decode("latin-1")
+
+
+def _is_percent_format(code: str) -> bool:
+    # A % outside quotes and not escaped: "0.00%" is a percent, '0.00"%"' only shows the sign.
+    return "%" in re.sub(r'"[^"]*"|\\.', "", code)
+
+
+def _biff_percent_cells(stream: bytes) -> dict[str, frozenset[tuple[int, int]]]:
+    """Per sheet, the 0-based (row, col) of numeric cells shown with a percent format in an
+    xls Workbook stream (already bounded by :func:`_scan_biff`): FORMAT → XF → cell ixfe."""
+    n = len(stream)
+    percent_formats, xf_formats, sheets = set(_BUILTIN_PERCENT), [], []
+    pos = 0
+    while pos + 4 <= n:                                   # the globals substream
+        typ, size = struct.unpack_from("<HH", stream, pos)
+        body = stream[pos + 4:pos + 4 + size]
+        pos += 4 + size
+        if typ == 0x041E and len(body) >= 5:                # FORMAT
+            ifmt, cch = struct.unpack_from("<HH", body)
+            if _is_percent_format(_biff_text(body, 4, cch)):
+                percent_formats.add(ifmt)
+        elif typ == 0x00E0 and len(body) >= 4:              # XF, in index order
+            xf_formats.append(struct.unpack_from("<H", body, 2)[0])
+        elif typ == 0x0085 and len(body) >= 8:              # BoundSheet8
+            start, cch = struct.unpack_from("<I", body)[0], body[6]
+            sheets.append((_biff_text(body, 7, cch), start))
+        elif typ == 0x000A:                                 # EOF of the globals
+            break
+    percent_xf = {i for i, f in enumerate(xf_formats) if f in percent_formats}
+    out: dict[str, frozenset[tuple[int, int]]] = {}
+    for name, start in sheets:
+        cells, pos = set(), start
+        while percent_xf and pos + 4 <= n:
+            typ, size = struct.unpack_from("<HH", stream, pos)
+            body = stream[pos + 4:pos + 4 + size]
+            pos += 4 + size
+            if typ in (0x0203, 0x027E, 0x0006) and len(body) >= 6:     # NUMBER, RK, FORMULA
+                row, col, ixfe = struct.unpack_from("<HHH", body)
+                if ixfe in percent_xf:
+                    cells.add((row, col))
+            elif typ == 0x00BD and len(body) >= 12:                    # MULRK
+                row, col = struct.unpack_from("<HH", body)
+                for k in range((len(body) - 6) // 6):
+                    if struct.unpack_from("<H", body, 4 + 6 * k)[0] in percent_xf:
+                        cells.add((row, col + k))
+            elif typ == 0x000A:
+                break
+        out[name] = frozenset(cells)
+    return out
 
 
 def _scan_biff(stream: bytes, limits: Limits) -> None:
