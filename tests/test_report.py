@@ -467,3 +467,16 @@ def test_last_runs_summary_in_the_folder_is_skipped_not_read_as_a_form(forms, tm
     assert len(again.projects) == len(h.projects)
     run = validate.check_paths(folder, workers=0)
     assert len(run.checks) == len(h.projects)
+
+
+def test_summary_prints_on_a4_landscape_with_headers_on_every_page(sample, tmp_path):
+    wb = openpyxl.load_workbook(write_summary_xlsx(sample, tmp_path / "汇总.xlsx"))
+    for name in ("项目汇总", "申报汇总", "指标明细", "检查结果"):
+        ws = wb[name]
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9, name
+        assert ws.print_title_rows == "$1:$1", name
+    ws = wb["项目汇总"]                 # the columns a reader needs, fitted to the page width
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+    header = [c.value for c in ws[1]]
+    assert str(ws.print_area).endswith(f"$A$1:${chr(ord('A') + header.index('提示'))}${len(sample.checks) + 1}")
+    assert wb["指标明细"].print_title_cols == "$A:$C"

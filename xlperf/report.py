@@ -364,9 +364,11 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
                    WARNING: wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C"}),
                    NOTE: wb.add_format({"font_color": "#1F4E79", "bg_color": "#DDEBF7"})}
 
-        def table(ws, columns, records):
+        def table(ws, columns, records, print_cols=None):
             """columns: (header, width, kind); records: lists of values. Text is always
-            written as a string, whatever it looks like."""
+            written as a string, whatever it looks like. Printed on A4 landscape with the
+            header on every page: the first ``print_cols`` columns fitted to the page width,
+            or, without it, every column on pages across with 序号…项目名称 repeated."""
             for j, (h, width, _kind) in enumerate(columns):
                 ws.write_string(0, j, h, head)
                 ws.set_column(j, j, width)
@@ -384,6 +386,16 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
             ws.freeze_panes(1, 0)
             if records:
                 ws.autofilter(0, 0, len(records), len(columns) - 1)
+            ws.set_landscape()
+            ws.set_paper(9)
+            ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+            ws.repeat_rows(0)
+            ws.set_footer("&C第 &P 页，共 &N 页")
+            if print_cols:
+                ws.print_area(0, 0, max(len(records), 1), print_cols - 1)
+                ws.fit_to_pages(1, 0)
+            else:
+                ws.repeat_columns(0, min(3, len(columns)) - 1)
 
         def file_links(ws, listed, col):
             """The file column of a project list links to the source workbook."""
@@ -410,7 +422,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
                          len(r.findings), r.counts[ERROR], r.counts[WARNING], r.counts[NOTE],
                          r.check.profile, r.check.profile_explanation, p.department,
                          p.source_file, p.source_sheet])
-        table(ws, cols, recs)
+        table(ws, cols, recs, print_cols=17)
         file_links(ws, selfevals, 20)
 
         # ---- 申报汇总
@@ -468,7 +480,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
                                   (x[1].is_declaration, x[1].n) if x[1] else (True, 10**9)))
         recs = [[severity_text(f.severity), r.project.unit if r else "", r.project.name if r else "", _check_name(f),
                  f.message_zh, f.found, f.expected, f.file, f.sheet, f.cell, ""] for f, r in items]
-        table(ws, cols, recs)
+        table(ws, cols, recs, print_cols=7)
         for i, (f, r) in enumerate(items, 1):
             url = _external_link(f.file, f.sheet, f.cell, out_dir)
             if url:
