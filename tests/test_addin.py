@@ -413,7 +413,7 @@ def test_the_check_catches_a_missing_or_changed_engine_function(monkeypatch):
         raise AssertionError("not called by the check")
     empty.roll_forward_file = roll_forward_file
     problems = C.check_python(command, "import")
-    assert len(problems) == 1 and "xlperf.generate.roll_forward_file(…, …, mode=…, force=…)" in problems[0]
+    assert len(problems) == 1 and "xlperf.generate.roll_forward_file(…, …, year=…, mode=…, force=…)" in problems[0]
     # The other buttons do not depend on it.
     assert C.check_python("import xlperf.addin.ribbon as xa; xa.ribbon_action('recalc')", "recalc") == []
     monkeypatch.setitem(sys.modules, "xlperf.recalc", None)
@@ -865,7 +865,7 @@ def test_cli_build_and_check(tmp_path, capsys):
     assert cli.main(["addin", "check", str(tmp_path / "xlperf.xlam")]) == 0
     out = capsys.readouterr().out
     assert out.count("静态检查通过。") == 2 and "ribbon_action('recalc')" in out
-    assert "引擎（xlperfImport）：xlperf.generate.roll_forward_file(…, …, mode=…, force=…)" in out
+    assert "引擎（xlperfImport）：xlperf.generate.roll_forward_file(…, …, year=…, mode=…, force=…)" in out
     assert "引擎（xlperfCheck）：xlperf.recalc.run_on_book(…, …)" in out
 
 
@@ -1122,3 +1122,40 @@ def test_checklist_cell_functions_are_what_the_udfs_return():
             assert isinstance(result, float) and Decimal(repr(result)) == Decimal(expect.split()[0]), (formula, result)
         else:
             assert result == expect, (formula, result)
+
+
+def test_import_declaration_asks_for_the_year_when_the_title_has_none(tmp_path):
+    # The real engine: a 申报表 whose title lost its year cannot be rolled forward without one;
+    # the ribbon asks with Excel's number box and passes the answer on (cancel: nothing written).
+    import openpyxl
+
+    from xlperf import generate, seeds
+    declaration = tmp_path / "项目申报表.xlsx"
+    generate.write({s.id: s for s in seeds.load()}["000-01"].project, declaration)
+    wb = openpyxl.load_workbook(declaration)
+    for ws in wb:
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and "年度)" in c.value.replace("）", ")"):
+                    c.value = "（年度）"
+    wb.save(declaration)
+    assert generate.read_declaration(declaration).year == 0
+    target = tmp_path / "项目自评表.xlsx"
+    asked = []
+
+    class YearApi(FakeApi):
+        def __init__(self, answer):
+            super().__init__(open_name=str(declaration), save_name=str(target))
+            self.answer = answer
+
+        def InputBox(self, prompt, title, default, Type):
+            asked.append((prompt, Type))
+            return self.answer
+
+    app = FakeApp(YearApi(False))                                   # cancelled
+    assert R.ribbon_action("import", FakeBook(app)) is None
+    assert not target.exists() and "未输入年度" in app.statuses[-1] and asked[-1][1] == 1
+    app = FakeApp(YearApi(2024.0))
+    assert R.ribbon_action("import", FakeBook(app)) == target and app.alerts == []
+    assert "没有年份" in asked[-1][0]
+    assert generate.read_named_cells(target)[0] and "2024" in str(openpyxl.load_workbook(target)["自评表"]["A2"].value)

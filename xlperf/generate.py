@@ -48,6 +48,11 @@ class GenerateError(XlperfError):
     pass
 
 
+class YearMissing(GenerateError):
+    """A 申报表 whose title prints no year: the caller must give one (the ribbon asks)."""
+    needs_year = True
+
+
 class NotADeclaration(GenerateError):
     """A workbook met during roll-forward that is not a 申报表 (skipped, not an error)."""
 
@@ -1119,7 +1124,7 @@ def roll_forward_file(declaration_path, out_path, *, year: int | None = None, pr
     source = Path(declaration_path)
     decl = read_declaration(source)
     if not decl.year and year is None:
-        raise GenerateError("读不出年度（标题中没有年份），请指定年度。").at(source)
+        raise YearMissing("读不出年度（标题中没有年份），请指定年度。").at(source)
     try:
         se = roll_forward(decl, year=year, profile=profile)
     except XlperfError as exc:

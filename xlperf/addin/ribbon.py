@@ -37,7 +37,7 @@ IMPORT_MODE = "portable"
 ENGINE_CALLS: dict[str, tuple[str, str, int, tuple[str, ...]] | None] = {
     "recalc": ("xlperf.recalc", "run_on_book", 2, ()),
     "check": ("xlperf.recalc", "run_on_book", 2, ()),
-    "import": ("xlperf.generate", "roll_forward_file", 2, ("mode", "force")),
+    "import": ("xlperf.generate", "roll_forward_file", 2, ("year", "mode", "force")),
     "help": None,                    # VBA shows the help text itself; Python only as a fallback
 }
 _WHAT = {"recalc": "重新计算", "check": "检查", "import": "导入申报表"}
@@ -162,7 +162,17 @@ def _ask_save(app, suggestion: Path) -> str | None:
     return chosen if isinstance(chosen, str) and chosen else None
 
 
-def import_declaration(book, *, ask_open=_ask_open, ask_save=_ask_save) -> Path | None:
+def _ask_year(app) -> int | None:
+    """Excel's own number box (Application.InputBox, Type 1): a year, or None if cancelled."""
+    answer = app.api.InputBox("申报表标题中没有年份。请输入要生成的自评表的年度（如 2024）：", TITLE,
+                              _dt.date.today().year, Type=1)
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or answer != int(answer) \
+            or not 1990 <= answer <= 2100:
+        return None
+    return int(answer)
+
+
+def import_declaration(book, *, ask_open=_ask_open, ask_save=_ask_save, ask_year=_ask_year) -> Path | None:
     """导入申报表: roll one declaration forward into a new 自评表 and open it."""
     app = book.app
     source = ask_open(app)
@@ -186,7 +196,16 @@ def import_declaration(book, *, ask_open=_ask_open, ask_save=_ask_save) -> Path 
         if answer != "yes":
             _status(app, "绩效自评：已取消导入")
             return None
-    written = _engine_call("import", source_path, target_path, mode=IMPORT_MODE, force=overwrite)
+    try:
+        written = _engine_call("import", source_path, target_path, year=None, mode=IMPORT_MODE, force=overwrite)
+    except XlperfError as exc:
+        if not getattr(exc, "needs_year", False):
+            raise
+        year = ask_year(app)
+        if year is None:
+            _status(app, "绩效自评：已取消导入（未输入年度）")
+            return None
+        written = _engine_call("import", source_path, target_path, year=year, mode=IMPORT_MODE, force=overwrite)
     written = Path(written) if written else target_path
     app.books.open(str(written))
     _status(app, f"绩效自评：已由「{source_path.name}」生成「{written.name}」（{_now()}）")
