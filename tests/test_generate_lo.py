@@ -20,12 +20,13 @@ import openpyxl
 import pytest
 
 import needs
+from test_templates_lo import _same
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from xlperf import cli, libreoffice
 from xlperf.generate import MANIFEST, STATUS_FAILED, STATUS_NEW, read_manifest
 from xlperf.model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION
-from xlperf.notation import Quantity, from_excel
+from xlperf.notation import Quantity
 from xlperf.register import SAMPLE_REGISTER, read_register
 from xlperf.scoring import score_project
 
@@ -128,18 +129,6 @@ def _formula_cells(path: Path) -> set[str]:
         return {c.coordinate for row in wb.active.iter_rows() for c in row if c.data_type == "f"}
     finally:
         wb.close()
-
-
-def _same(found, expected) -> bool:
-    """LibreOffice's value equals the engine's: text exactly, numbers to the cent (a double
-    read back as the decimal it shows), an empty result as an empty cell."""
-    if expected is None or expected == "":
-        return found in (None, "")
-    if isinstance(expected, str):
-        return found == expected
-    if isinstance(found, bool) or not isinstance(found, (int, float)):
-        return False
-    return from_excel(float(found)) == expected
 
 
 def _engine_cells(project, names):

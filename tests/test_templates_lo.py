@@ -76,7 +76,9 @@ def _computed_cells(project: Project):
 
 
 def _same(found, expected) -> bool:
-    if expected is None:
+    """LibreOffice's value equals the engine's: text exactly, numbers to the cent (a double
+    read back as the decimal it shows), an empty result as an empty cell."""
+    if expected is None or expected == "":
         return found in (None, "")
     if isinstance(expected, str):
         return found == expected
