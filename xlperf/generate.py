@@ -947,13 +947,8 @@ def _chunked(iterable, size: int):
 
 
 def _prepare_folders(out_dir: Path, jobs) -> None:
-    made = set()
-    for job in jobs:
-        if job.path:
-            folder = job.path.rsplit("/", 1)[0] if "/" in job.path else ""
-            if folder not in made:
-                (out_dir / folder).mkdir(parents=True, exist_ok=True)
-                made.add(folder)
+    for _job in _folders_on_the_way(out_dir, jobs):
+        pass
 
 
 def _folders_on_the_way(out_dir: Path, jobs):

@@ -44,7 +44,7 @@ from typing import Callable
 from .errors import NotationError
 from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
 from .notation import clean_text, from_excel, strip_html, to_decimal
-from .safezip import DEFAULT_LIMITS, Container, Limits, Refused, open_container
+from .safezip import DEFAULT_LIMITS, Container, Limits, Refused, a1, open_container
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +131,9 @@ class Harvest:
 _A1: dict[tuple[int, int], str] = {}   # (row, col) -> A1 for the cells marked in this process (bounded)
 
 
-@lru_cache(maxsize=1 << 16)
-def _a1(row: int, col: int) -> str:
-    """A1 address of a 0-based (row, col); cached, so the strings are shared (and pickled once
-    per task) across the projects of a worker."""
-    col += 1
-    letters = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return f"{letters}{row + 1}"
+#: :func:`xlperf.safezip.a1`, cached so the strings are shared (and pickled once per task)
+#: across the projects of a worker.
+_a1 = lru_cache(maxsize=1 << 16)(a1)
 
 
 _LABELS = {
@@ -405,10 +398,10 @@ class _Reader:
             g = self.g
             if g.r0 or g.c0:
                 pos = (pos[0] + g.r0, pos[1] + g.c0)
-            a1 = _A1.get(pos)
-            if a1 is None:
-                a1 = _A1[pos] = _a1(*pos) if len(_A1) < 1 << 16 else _a1.__wrapped__(*pos)
-            self.cells[path] = a1
+            ref = _A1.get(pos)
+            if ref is None:
+                ref = _A1[pos] = _a1(*pos) if len(_A1) < 1 << 16 else _a1.__wrapped__(*pos)
+            self.cells[path] = ref
 
     # -- values
     def text(self, v, path: str, pos, *, single_line=True) -> str:

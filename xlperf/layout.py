@@ -93,21 +93,25 @@ def _page(ws, print_area: str, title_rows: str):
     ws.sheet_view.showGridLines = False
 
 
-def self_evaluation_workbook() -> Workbook:
-    """The 财政项目支出绩效自评表 template (layout of seeds 001/004)."""
+def _form(sheet: str, widths: dict[str, float], title: str, last_col: str):
+    """A workbook of one sheet with the form's column widths, title and year rows."""
     wb = Workbook()
     ws = wb.active
-    ws.title = SELF_EVAL_SHEET
-    s = SELF_EVAL_SHEET
-    widths = {"A": 8, "B": 15, "C": 18, "D": 13, "E": 13, "F": 8, "G": 8, "H": 20,
-              "I": 2, "J": 12, "K": 11, "L": 11}
+    ws.title = sheet
     for col, w in widths.items():
         ws.column_dimensions[col].width = w
-
-    _box(ws, "A1:H1", "财政项目支出绩效自评表", bold=True, size=16, border=False)
-    _box(ws, "A2:H2", "（{year}年度）", size=11, border=False)
+    _box(ws, f"A1:{last_col}1", title, bold=True, size=16, border=False)
+    _box(ws, f"A2:{last_col}2", "（{year}年度）", size=11, border=False)
     ws.row_dimensions[1].height = 30
     ws.row_dimensions[2].height = 20
+    return wb, ws
+
+
+def self_evaluation_workbook() -> Workbook:
+    """The 财政项目支出绩效自评表 template (layout of seeds 001/004)."""
+    s = SELF_EVAL_SHEET
+    wb, ws = _form(s, {"A": 8, "B": 15, "C": 18, "D": 13, "E": 13, "F": 8, "G": 8, "H": 20,
+                       "I": 2, "J": 12, "K": 11, "L": 11}, "财政项目支出绩效自评表", "H")
 
     _box(ws, "A3:B3", "项目名称")
     _box(ws, "C3:H3", locked=False, h="left")
@@ -203,17 +207,8 @@ def self_evaluation_workbook() -> Workbook:
 
 def declaration_workbook() -> Workbook:
     """The 财政项目支出绩效目标申报表 template (layout of seeds 000/003)."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = DECLARATION_SHEET
     s = DECLARATION_SHEET
-    for col, w in {"A": 9, "B": 16, "C": 16, "D": 18, "E": 16, "F": 14}.items():
-        ws.column_dimensions[col].width = w
-
-    _box(ws, "A1:F1", "财政项目支出绩效目标申报表", bold=True, size=16, border=False)
-    _box(ws, "A2:F2", "（{year}年度）", size=11, border=False)
-    ws.row_dimensions[1].height = 30
-    ws.row_dimensions[2].height = 20
+    wb, ws = _form(s, {"A": 9, "B": 16, "C": 16, "D": 18, "E": 16, "F": 14}, "财政项目支出绩效目标申报表", "F")
 
     _box(ws, "A3", "项目名称")
     _box(ws, "B3", locked=False, h="left")

@@ -33,6 +33,7 @@ from typing import Iterable
 from .errors import NotationError, ScoringError, XlperfError
 from .model import DECLARATION, FUNDS_ROWS, KINDS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
 from .notation import from_excel, is_blank
+from .template import atomic_write, col_letter
 
 PROJECTS_SHEET = "项目清单"
 INDICATORS_SHEET = "绩效指标"
@@ -158,14 +159,6 @@ class Register:
         return [e.project for e in self.entries]
 
 
-def _letter(n: int) -> str:
-    s = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
 class _Sheet:
     """Header lookup and typed cell reading for one register sheet."""
 
@@ -193,7 +186,7 @@ class _Sheet:
     def error(self, row: int, attr: str, message: str, *, with_file: bool = True) -> RegisterError:
         col = self.columns[attr]
         idx = self.index.get(attr)
-        cell = f"{_letter(idx + 1)}{row}" if idx is not None else str(row)
+        cell = f"{col_letter(idx + 1)}{row}" if idx is not None else str(row)
         return RegisterError(f"第 {row} 行「{col.header}」列：{message}").at(
             self.path if with_file else None, self.name, cell)
 
@@ -572,7 +565,7 @@ def register_workbook(projects: Iterable[Project] = ()):
                                                     "C6E0B4" if col.forms == (DECLARATION,) else "BDD7EE")
             cell.fill = PatternFill("solid", fgColor=colour)
             cell.comment = Comment(("必填。" if col.required else "") + col.help, "xlperf", width=260, height=110)
-            letter = _letter(i)
+            letter = col_letter(i)
             ws.column_dimensions[letter].width = col.width
             if col.type in ("text", "long", "key"):
                 ws.column_dimensions[letter].number_format = "@"
@@ -582,7 +575,7 @@ def register_workbook(projects: Iterable[Project] = ()):
 
         def rng(attr, cols=columns, last=last):
             i = next(k for k, c in enumerate(cols, start=1) if c.attr == attr)
-            return f"{_letter(i)}2:{_letter(i)}{last}"
+            return f"{col_letter(i)}2:{col_letter(i)}{last}"
 
         def add(dv, *attrs):
             ws.add_data_validation(dv)
@@ -613,7 +606,7 @@ def register_workbook(projects: Iterable[Project] = ()):
                                showErrorMessage=True, errorTitle="分值", error="分值应为 0 到 100 之间的数字。"),
                 "funds_weight")
         else:
-            key_col = _letter(1)
+            key_col = col_letter(1)
             add(DataValidation("list", formula1=f"'{PROJECTS_SHEET}'!${key_col}$2:${key_col}$5000", allow_blank=True,
                                showErrorMessage=True, errorTitle="项目序号", error="请填写「项目清单」中已有的序号。"), "key")
             for attr in ("level1", "level2"):
@@ -721,7 +714,6 @@ def sample_register_bytes(seeds_path=None) -> bytes:
 # ------------------------------------------------------------------ CLI
 
 def _cmd_register_template(args) -> int:
-    from .template import atomic_write
 
     out = Path(args.out) if args.out else Path("样例登记表.xlsx" if args.sample else "登记表模板.xlsx")
     data = sample_register_bytes(args.seeds) if args.sample else register_bytes()

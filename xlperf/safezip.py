@@ -487,7 +487,7 @@ def _sheet_extent(xml: bytes) -> tuple[int, str]:
     else:
         r0, r1, c0, c1 = _sheet_extent_slow(xml)
     area = (r1 - r0 + 1) * (c1 - c0 + 1)
-    return area, f"{_a1(r0 - 1, c0 - 1)}:{_a1(r1 - 1, c1 - 1)}"
+    return area, f"{a1(r0 - 1, c0 - 1)}:{a1(r1 - 1, c1 - 1)}"
 
 
 def _sheet_extent_slow(xml: bytes) -> tuple[int, int, int, int]:
@@ -532,7 +532,8 @@ def _check_shared_strings(name: str, xml: bytes) -> None:
                           f"uniqueCount={declared}", f"≈ {present}")
 
 
-def _a1(row: int, col: int) -> str:
+def a1(row: int, col: int) -> str:
+    """A1 address of a 0-based (row, col)."""
     col += 1
     letters = ""
     while col:
@@ -799,4 +800,4 @@ def _scan_biff(stream: bytes, limits: Limits) -> None:
                 r0, r1, c0, c1 = min(r0, row), max(r1, row), min(c0, first), max(c1, last)
     if r1 >= 0 and (r1 - r0 + 1) * (c1 - c0 + 1) > limits.max_area:
         raise Refused("xls 工作表单元格分布范围过大，疑似恶意文件，未读取。",
-                      f"{_a1(r0, c0)}:{_a1(r1, c1)}", f"≤ {limits.max_area:,} 个单元格")
+                      f"{a1(r0, c0)}:{a1(r1, c1)}", f"≤ {limits.max_area:,} 个单元格")
