@@ -234,6 +234,14 @@ def check_project(project: Project, declared: Project | None = None, profile=Non
 
 def review_project(project: Project, declared: Project | None = None, profile=None) -> ProjectCheck:
     """:func:`check_project` with the profile used, why, and the engine's evaluation."""
+    if project.kind != "自评表":
+        # A 申报表 carries no score to recompute (nothing to infer a rounding from): its own
+        # arithmetic and targets are checked.
+        p = _profiles.get(profile if profile is not None else project.profile or "shanghai")
+        out = ProjectCheck(project, p.name, f"申报表：按规则「{p.name}」核对资金合计与指标值。", declared=declared)
+        _check_declaration(project, p, out.findings)
+        out.findings.sort(key=lambda x: SEVERITY_RANK.get(severity_text(x.severity), 9))
+        return out
     if profile is None:
         inferred, why = infer_profile(project)
         name = inferred or project.profile or "shanghai"
@@ -244,12 +252,6 @@ def review_project(project: Project, declared: Project | None = None, profile=No
         why = f"按指定的评分规则「{name}」检查。"
     p = _profiles.get(profile if profile is not None and not isinstance(profile, str) else name)
     out = ProjectCheck(project, p.name, why, declared=declared)
-    if project.kind != "自评表":
-        # A 申报表 carries no score to recompute: its own arithmetic and targets are checked.
-        out.profile_explanation = f"申报表：按规则「{p.name}」核对资金合计与指标值。"
-        _check_declaration(project, p, out.findings)
-        out.findings.sort(key=lambda x: SEVERITY_RANK.get(severity_text(x.severity), 9))
-        return out
     score = scoring.score_project(project, p)
     out.score = score
     f = out.findings
@@ -281,7 +283,6 @@ def _every_rounding(compute, printed, used: str, what: str) -> str:
 
 def _check_funds(project: Project, p, score: scoring.ProjectScore, f: list) -> None:
     line = project.funds.get(MAIN_ROW)
-    unit = project.money_unit or "元"
     # Engine refusals on the amounts (spending without a budget, negative amounts).
     for key, exc in score.errors.items():
         if not key.startswith("funds."):
@@ -294,15 +295,8 @@ def _check_funds(project: Project, p, score: scoring.ProjectScore, f: list) -> N
                           f"{row}：{exc.message}", _num(fl.executed), "", "engine"))
     # The sub-rows (当年财政拨款…) print their own 执行率 on most forms: same rule, no score.
     for row, fl in project.funds.items():
-        rate = score.rates.get(row)
-        if row == MAIN_ROW or fl.rate is None or rate is None or shown(fl.rate, p.rate_decimals) == rate:
-            continue
-        note = _every_rounding(lambda n, fl=fl: scoring.execution_rate(fl.budget, fl.executed, n),
-                               fl.rate, p.name, "rate")
-        f.append(_finding(
-            ERROR, project, [f"funds.{row}.rate", f"funds.{row}.executed"],
-            f"{row}的执行率应为 {_num(rate)}%（全年执行数 {_num(fl.executed)} ÷ 全年预算数 {_num(fl.budget)} × 100，"
-            f"按规则「{p.name}」取 {p.rate_decimals} 位小数），表上为 {_num(fl.rate)}%；{note}。", fl.rate, rate, "rate"))
+        if row != MAIN_ROW:
+            _check_rate(project, p, score, row, fl, fl.rate, [f"funds.{row}.rate", f"funds.{row}.executed"], f)
     if line is None or (line.budget is None and line.executed is None):
         if project.funds_score is not None or project.funds_rate is not None:
             f.append(_finding(WARNING, project, ["funds.年度资金总额.budget", "funds_rate"],
@@ -317,14 +311,7 @@ def _check_funds(project: Project, p, score: scoring.ProjectScore, f: list) -> N
         return
     rate = score.rates.get(MAIN_ROW)
     printed_rate = project.funds_rate
-    if rate is not None and printed_rate is not None and shown(printed_rate, p.rate_decimals) != rate:
-        note = _every_rounding(lambda n: scoring.execution_rate(line.budget, line.executed, n),
-                               printed_rate, p.name, "rate")
-        f.append(_finding(
-            ERROR, project, ["funds_rate", f"funds.{MAIN_ROW}.rate"],
-            f"执行率应为 {_num(rate)}%（全年执行数 {_num(line.executed)} ÷ 全年预算数 {_num(line.budget)}"
-            f" × 100，金额单位{unit}，按规则「{p.name}」取 {p.rate_decimals} 位小数），表上为 "
-            f"{_num(printed_rate)}%；{note}。", printed_rate, rate, "rate"))
+    _check_rate(project, p, score, MAIN_ROW, line, printed_rate, ["funds_rate", f"funds.{MAIN_ROW}.rate"], f)
     weight = score.funds_weight
     base_rate = printed_rate if printed_rate is not None else rate
     if project.funds_score is None:
@@ -349,6 +336,19 @@ def _check_funds(project: Project, p, score: scoring.ProjectScore, f: list) -> N
             f"预算执行率得分应为 {_num(expected)}（{source} {_num(base_rate)}% × 分值 {_num(weight)}，"
             f"按规则「{p.name}」取 {p.score_decimals} 位小数），表上为 {_num(printed)}；{note}。",
             printed, expected, "funds_score"))
+
+
+def _check_rate(project: Project, p, score: scoring.ProjectScore, row: str, line, printed, cells, f: list) -> None:
+    """The 执行率 printed on one funds row against the rule's."""
+    rate = score.rates.get(row)
+    if rate is None or printed is None or shown(printed, p.rate_decimals) == rate:
+        return
+    note = _every_rounding(lambda n: scoring.execution_rate(line.budget, line.executed, n), printed, p.name, "rate")
+    f.append(_finding(
+        ERROR, project, cells,
+        f"{'' if row == MAIN_ROW else row + '的'}执行率应为 {_num(rate)}%（全年执行数 {_num(line.executed)} ÷ "
+        f"全年预算数 {_num(line.budget)} × 100，金额单位{project.money_unit or '元'}，按规则「{p.name}」取 "
+        f"{p.rate_decimals} 位小数），表上为 {_num(printed)}%；{note}。", printed, rate, "rate"))
 
 
 def _judgement_of(result: scoring.IndicatorResult) -> str:
