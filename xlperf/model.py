@@ -17,6 +17,9 @@ KINDS = (DECLARATION, SELF_EVALUATION)
 #: Rows of the 自评表 funds block, in printed order.
 FUNDS_ROWS = ("年度资金总额", "当年财政拨款", "上年结转资金", "其他资金")
 LEVEL1 = ("产出指标", "效益指标", "满意度指标")
+#: The forms' money units and what one of each is in 元.
+TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
+MONEY_UNITS = tuple(TO_YUAN)
 
 
 @dataclass

@@ -31,14 +31,14 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import NotationError, ScoringError, XlperfError
-from .model import DECLARATION, FUNDS_ROWS, KINDS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
+from .model import (DECLARATION, FUNDS_ROWS, KINDS, MONEY_UNITS, SELF_EVALUATION, DeclaredFunds, FundsLine,
+                    Indicator, Project)
 from .notation import from_excel, is_blank
 from .template import atomic_write, col_letter
 
 PROJECTS_SHEET = "项目清单"
 INDICATORS_SHEET = "绩效指标"
 README_SHEET = "填写说明"
-MONEY_UNITS = ("元", "万元")
 SAMPLE_REGISTER = Path(__file__).resolve().parent.parent / "workbooks" / "样例登记表.xlsx"
 #: Fixed timestamp written into generated registers, so the same content gives the same bytes.
 _FIXED_TIME = _dt.datetime(2024, 1, 1, 0, 0, 0)

@@ -31,13 +31,12 @@ from pathlib import Path
 from . import scoring
 from .errors import XlperfError
 from .template import atomic_write
-from .model import DECLARATION, DeclaredFunds, FundsLine, Indicator, Project
+from .model import DECLARATION, TO_YUAN, DeclaredFunds, FundsLine, Indicator, Project
 from .validate import (ERROR, NOTE, SEVERITIES, SEVERITY_RANK, WARNING, CheckRun, Finding, ProjectCheck,
                        check_harvest, check_projects, finding_check, severity_text)
 
 ASSETS = Path(__file__).parent / "assets"
 GRADES = ("优", "良", "中", "差")
-TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
 MAX_CELL = 32767          # Excel's limit on the characters of one cell
 CHECK_NAMES = {
     "rate": "执行率", "funds_score": "预算执行率得分", "funds_over": "得分超过分值", "score_over": "得分超过分值",

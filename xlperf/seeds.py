@@ -37,7 +37,8 @@ from pathlib import Path
 import yaml
 
 from .errors import NotationError, XlperfError
-from .model import DECLARATION, FUNDS_ROWS, KINDS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
+from .model import (DECLARATION, FUNDS_ROWS, KINDS, MONEY_UNITS, SELF_EVALUATION, DeclaredFunds, FundsLine,
+                    Indicator, Project)
 from .notation import to_decimal
 
 #: The transcription in a source checkout; ``XLPERF_SEEDS`` names another file.
@@ -208,7 +209,7 @@ def _settings(kind, year, money_unit, profile, where: str) -> tuple[str, int, st
     if not 1900 <= year_number <= 2999:
         raise SeedError(f"{where} 的 year「{year}」不是年份。")
     money_unit = "元" if money_unit is None or money_unit == "" else str(money_unit)
-    if money_unit not in ("元", "万元"):
+    if money_unit not in MONEY_UNITS:
         raise SeedError(f"{where} 的 money_unit 应为 元 或 万元，而不是「{money_unit}」。")
     if isinstance(profile, (dict, list)):
         raise SeedError(f"{where} 的 profile 应为评分规则名称（如 shanghai）。")

@@ -49,7 +49,7 @@ from . import profiles as _profiles
 from . import scoring
 from .errors import XlperfError
 from .harvest import Problem
-from .model import LEVEL1, Project
+from .model import LEVEL1, TO_YUAN, Project
 from .notation import Judgement, Qualitative, Quantity, clean_text, is_blank, parse_target
 
 log = logging.getLogger(__name__)
@@ -512,9 +512,6 @@ def _same_target(a: str, b: str) -> bool:
     return False
 
 
-_TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000)}
-
-
 def _check_declared(project: Project, declared: Project, f: list) -> None:
     decl_by_name: dict[str, list[int]] = {}
     for j, d in enumerate(declared.indicators):
@@ -543,8 +540,8 @@ def _check_declared(project: Project, declared: Project, f: list) -> None:
     line = project.funds.get(MAIN_ROW)
     amount = declared.declared.annual_total
     if line is not None and line.initial is not None and amount is not None:
-        mine = _TO_YUAN.get(project.money_unit or "元")
-        theirs = _TO_YUAN.get(declared.money_unit or "元")
+        mine = TO_YUAN.get(project.money_unit or "元")
+        theirs = TO_YUAN.get(declared.money_unit or "元")
         if mine and theirs:
             converted = scoring.excel_round(amount * theirs / mine, max(2, -line.initial.as_tuple().exponent),
                                             "half_up")
