@@ -161,6 +161,26 @@ def test_unrounded_formula_results_are_compared_as_shown(forms):
     assert (f.check, f.expected) == ("funds_score", "9.64")
 
 
+def test_sub_row_rates_decide_when_the_main_row_divides_exactly():
+    """53555.79 / 84300 is exactly 63.53%: every profile reproduces it. The 当年财政拨款 row,
+    9.53 / 15 = 63.5333…% printed 63.53, truncates: ROUNDUP would give 63.54. Found by the
+    harvest benchmark, where the tie went to the alphabetically first profile (excel) and
+    the sub-row was then reported as wrong."""
+    p = Project(kind="自评表", year=2022, name="示例", profile="")
+    main, sub = p.funds["年度资金总额"], p.funds["当年财政拨款"]
+    main.budget, main.executed, p.funds_rate = D("84300"), D("53555.79"), D("63.53")
+    p.funds_weight, p.funds_score = D("10"), D("6.35")
+    sub.budget, sub.executed, sub.rate = D("15"), D("9.53"), D("63.53")
+    name, why = infer_profile(p)
+    assert name == "shanghai" and "3 个可由此规则得出" in why, why
+    assert check_project(p) == []
+    sub.rate = D("63.54")              # now the sub-row says ROUNDUP
+    assert infer_profile(p)[0] == "excel"
+    assert check_project(p) == []
+    sub.rate = D("63.60")              # fits no profile: the main row alone picks, the sub-row is reported
+    assert [(f.check, f.expected) for f in check_project(p)] == [("rate", "63.53")]
+
+
 def test_nothing_to_infer_from():
     p = Project(kind="自评表", year=2023, name="空表", profile="excel")
     name, why = infer_profile(p)

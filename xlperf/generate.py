@@ -36,7 +36,7 @@ from . import formulas as F
 from . import profiles as _profiles
 from .errors import XlperfError
 from .layout import TEMPLATE_DIR, template_path
-from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, Project
+from .model import DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, SELF_EVALUATION, Project
 from .notation import Qualitative, Quantity, is_blank, parse_actual, parse_target
 from .scoring import score_project
 from .template import FILE_MODE, CompiledTemplate, Formula, Layout, atomic_write, compile_template
@@ -421,7 +421,7 @@ def render(project: Project, *, mode: str = "portable", profile: str | None = No
     if mode not in MODES:
         raise GenerateError(f"计算方式应为 portable 或 udf，而不是「{mode}」。")
     t = compiled(project.kind, template_dir)
-    p = _profiles.get(profile or project.profile or "shanghai")
+    p = _profiles.get(profile or project.profile or DEFAULT_PROFILE)
     if project.kind == SELF_EVALUATION:
         values, rows, dvs, heights, band_heights = _self_evaluation(project, t, mode, p)
     elif project.kind == DECLARATION:
@@ -1087,7 +1087,7 @@ def roll_forward(declaration: Project, *, year: int | None = None, profile: str 
     from .model import FundsLine, Indicator
     from .scoring import default_weights
 
-    p = _profiles.get(profile or "shanghai")
+    p = _profiles.get(profile or DEFAULT_PROFILE)
     d = declaration.declared
     se = Project(kind=SELF_EVALUATION, year=year or declaration.year, name=declaration.name,
                  department=declaration.department, unit=declaration.unit, key=declaration.key,

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
+#: The rounding of the official Shanghai forms (seeds 001, 003, 004): what a form uses
+#: unless it says otherwise.
+DEFAULT_PROFILE = "shanghai"
+
 DECLARATION = "申报表"
 SELF_EVALUATION = "自评表"
 KINDS = (DECLARATION, SELF_EVALUATION)
@@ -65,7 +69,7 @@ class Project:
     unit: str = ""                     # 实施单位
     key: str = ""                      # 项目编号, or a register key
     money_unit: str = "元"             # 元 | 万元
-    profile: str = "shanghai"
+    profile: str = DEFAULT_PROFILE
     # 申报表
     nature: str = ""                   # 项目性质
     category: str = ""                 # 项目类别

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import XlperfError
-from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, FundsLine, Indicator, Project
+from .model import DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, SELF_EVALUATION, FundsLine, Indicator, Project
 from .notation import from_excel, is_blank, to_decimal
 from .template import atomic_write, cell_xml, xml_text
 
@@ -79,7 +79,7 @@ def project_from_names(lookup: Lookup, source_file: str = "") -> Project:
     project = Project(kind=kind, year=year, name=str(one("xp_project_name", "name")),
                       department=str(one("xp_department", "department")), unit=str(one("xp_unit", "unit")),
                       money_unit="万元" if "万元" in unit_text else "元",
-                      profile=str(one("xp_profile") or "shanghai"),
+                      profile=str(one("xp_profile") or DEFAULT_PROFILE),
                       source_file=source_file, source_sheet=sheet)
     try:
         if kind == SELF_EVALUATION:

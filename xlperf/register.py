@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import NotationError, ScoringError, XlperfError
-from .model import (DECLARATION, FUNDS_ROWS, KINDS, MONEY_UNITS, SELF_EVALUATION, DeclaredFunds, FundsLine,
+from .model import (DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, KINDS, MONEY_UNITS, SELF_EVALUATION, DeclaredFunds, FundsLine,
                     Indicator, Project)
 from .notation import from_excel, is_blank
 from .template import atomic_write, col_letter
@@ -367,7 +367,7 @@ def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_prof
     if unit not in MONEY_UNITS:
         errs.append(sheet.error(row, "money_unit", f"应为 元 或 万元，而不是「{unit}」。"))
     p.money_unit = unit
-    profile = sheet.text(values, "profile", row, errs) or default_profile or "shanghai"
+    profile = sheet.text(values, "profile", row, errs) or default_profile or DEFAULT_PROFILE
     try:
         _profiles.get(profile)
     except XlperfError as exc:

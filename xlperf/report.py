@@ -31,7 +31,7 @@ from pathlib import Path
 from . import scoring
 from .errors import XlperfError
 from .template import atomic_write
-from .model import DECLARATION, TO_YUAN, DeclaredFunds, FundsLine, Indicator, Project
+from .model import DECLARATION, DEFAULT_PROFILE, TO_YUAN, DeclaredFunds, FundsLine, Indicator, Project
 from .validate import (ERROR, NOTE, SEVERITIES, SEVERITY_RANK, WARNING, CheckRun, Finding, ProjectCheck,
                        check_harvest, check_projects, finding_check, severity_text)
 
@@ -261,7 +261,7 @@ def unit_rates(rows: list[ProjectRow]) -> list[dict]:
     out = []
     for unit, (b, e, n) in acc.items():
         try:
-            rate = scoring.execution_rate(b, e, "shanghai")
+            rate = scoring.execution_rate(b, e, DEFAULT_PROFILE)
         except XlperfError:
             rate = None
         out.append({"unit": unit, "budget": b, "executed": e, "rate": rate, "projects": n})
@@ -617,7 +617,7 @@ def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", s
     budget = sum((r.budget_yuan for r in selfevals if r.budget_yuan is not None), Decimal(0))
     executed = sum((r.executed_yuan for r in selfevals if r.executed_yuan is not None), Decimal(0))
     try:
-        overall = scoring.execution_rate(budget, executed, "shanghai") if budget else None
+        overall = scoring.execution_rate(budget, executed, DEFAULT_PROFILE) if budget else None
     except XlperfError:
         overall = None
 

@@ -29,6 +29,7 @@ from typing import Iterable
 
 from . import profiles as _profiles
 from .errors import ScoringError
+from .model import DEFAULT_PROFILE
 from .notation import Judgement, Op, Quantity, Qualitative, Value, parse_actual, parse_target, to_decimal
 from .profiles import ROUNDING, Band, Profile
 
@@ -50,7 +51,7 @@ def _weight(weight, what="分值") -> Decimal:
 
 # ------------------------------------------------------------------------ funds
 
-def execution_rate(full_year_budget, executed, profile="shanghai") -> Decimal:
+def execution_rate(full_year_budget, executed, profile=DEFAULT_PROFILE) -> Decimal:
     """预算执行率 in percent: 全年执行数 ÷ 全年预算数 × 100, rounded as the profile says.
 
     ``execution_rate("132.20", "131.01")`` → ``Decimal("99.09")`` (shanghai truncates)."""
@@ -72,7 +73,7 @@ def execution_rate(full_year_budget, executed, profile="shanghai") -> Decimal:
     return rate
 
 
-def funds_score(rate, weight=None, profile="shanghai") -> Decimal:
+def funds_score(rate, weight=None, profile=DEFAULT_PROFILE) -> Decimal:
     """预算执行率 得分 from the (already rounded) rate: rate% × weight, rounded per profile,
     capped at the weight when the profile says so. ``weight`` defaults to the profile's."""
     p = _profiles.get(profile)
@@ -174,7 +175,7 @@ def _quantitative(t: Quantity, a: Quantity, w: Decimal, p: Profile) -> tuple[Dec
     return w * av / tv, False, "未达到目标值：分值 × 实际值 ÷ 目标值"
 
 
-def assess_indicator(target, actual, weight, profile="shanghai", override: Override | None = None,
+def assess_indicator(target, actual, weight, profile=DEFAULT_PROFILE, override: Override | None = None,
                      ) -> IndicatorResult:
     """Score one indicator by the rules and check a human override against them.
 
@@ -241,7 +242,7 @@ def _unit_finding(t: Quantity, a: Quantity) -> str:
     return ""
 
 
-def indicator_score(target, actual, weight, profile="shanghai") -> Decimal:
+def indicator_score(target, actual, weight, profile=DEFAULT_PROFILE) -> Decimal:
     """The rule's proposed 得分 for one indicator (see :func:`assess_indicator`)."""
     return assess_indicator(target, actual, weight, profile).proposal
 
@@ -253,7 +254,7 @@ def total(scores: Iterable) -> Decimal:
     return sum((to_decimal(s, "得分") for s in scores), ZERO)
 
 
-def grade(total_score, profile="shanghai") -> str:
+def grade(total_score, profile=DEFAULT_PROFILE) -> str:
     """评分等级 for a total: 优 / 良 / 中 / 差 with the profile's bands (min inclusive)."""
     p = _profiles.get(profile)
     t = to_decimal(total_score, "总分")
@@ -263,7 +264,7 @@ def grade(total_score, profile="shanghai") -> str:
     return p.grades[-1][1]
 
 
-def default_weights(level1_names: list[str], profile="shanghai") -> list[Decimal]:
+def default_weights(level1_names: list[str], profile=DEFAULT_PROFILE) -> list[Decimal]:
     """Split each 一级指标's profile weight over its indicators: 2 decimals, the remainder
     going to the last indicator of that level, so each level sums exactly."""
     p = _profiles.get(profile)
@@ -307,7 +308,7 @@ def score_project(project, profile=None) -> ProjectScore:
     from .errors import XlperfError
     from .notation import is_blank
 
-    p = _profiles.get(profile or project.profile or "shanghai")
+    p = _profiles.get(profile or project.profile or DEFAULT_PROFILE)
     errors: dict = {}
     rates = {}
     for row, line in project.funds.items():

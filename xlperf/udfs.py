@@ -36,6 +36,7 @@ import xlwings as xw
 
 from . import scoring
 from .errors import NotationError, XlperfError
+from .model import DEFAULT_PROFILE
 from .notation import Judgement, Op, Quantity, from_excel, is_blank, parse_actual, parse_target, \
     to_decimal
 from .profiles import get as _get_profile
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 #: Category of the functions in Excel's function wizard (设置 via MacroOptions at finish time).
 CATEGORY = "绩效自评"
-DEFAULT_PROFILE = "shanghai"
 #: What an error cell arrives as when read with xlwings' ``err_to_str`` option.
 EXCEL_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!",
                           "#SPILL!", "#CALC!", "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#BUSY!",

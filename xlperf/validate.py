@@ -49,7 +49,7 @@ from . import profiles as _profiles
 from . import scoring
 from .errors import XlperfError
 from .harvest import Problem
-from .model import LEVEL1, TO_YUAN, Project
+from .model import DEFAULT_PROFILE, LEVEL1, TO_YUAN, Project
 from .notation import Judgement, Qualitative, Quantity, clean_text, is_blank, parse_target
 
 log = logging.getLogger(__name__)
@@ -124,10 +124,13 @@ def _printed_figures(project: Project):
     depends on the rounding profile: the 执行率 and the 预算执行率得分."""
     line = project.funds.get(MAIN_ROW)
     out = []
-    if line is not None and project.funds_rate is not None and line.budget is not None \
-            and line.executed is not None:
-        out.append(("执行率", project.funds_rate,
-                    lambda p, b=line.budget, e=line.executed: scoring.execution_rate(b, e, p), "rate"))
+    # Every printed 执行率, the sub-rows' too: a main row that divides exactly fits every
+    # profile, and its sub-rows then decide (they are checked under the same rule).
+    for row, fl in project.funds.items():
+        printed = project.funds_rate if row == MAIN_ROW else fl.rate
+        if printed is not None and fl.budget is not None and fl.executed is not None:
+            out.append(("执行率" if row == MAIN_ROW else f"{row}执行率", printed,
+                        lambda p, b=fl.budget, e=fl.executed: scoring.execution_rate(b, e, p), "rate"))
     if project.funds_score is not None:
         rate = project.funds_rate
         if rate is None and line is not None and line.budget is not None and line.executed is not None:
@@ -160,10 +163,13 @@ def _reproduces(name, figures) -> list[bool]:
 
 
 def _profile_candidates(preferred: str | None) -> list[str]:
+    """Every profile, the project's own first, then the default (the official form's
+    rounding), then the rest by name: the order ties are broken in."""
     names = _profiles.available()
-    if preferred and preferred in names:
-        names.remove(preferred)
-        names.insert(0, preferred)
+    for name in (DEFAULT_PROFILE, preferred):
+        if name and name in names:
+            names.remove(name)
+            names.insert(0, name)
     return names
 
 
@@ -173,7 +179,7 @@ def infer_profile(project: Project | Sequence[Project]) -> tuple[str | None, str
     Accepts one project or several (e.g. all projects of one file: one form, one
     rounding). Returns ``(name, explanation)``; ``name`` is ``None`` when the form
     prints nothing that depends on rounding or no profile reproduces any of it. Ties
-    go to the project's own profile, then to the order of :func:`profiles.available`."""
+    go to the project's own profile, then to the default one, then by name."""
     projects = [project] if isinstance(project, Project) else list(project)
     if not projects:
         return None, "没有项目，无法推断评分规则。"
@@ -237,14 +243,14 @@ def review_project(project: Project, declared: Project | None = None, profile=No
     if project.kind != "自评表":
         # A 申报表 carries no score to recompute (nothing to infer a rounding from): its own
         # arithmetic and targets are checked.
-        p = _profiles.get(profile if profile is not None else project.profile or "shanghai")
+        p = _profiles.get(profile if profile is not None else project.profile or DEFAULT_PROFILE)
         out = ProjectCheck(project, p.name, f"申报表：按规则「{p.name}」核对资金合计与指标值。", declared=declared)
         _check_declaration(project, p, out.findings)
         out.findings.sort(key=lambda x: SEVERITY_RANK.get(severity_text(x.severity), 9))
         return out
     if profile is None:
         inferred, why = infer_profile(project)
-        name = inferred or project.profile or "shanghai"
+        name = inferred or project.profile or DEFAULT_PROFILE
         if inferred is None:
             why += f"按表上声明的规则「{name}」检查。"
     else:

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ..errors import ProfileError
+from ..model import DEFAULT_PROFILE
 
 BUILTIN_DIR = Path(__file__).parent
 
@@ -157,7 +158,7 @@ def _mode(value, where: str, source: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def load(name: str = "shanghai") -> Profile:
+def load(name: str = DEFAULT_PROFILE) -> Profile:
     """Load a profile by name (or path to a .toml file). Cached."""
     if isinstance(name, Profile):  # pragma: no cover - defensive
         return name
