@@ -18,8 +18,9 @@ Then, for each N, on the first N files and in the same run:
 * **harvest only** — ``xlperf.harvest.harvest(files, workers=W)``: safety checks
   (:mod:`xlperf.safezip`), calamine, label-anchored parsing into Projects, results sent
   back to this process;
-* **harvested and checked** — the same plus ``xlperf.validate.check_harvest`` on the
-  result (what ``xlperf check`` does: the checks run in this process after the harvest).
+* **harvested and checked** — what ``xlperf check`` and ``xlperf harvest`` do: the same
+  with each file's checks run in the worker that read it
+  (``harvest(after=validate.attach_checks)``), then ``validate.check_harvest`` here.
 
 Each line gives files/s of wall time and CPU ms per file (this process plus its worker
 processes, from ``getrusage``): the like-for-like ratios are wall W vs W processes and
@@ -189,7 +190,7 @@ def timed(fn, repeat: int):
 
 def run_size(files: list[str], truth: list[dict], workers: int, repeat: int) -> dict:
     from xlperf.harvest import harvest
-    from xlperf.validate import ERROR, check_harvest
+    from xlperf.validate import ERROR, attach_checks, check_harvest
 
     n = len(files)
     rss_before = _rss_mb()
@@ -201,8 +202,8 @@ def run_size(files: list[str], truth: list[dict], workers: int, repeat: int) -> 
     worker_growth = worker_rss - min(r.memory_kb for r in h.results) / 1024
     del h                             # one harvest in memory at a time
 
-    def harvest_and_check():
-        h = harvest(files, workers=workers)
+    def harvest_and_check():            # what `xlperf check` / `xlperf harvest` do
+        h = harvest(files, workers=workers, after=attach_checks)
         return h, check_harvest(h)
 
     (h, run), hcw, hccpu = timed(harvest_and_check, repeat)

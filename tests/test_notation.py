@@ -229,3 +229,15 @@ def test_from_excel():
     assert from_excel("1,234.50") == Decimal("1234.50")
     with pytest.raises(NotationError):
         from_excel(float("nan"))
+
+
+def test_parsed_texts_are_shared_but_errors_are_raised_every_time():
+    # parse_target / parse_actual cache by text (frozen values): a bad text must still fail
+    # on every call, and the cached value must be the one a fresh parse gives.
+    for _ in range(2):
+        with pytest.raises(NotationError):
+            parse_target("≥")
+    first = parse_target("≥12.00(次)")
+    assert parse_target("≥12.00(次)") == first == Quantity(Op.GE, Decimal("12.00"), "次", "≥12.00(次)")
+    assert parse_actual("达成指标").judgement is Judgement.ACHIEVED
+    assert parse_target("达成指标").judgement is None      # the same text, the other parser: not mixed up

@@ -456,6 +456,39 @@ def test_cli_harvest_writes_both_reports(forms, tmp_path, capsys):
     assert summary.max_row == 12
 
 
+def test_checks_made_as_files_arrive_equal_checks_made_afterwards(forms, tmp_path):
+    """`xlperf check` / `harvest` check each file while the workers read the next
+    (harvest(after=validate.attach_checks)); the findings must be those of checking the
+    whole harvest afterwards, declarations included, and a hook that fails changes nothing."""
+    from xlperf.model import DECLARATION, Indicator, Project
+
+    folder = tmp_path / "收集"
+    harvest_folder(forms, folder)
+    p = forms["004-02"].project
+    d = Project(kind=DECLARATION, year=p.year, name=p.name, unit=p.unit)
+    d.indicators = [Indicator(i.level1, i.level2, i.level3, i.target) for i in p.indicators]
+    d.indicators[0].target = "≥99.00(%)"                          # one drift to find
+
+    def outcome(h):
+        run = validate.check_harvest(h, [d])
+        return [(c.project.source_file, c.project.name, c.profile, c.profile_explanation,
+                 c.declared is not None, [validate.finding_dict(f) for f in c.findings]) for c in run.checks]
+
+    plain = harvest.harvest(folder, workers=2)
+    hooked = harvest.harvest(folder, workers=2, after=validate.attach_checks)
+    assert all(r.checks is None for r in plain.results)
+    assert all(r.checks is not None for r in hooked.results)
+    expected = outcome(plain)
+    assert sum(len(x[5]) for x in expected) > 10 and any(f["check"] == "declared" for x in expected for f in x[5])
+    assert outcome(hooked) == expected
+
+    def boom(result):
+        raise RuntimeError("a broken hook")
+    broken = harvest.harvest(folder, workers=0, after=boom)
+    assert all(r.checks is None for r in broken.results)
+    assert outcome(broken) == expected
+
+
 def test_last_runs_summary_in_the_folder_is_skipped_not_read_as_a_form(forms, tmp_path):
     folder = tmp_path / "收集"
     h = harvest_folder(forms, folder)

@@ -97,6 +97,7 @@ class HarvestResult:
     cells: int = 0         # cells read from all sheets
     memory_kb: int = 0     # peak RSS of the reading process after this file (an upper bound of its need)
     skipped: str = ""      # why a readable file holds no form on purpose (xlperf's own 汇总.xlsx)
+    checks: list | None = None   # set by harvest's ``after`` hook (xlperf.validate.attach_checks)
 
     @property
     def ok(self) -> bool:
@@ -1054,28 +1055,47 @@ def collect_files(paths_or_dir) -> list[str]:
     return out
 
 
-def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = None) -> Harvest:
+def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = None,
+            after: Callable[[HarvestResult], None] | None = None) -> Harvest:
     """Read every workbook under ``paths_or_dir`` (a folder, a file, or a list of them).
 
     ``workers``: processes to use (default: one per core, fewer for few files); ``0`` reads
     in this process (fast for a handful of trusted files, but a crash of the reader would
     take this process down). Worker processes are memory-capped (``limits.worker_memory``);
     a worker that dies or exceeds ``limits.seconds_per_file`` costs only its file, which gets
-    one problem, and the rest are read again."""
+    one problem, and the rest are read again.
+
+    ``after``: called in this process with each result that has projects as soon as it
+    arrives, while the workers go on reading (e.g. :func:`xlperf.validate.attach_checks`).
+    If it raises, the result is kept without it (logged) and the caller does that work
+    itself. (Run in the workers instead, the checks cost more to send back than to do.)"""
     t0 = time.perf_counter()
     limits = limits or DEFAULT_LIMITS
     files = collect_files(paths_or_dir)
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, (len(files) + 15) // 16))
     if workers <= 0 or not files:
-        results = [read_workbook(f, limits) for f in files]
+        results = [_read_one(f, limits, after) for f in files]
         workers = 0
     else:
-        results = _run_pool(files, workers, limits)
+        results = _run_pool(files, workers, limits, after)
     return Harvest(results, time.perf_counter() - t0, workers)
 
 
 _STARTED = None   # in a worker: the shared "started at" array of the current pass
+
+
+def _read_one(path, limits: Limits, after) -> HarvestResult:
+    return _after(read_workbook(path, limits), after)
+
+
+def _after(res: HarvestResult, after) -> HarvestResult:
+    if after is not None and res.projects:
+        try:
+            after(res)
+        except Exception:  # noqa: BLE001 - the caller runs it again and reports there
+            log.warning("%s: per-file hook %s failed", res.file, getattr(after, "__name__", after), exc_info=True)
+    return res
 
 
 def _read_many(idxs: list[int], files: list[str], limits: Limits) -> list[HarvestResult]:
@@ -1124,20 +1144,20 @@ def _timeout_result(file: str, limits: Limits, seconds: float) -> HarvestResult:
     return HarvestResult(file, problems=[Problem(Severity.ERROR, file, "", "", message)], seconds=seconds)
 
 
-def _run_pool(files: list[str], workers: int, limits: Limits) -> list[HarvestResult]:
+def _run_pool(files: list[str], workers: int, limits: Limits, after=None) -> list[HarvestResult]:
     n = len(files)
     size = max(1, min(64, n // (workers * 8) or 1))
     tasks = deque(list(range(i, min(i + size, n))) for i in range(0, n, size))
     results: dict[int, HarvestResult] = {}
     suspects: list[int] = []
     while tasks:
-        failed, hung = _pool_pass(files, tasks, workers, limits, results)
+        failed, hung = _pool_pass(files, tasks, workers, limits, results, after)
         for i, seconds in hung:
             results[i] = _timeout_result(files[i], limits, seconds)
         suspects.extend(failed)
     for i in suspects:  # alone, so a second failure is this file's own
         t0 = time.perf_counter()
-        lost, hung = _pool_pass(files, deque([[i]]), 1, limits, results)
+        lost, hung = _pool_pass(files, deque([[i]]), 1, limits, results, after)
         if hung:
             results[i] = _timeout_result(files[i], limits, time.perf_counter() - t0)
         elif lost:
@@ -1147,7 +1167,7 @@ def _run_pool(files: list[str], workers: int, limits: Limits) -> list[HarvestRes
 
 
 def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
-               results: dict) -> tuple[list[int], list[tuple[int, float]]]:
+               results: dict, after=None) -> tuple[list[int], list[tuple[int, float]]]:
     """Run tasks until done or the pool breaks (a worker died, or a file ran past
     ``limits.seconds_per_file`` and the workers were killed).
 
@@ -1188,7 +1208,7 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
                 idxs, _deadline = inflight.pop(fut)
                 try:
                     for i, r in zip(idxs, fut.result()):
-                        results[i] = r
+                        results[i] = _after(r, after)
                 except BrokenProcessPool:
                     unresolved.append(idxs)
                     broken = True
@@ -1206,7 +1226,7 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
             for fut, (idxs, _d) in inflight.items():
                 try:
                     for i, r in zip(idxs, fut.result(timeout=spf)):
-                        results[i] = r
+                        results[i] = _after(r, after)
                 except Exception:  # noqa: BLE001
                     unresolved.append(idxs)
     finally:

@@ -10,6 +10,7 @@ The result is a small typed value; nothing here scores (see :mod:`xlperf.scoring
 """
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -210,12 +211,21 @@ def parse_actual(text) -> Value:
 
 
 def _parse(text, *, allow_judgement: bool) -> Value:
+    if type(text) is str:
+        return _parse_text(text, allow_judgement)
     if isinstance(text, (int, Decimal)) and not isinstance(text, bool):
         return Quantity(Op.EQ, to_decimal(text), None, str(text))
     if isinstance(text, float):
         raise NotationError(_FLOAT_MESSAGE.format(value=text))
     if text is None or not isinstance(text, str):
         raise NotationError(f"无法识别 {text!r}：应为文字或数字。{ACCEPTED_FORMS}")
+    return _parse_text(str(text), allow_judgement)
+
+
+# A harvest reads the same few hundred targets and actuals on thousands of forms: parsed once
+# per process (the values are frozen, so sharing them is safe; errors are not cached).
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str, allow_judgement: bool) -> Value:
     raw = text
     s = clean_text(text)
     if not s:

@@ -246,7 +246,7 @@ def review_project(project: Project, declared: Project | None = None, profile=No
         p = _profiles.get(profile if profile is not None else project.profile or DEFAULT_PROFILE)
         out = ProjectCheck(project, p.name, f"申报表：按规则「{p.name}」核对资金合计与指标值。", declared=declared)
         _check_declaration(project, p, out.findings)
-        out.findings.sort(key=lambda x: SEVERITY_RANK.get(severity_text(x.severity), 9))
+        _sort_findings(out.findings)
         return out
     if profile is None:
         inferred, why = infer_profile(project)
@@ -267,8 +267,12 @@ def review_project(project: Project, declared: Project | None = None, profile=No
     _check_total_and_grade(project, p, f)
     if declared is not None:
         _check_declared(project, declared, f)
-    f.sort(key=lambda x: SEVERITY_RANK.get(severity_text(x.severity), 9))
+    _sort_findings(f)
     return out
+
+
+def _sort_findings(f: list) -> None:
+    f.sort(key=lambda x: SEVERITY_RANK.get(severity_text(x.severity), 9))
 
 
 def _every_rounding(compute, printed, used: str, what: str) -> str:
@@ -647,31 +651,57 @@ def match_declarations(projects: Iterable[Project], declarations: Iterable[Proje
     return out
 
 
-def check_projects(projects: Sequence[Project], declarations: Sequence[Project] = (),
-                   profile=None) -> list[ProjectCheck]:
-    """Check many projects. Without an explicit ``profile`` the rounding is inferred per
-    source file (one form, one rounding), falling back to each project's own figures."""
-    projects = list(projects)
-    pairs = match_declarations(projects, declarations) if declarations else {}
-    per_file: dict[str, list[Project]] = {}
-    for p in projects:
-        if p.kind == "自评表":
-            per_file.setdefault(p.source_file or f"#{id(p)}", []).append(p)
-    inferred = {}
-    if profile is None:
-        for file, group in per_file.items():
-            if len(group) > 1:
-                inferred[file] = infer_profile(group)
+def check_file(projects: Sequence[Project], profile=None) -> list[ProjectCheck]:
+    """The checks of the projects read from one file, declarations aside. One form, one
+    rounding: without an explicit ``profile`` it is inferred from all the file's 自评表
+    together, falling back to each project's own figures. Pure; what
+    :func:`attach_checks` runs in the harvest workers."""
+    evaluations = [p for p in projects if p.kind == "自评表"]
+    name, why = infer_profile(evaluations) if profile is None and len(evaluations) > 1 else (None, "")
     out = []
     for p in projects:
-        file = p.source_file or f"#{id(p)}"
-        name, why = inferred.get(file, (None, ""))
-        if profile is None and name is not None:
-            chk = review_project(p, pairs.get(id(p)), name)
-            chk.profile_explanation = f"本文件 {len(per_file[file])} 个项目合并推断：{why}"
+        if name is not None and p.kind == "自评表":
+            chk = review_project(p, None, name)
+            chk.profile_explanation = f"本文件 {len(evaluations)} 个项目合并推断：{why}"
         else:
-            chk = review_project(p, pairs.get(id(p)), profile)
+            chk = review_project(p, None, profile)
         out.append(chk)
+    return out
+
+
+def attach_checks(result) -> None:
+    """A :func:`xlperf.harvest.harvest` hook (``after=``): check one file's projects in the
+    worker that read it, so the checks run in parallel with the reading."""
+    result.checks = check_file(result.projects)
+
+
+def add_declarations(checks: Sequence[ProjectCheck], declarations: Sequence[Project]) -> None:
+    """Pair each checked 自评表 with its 申报表 (:func:`match_declarations`) and add the
+    findings where they differ. Needs every file's projects, so it runs after the harvest."""
+    if not declarations:
+        return
+    pairs = match_declarations([c.project for c in checks], declarations)
+    for c in checks:
+        d = pairs.get(id(c.project))
+        if d is None:
+            continue
+        c.declared = d
+        if c.project.kind == "自评表":
+            _check_declared(c.project, d, c.findings)
+            _sort_findings(c.findings)
+
+
+def check_projects(projects: Sequence[Project], declarations: Sequence[Project] = (),
+                   profile=None) -> list[ProjectCheck]:
+    """Check many projects (:func:`check_file` per source file, then
+    :func:`add_declarations`), in the order given."""
+    projects = list(projects)
+    per_file: dict[str, list[Project]] = {}
+    for p in projects:
+        per_file.setdefault(p.source_file or f"#{id(p)}", []).append(p)
+    by_project = {id(c.project): c for group in per_file.values() for c in check_file(group, profile)}
+    out = [by_project[id(p)] for p in projects]
+    add_declarations(out, declarations)
     return out
 
 
@@ -712,9 +742,19 @@ def _harvest_parts(h) -> tuple[list[Project], list, list[str]]:
 
 
 def check_harvest(h, declarations: Sequence[Project] = (), profile=None) -> CheckRun:
+    """Check a harvest: each file's checks come from its worker when
+    ``harvest(after=attach_checks)`` ran them there, else they run here."""
     projects, problems, files = _harvest_parts(h)
     t0 = time.perf_counter()
-    checks = check_projects(projects, declarations, profile)
+    results = getattr(h, "results", None)
+    if results is None:
+        checks = check_projects(projects, declarations, profile)
+    else:
+        checks = []
+        for r in results:
+            done = getattr(r, "checks", None)
+            checks.extend(done if done is not None and profile is None else check_file(r.projects, profile))
+        add_declarations(checks, declarations)
     seen = {id(f) for c in checks for f in c.findings}
     problems = [pr for pr in problems if id(pr) not in seen]
     return CheckRun(checks, problems, files, time.perf_counter() - t0, h)
@@ -727,7 +767,7 @@ def check_paths(paths, declarations=None, profile=None, workers: int | None = No
     from . import harvest as _harvest
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    h = _harvest.harvest([str(p) for p in paths], workers=workers)
+    h = _harvest.harvest([str(p) for p in paths], workers=workers, after=attach_checks if profile is None else None)
     decl: list[Project] = []
     if declarations:
         if isinstance(declarations, (str, Path)):
