@@ -19,7 +19,7 @@ Then, for each N, on the first N files and in the same run:
   (:mod:`xlperf.safezip`), calamine, label-anchored parsing into Projects, results sent
   back to this process;
 * **harvested and checked** — what ``xlperf check`` and ``xlperf harvest`` do: the same
-  with each file's checks run in the worker that read it
+  with each file checked in this process as its result arrives, while the workers read on
   (``harvest(after=validate.attach_checks)``), then ``validate.check_harvest`` here.
 
 Each line gives files/s of wall time and CPU ms per file (this process plus its worker

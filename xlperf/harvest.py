@@ -44,7 +44,7 @@ from typing import Callable
 from .errors import NotationError
 from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
 from .notation import clean_text, from_excel, strip_html, to_decimal
-from .safezip import DEFAULT_LIMITS, Container, Limits, Refused, a1, open_container
+from .safezip import DEFAULT_LIMITS, Container, Limits, Refused, a1, open_container, parse_ref
 
 log = logging.getLogger(__name__)
 
@@ -1025,8 +1025,8 @@ def _profile_for(idx, names, sheet_names, grids, wb, res, limits) -> str:
         except Exception:  # noqa: BLE001
             return ""
     rows, (r0, c0) = grids[sheet]
-    row = int(m.group(4)) - 1 - r0
-    col = sum((ord(ch) - 64) * 26 ** i for i, ch in enumerate(reversed(m.group(3).upper()))) - 1 - c0
+    ref = parse_ref(f"{m.group(3)}{m.group(4)}".encode())
+    row, col = ref[0] - r0, ref[1] - c0
     if 0 <= row < len(rows) and 0 <= col < len(rows[row]) and isinstance(rows[row][col], str):
         return rows[row][col].strip()[:40]
     return ""
@@ -1075,7 +1075,7 @@ def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = No
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, (len(files) + 15) // 16))
     if workers <= 0 or not files:
-        results = [_read_one(f, limits, after) for f in files]
+        results = [_after(read_workbook(f, limits), after) for f in files]
         workers = 0
     else:
         results = _run_pool(files, workers, limits, after)
@@ -1083,10 +1083,6 @@ def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = No
 
 
 _STARTED = None   # in a worker: the shared "started at" array of the current pass
-
-
-def _read_one(path, limits: Limits, after) -> HarvestResult:
-    return _after(read_workbook(path, limits), after)
 
 
 def _after(res: HarvestResult, after) -> HarvestResult:

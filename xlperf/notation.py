@@ -266,6 +266,11 @@ _PLAIN_NUMBER_RE = re.compile(rf"^(?:{_NUMBER})$")
 _RAISE = object()
 
 
+def plain(d: Decimal) -> str:
+    """A Decimal as people write it: ``15`` for 15.00, ``9.50`` as is (no exponent)."""
+    return format(d.normalize() if d == d.to_integral_value() else d, "f")
+
+
 def is_blank(value) -> bool:
     """True for an empty cell or a printed dash (the forms print ``-`` / ``—`` for none)."""
     return value is None or (isinstance(value, str) and clean_text(value) in _BLANKS)

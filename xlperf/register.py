@@ -33,7 +33,7 @@ from typing import Iterable
 from .errors import NotationError, ScoringError, XlperfError
 from .model import (DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, KINDS, MONEY_UNITS, SELF_EVALUATION, DeclaredFunds, FundsLine,
                     Indicator, Project)
-from .notation import from_excel, is_blank
+from .notation import from_excel, is_blank, plain
 from .template import atomic_write, col_letter
 
 PROJECTS_SHEET = "项目清单"
@@ -440,7 +440,7 @@ def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int]
     funds_weight = p.funds_weight if p.funds_weight is not None else prof.funds_weight
     total = funds_weight + sum(ind.weight for ind in p.indicators)
     if total != 100:
-        parts = f"预算执行率 {_fmt(funds_weight)} + 指标 {_fmt(total - funds_weight)}"
+        parts = f"预算执行率 {plain(funds_weight)} + 指标 {plain(total - funds_weight)}"
         if any(given):
             hint = "请核对「绩效指标」表的分值和本行的预算执行率分值。"
         else:
@@ -448,7 +448,7 @@ def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int]
             hint = (f"分值按评分规则「{prof.name}」默认分配" + (f"，缺少一级指标 {'、'.join(absent)}" if absent else "") +
                     "；请在「绩效指标」表填写分值。")
         errs.append(psheet.error(entry.row, "funds_weight",
-                                 f"项目「{p.name}」（序号 {p.key}）的分值合计为 {_fmt(total)}（{parts}），应为 100，未生成。"
+                                 f"项目「{p.name}」（序号 {p.key}）的分值合计为 {plain(total)}（{parts}），应为 100，未生成。"
                                  + hint))
         return
     for r, ind in zip(rows, p.indicators):
@@ -468,7 +468,7 @@ def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int]
         if not note.strip():
             note = pending_reason(ind.score, result.proposal)
             entry.warnings.append(str(isheet.error(
-                r, "score", f"得分 {_fmt(ind.score)} 与规则得分 {_fmt(result.proposal)} 不同但未写明理由："
+                r, "score", f"得分 {plain(ind.score)} 与规则得分 {plain(result.proposal)} 不同但未写明理由："
                             "已作为人工调整得分写入，并在偏差原因栏注明待补充", with_file=False)))
         try:
             assess_indicator(ind.target, ind.actual, ind.weight, prof, Override(ind.score, note))
@@ -488,10 +488,6 @@ def _parsed(value, parse):
         return parse(value)
     except XlperfError:
         return value
-
-
-def _fmt(x: Decimal) -> str:
-    return format(x.normalize() if x == x.to_integral_value() else x, "f")
 
 
 # ------------------------------------------------------------------ writing

@@ -719,8 +719,8 @@ def _cmd_harvest(args) -> int:
         declarations = [p for p in h.projects if p.kind == "申报表"]
     run = check_harvest(h, declarations)
     times = _file_times(h)
-    # The checks of each file run in the worker that read it (after=attach_checks): read_s
-    # covers both; run.seconds is what needs every file (matching the 申报表).
+    # Each file is checked as it arrives (after=attach_checks), so read_s covers both;
+    # run.seconds is what needs every file (matching the 申报表).
     stats = {"read_seconds": round(read_s, 2), "check_seconds": round(run.seconds, 2)}
     if times:
         worst = max(times, key=times.get)

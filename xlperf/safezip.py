@@ -147,7 +147,7 @@ class Container:
         out = set()
         for tag in _percent_cell_re(percent).findall(self.parts[part]):
             r = _R_ATTR_RE.search(tag)
-            ref = _parse_ref(r.group(1)) if r else None
+            ref = parse_ref(r.group(1)) if r else None
             if ref:
                 out.add(ref)
         return frozenset(out)
@@ -465,7 +465,8 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def _parse_ref(ref: bytes) -> tuple[int, int] | None:
+def parse_ref(ref: bytes) -> tuple[int, int] | None:
+    """0-based (row, col) of an A1 reference (``$`` allowed), or None."""
     m = re.fullmatch(rb"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})", ref.strip())
     if not m:
         return None
@@ -510,7 +511,7 @@ def _sheet_extent_slow(xml: bytes) -> tuple[int, int, int, int]:
                 row = int(r) if r.isdigit() else row + 1
                 col = 0
             elif tag == "c":
-                ref = _parse_ref(el.get("r", "").encode())
+                ref = parse_ref(el.get("r", "").encode())
                 if ref:
                     row, col = ref[0] + 1, ref[1] + 1
                 else:

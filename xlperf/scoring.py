@@ -30,7 +30,8 @@ from typing import Iterable
 from . import profiles as _profiles
 from .errors import ScoringError
 from .model import DEFAULT_PROFILE
-from .notation import Judgement, Op, Quantity, Qualitative, Value, parse_actual, parse_target, to_decimal
+from .notation import (Judgement, Op, Quantity, Qualitative, Value, parse_actual, parse_target, plain,
+                       to_decimal)
 from .profiles import ROUNDING, Band, Profile
 
 HUNDRED = Decimal(100)
@@ -95,8 +96,6 @@ _PENDING = re.compile(r"（登记表得分 [-\d.]+ 与规则得分 [-\d.]+ 不�
 
 
 def pending_reason(score: Decimal, proposal: Decimal) -> str:
-    def plain(x: Decimal) -> str:
-        return format(x.normalize() if x == x.to_integral_value() else x, "f")
     return f"（登记表得分 {plain(score)} 与规则得分 {plain(proposal)} 不同，未写明理由，请补充。）"
 
 

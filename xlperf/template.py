@@ -26,6 +26,8 @@ from typing import Iterable, Mapping, Sequence
 import jinja2
 from lxml import etree
 
+from .notation import plain
+
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -81,7 +83,7 @@ def xml_text(value) -> str:
 
 def _number(value) -> str:
     if isinstance(value, Decimal):
-        return format(value.normalize() if value == value.to_integral_value() else value, "f")
+        return plain(value)
     return repr(value) if isinstance(value, float) else str(value)
 
 

@@ -655,7 +655,7 @@ def check_file(projects: Sequence[Project], profile=None) -> list[ProjectCheck]:
     """The checks of the projects read from one file, declarations aside. One form, one
     rounding: without an explicit ``profile`` it is inferred from all the file's 自评表
     together, falling back to each project's own figures. Pure; what
-    :func:`attach_checks` runs in the harvest workers."""
+    :func:`attach_checks` runs on each file as the harvest delivers it."""
     evaluations = [p for p in projects if p.kind == "自评表"]
     name, why = infer_profile(evaluations) if profile is None and len(evaluations) > 1 else (None, "")
     out = []
@@ -670,8 +670,8 @@ def check_file(projects: Sequence[Project], profile=None) -> list[ProjectCheck]:
 
 
 def attach_checks(result) -> None:
-    """A :func:`xlperf.harvest.harvest` hook (``after=``): check one file's projects in the
-    worker that read it, so the checks run in parallel with the reading."""
+    """A :func:`xlperf.harvest.harvest` hook (``after=``): check one file's projects as soon
+    as its result arrives, while the workers read the next files."""
     result.checks = check_file(result.projects)
 
 
@@ -742,8 +742,8 @@ def _harvest_parts(h) -> tuple[list[Project], list, list[str]]:
 
 
 def check_harvest(h, declarations: Sequence[Project] = (), profile=None) -> CheckRun:
-    """Check a harvest: each file's checks come from its worker when
-    ``harvest(after=attach_checks)`` ran them there, else they run here."""
+    """Check a harvest: each file's checks are those ``harvest(after=attach_checks)`` made
+    as the file arrived, else they are made here; then the 申报表 are paired."""
     projects, problems, files = _harvest_parts(h)
     t0 = time.perf_counter()
     results = getattr(h, "results", None)
