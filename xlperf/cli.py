@@ -10,7 +10,7 @@ import sys
 from .errors import XlperfError
 
 # Modules that contribute sub-commands, in the order `xlperf --help` lists them.
-COMMAND_MODULES = ("generate", "recalc", "register", "layout", "report", "validate", "addin", "audit",
+COMMAND_MODULES = ("generate", "recalc", "register", "layout", "report", "validate", "addin", "audit", "history",
                    "libreoffice")
 
 

@@ -207,6 +207,13 @@ def load(name: str = DEFAULT_PROFILE) -> Profile:
         raise ProfileError(f"评分规则文件「{source}」缺少设置项 {exc.args[0]}。") from None
 
 
+def section(name: str, table: str) -> tuple[dict, str]:
+    """A profile's raw ``[table]`` (``extends`` applied) and its file, for settings another module
+    reads itself (e.g. ``[history]``, read by :mod:`xlperf.history.analyses`)."""
+    data, source = _raw(name)
+    return dict(data.get(table, {})), source
+
+
 def get(profile: "str | Profile") -> Profile:
     """Accept a profile name, a path, or an already loaded Profile."""
     return profile if isinstance(profile, Profile) else load(profile)
