@@ -422,3 +422,14 @@ def test_add_from_summary_workbook(scenario, tmp_path):
     db = tmp_path / "s.duckdb"
     rep = history.add(db, [summary], workers=0)
     assert sorted(rep.added) == sorted(str(p) for p in dirs[1].iterdir())
+
+
+if __name__ == "__main__":
+    # The README picture: python tests/test_history.py FOLDER  (forms, database, 趋势报告.html and 趋势.xlsx)
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "history-sample")
+    every = plan()
+    dirs = [write_year(out, every, y) for y in YEARS]
+    for d in dirs:
+        print(history.add(out / "绩效历史.duckdb", [d], workers=0).summary_zh())
+    print(history_report.write_reports(out / "绩效历史.duckdb", html=out / "趋势报告.html", xlsx=out / "趋势.xlsx",
+                                       force=True))

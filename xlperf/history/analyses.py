@@ -128,7 +128,9 @@ def prepare(con, s: Settings) -> None:
     """Temp tables the analyses share: ``fx`` (every current form with its effective project
     id ``pid``), ``main`` (one form per pid, year and kind), ``ix`` (indicators with key,
     parsed target/actual and ``missed``)."""
-    units = [r[0] for r in con.execute("SELECT DISTINCT unit FROM forms").fetchall()]
+    con.execute("SET enable_progress_bar = false")
+    # Side tables are keyed by coalesce(text, ''): an equality join is a hash join (IS NOT DISTINCT FROM is not).
+    units = [r[0] for r in con.execute("SELECT DISTINCT coalesce(unit, '') FROM forms").fetchall()]
     _register(con, "_units", pd.DataFrame({"unit": units, "unit_key": [identity.unit_key(u) for u in units]}))
     con.execute("""
         CREATE OR REPLACE TEMP TABLE fx AS
@@ -136,7 +138,7 @@ def prepare(con, s: Settings) -> None:
                coalesce(fl.sha256, '') AS sha256
         FROM forms f
         JOIN files fl ON fl.file_id = f.file_id
-        LEFT JOIN _units u ON u.unit IS NOT DISTINCT FROM f.unit
+        LEFT JOIN _units u ON u.unit = coalesce(f.unit, '')
         LEFT JOIN (SELECT year, unit, name, any_value(uid) AS uid FROM overrides GROUP BY ALL) o
                ON o.year = f.year AND o.unit = f.unit AND o.name = f.name""")
     con.execute("""
@@ -144,29 +146,31 @@ def prepare(con, s: Settings) -> None:
         SELECT * EXCLUDE (rn) FROM (
           SELECT *, row_number() OVER (PARTITION BY pid, year, kind ORDER BY form_id DESC) AS rn FROM fx)
         WHERE rn = 1""")
-    l3 = [r[0] for r in con.execute("SELECT DISTINCT level3 FROM indicators").fetchall()]
+    l3 = [r[0] for r in con.execute("SELECT DISTINCT coalesce(level3, '') FROM indicators").fetchall()]
     _register(con, "_l3", pd.DataFrame({"level3": l3, "l3key": [identity.indicator_key(x) for x in l3]}))
-    targets = [r[0] for r in con.execute("SELECT DISTINCT target FROM indicators").fetchall()]
+    targets = [r[0] for r in con.execute("SELECT DISTINCT coalesce(target, '') FROM indicators").fetchall()]
     _register(con, "_t", pd.DataFrame([_target_row(t) for t in targets],
                                       columns=["target", "t_kind", "t_op", "t_val", "t_unit"]), ["t_val"])
-    actuals = [r[0] for r in con.execute("SELECT DISTINCT actual FROM indicators").fetchall()]
+    actuals = [r[0] for r in con.execute("SELECT DISTINCT coalesce(actual, '') FROM indicators").fetchall()]
     _register(con, "_a", pd.DataFrame([_actual_row(a) for a in actuals],
                                       columns=["actual", "a_val", "a_unit", "a_judgement"]), ["a_val"])
-    pairs = con.execute("SELECT DISTINCT target, actual FROM indicators i JOIN main m USING (form_id) "
+    pairs = con.execute("SELECT DISTINCT coalesce(target, ''), coalesce(actual, '') FROM indicators i "
+                        "JOIN main m USING (form_id) "
                         "WHERE m.kind = ?", [SELF]).fetchall()
     _register(con, "_m", pd.DataFrame([(t, a, _missed(t, a, s.profile)) for t, a in pairs],
                                       columns=["target", "actual", "missed"]).astype({"missed": "boolean"}))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ix AS
-        SELECT i.*, m.pid, m.year, m.kind, m.unit, m.unit_key, m.name, m.file, m.sheet,
+        SELECT i.form_id, i.idx, i.level3, i.target, i.actual, i.weight, i.score, i.cell_target, i.cell_actual,
+               m.pid, m.year, m.kind, m.unit, m.unit_key, m.name, m.file, m.sheet,
                l.l3key || '#' || row_number() OVER (PARTITION BY i.form_id, l.l3key ORDER BY i.idx) AS ik,
                t.t_kind, t.t_op, t.t_val, t.t_unit, a.a_val, a.a_unit, a.a_judgement, x.missed
         FROM indicators i
         JOIN main m USING (form_id)
-        LEFT JOIN _l3 l ON l.level3 IS NOT DISTINCT FROM i.level3
-        LEFT JOIN _t t ON t.target IS NOT DISTINCT FROM i.target
-        LEFT JOIN _a a ON a.actual IS NOT DISTINCT FROM i.actual
-        LEFT JOIN _m x ON x.target IS NOT DISTINCT FROM i.target AND x.actual IS NOT DISTINCT FROM i.actual
+        LEFT JOIN _l3 l ON l.level3 = coalesce(i.level3, '')
+        LEFT JOIN _t t ON t.target = coalesce(i.target, '')
+        LEFT JOIN _a a ON a.actual = coalesce(i.actual, '')
+        LEFT JOIN _m x ON x.target = coalesce(i.target, '') AND x.actual = coalesce(i.actual, '')
                       AND m.kind = '{SELF}'""")
 
 
@@ -280,7 +284,14 @@ def inflation(con, s: Settings) -> pd.DataFrame:
         FROM main m
         LEFT JOIN funds fu ON fu.form_id = m.form_id AND fu.row = '年度资金总额'
         LEFT JOIN ind ON ind.form_id = m.form_id
-        WHERE m.kind = '{SELF}'""", [str(s.funds_weight)])
+        WHERE m.kind = '{SELF}' AND (
+          -- the same two rules as below, exact (no division), so Python sees only the flagged forms
+          (m.total_score >= CAST(? AS {DEC}) AND (m.funds_rate < CAST(? AS {DEC}) OR (m.funds_rate IS NULL
+           AND fu.budget > 0 AND fu.executed * 100 < CAST(? AS {DEC}) * fu.budget)))
+          OR (coalesce(ind.all_full, FALSE) AND m.funds_score
+              < coalesce(m.funds_weight, CAST(? AS {DEC})) * CAST(? AS {DEC})))""",
+        [str(s.funds_weight), str(s.inflation_total), str(s.inflation_rate), str(s.inflation_rate),
+         str(s.funds_weight), str(s.inflation_funds_fraction)])
     rows = []
 
     def rate_of(r):
@@ -302,7 +313,7 @@ def inflation(con, s: Settings) -> pd.DataFrame:
         if r.all_full and r.funds_score is not None and r.funds_weight \
                 and r.funds_score < r.funds_weight * s.inflation_funds_fraction:
             why.append(f"全部指标满分而预算执行率得分 {r.funds_score.normalize():f} 低于分值 "
-                       f"{r.funds_weight.normalize():f} 的 {s.inflation_funds_fraction * 100:g}%")
+                       f"{r.funds_weight.normalize():f} 的 {(s.inflation_funds_fraction * 100).normalize():f}%")
             cell = r.cell_funds_score or r.cell_total_score
         if why:
             rows.append({"unit": r.unit, "name": r.name, "year": r.year, "total_score": r.total_score,

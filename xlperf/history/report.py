@@ -158,7 +158,7 @@ def _multiples(uy: pd.DataFrame, years: list[int], s: analyses.Settings) -> list
             series.append({"color": color, "points": " ".join(f"{x(yr)},{y(v)}" for yr, v in pts),
                            "dots": [{"x": x(yr), "y": y(v), "title": f"{yr} 年{label} {_cell(v)}"} for yr, v in pts]})
         out.append({"unit": unit, "w": w, "h": h, "left": left, "right": w - right_pad, "top": top,
-                    "base": h - bottom, "y_line": y(s.inflation_rate), "peak": _cell(peak), "series": series,
+                    "base": h - bottom, "y_line": y(s.inflation_rate), "peak": f"{peak:.0f}", "series": series,
                     "ticks": [{"x": x(yr), "label": str(yr)} for yr in years]})
     return out
 
@@ -353,7 +353,7 @@ def write_reports(db, html=None, xlsx=None, profile: str | None = None, force: b
     con = connect(db, read_only=True)
     try:
         frames = collect(con, s)
-        n_forms = con.execute("SELECT count(*) FROM fx").fetchone()[0]
+        n_forms = con.execute("SELECT count(*) FROM fx").fetchall()[0][0]
         years = [r[0] for r in con.execute("SELECT DISTINCT year FROM fx WHERE year IS NOT NULL ORDER BY 1")
                  .fetchall()]
         idents = analyses.identities(con, s) if xlsx else None

@@ -80,10 +80,10 @@ def _duckdb():
 
 def schema_version(con) -> int:
     try:
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     except _duckdb().CatalogException:
         return 0
-    return int(row[0]) if row else 0
+    return int(row[0][0]) if row else 0
 
 
 def connect(db, *, read_only: bool = False):
@@ -310,9 +310,9 @@ def load_harvest(con, h, run, *, source: str = "", replacing: dict[str, tuple[in
     now = _dt.datetime.now()
     con.execute("BEGIN TRANSACTION")
     try:
-        load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()[0]
-        next_file = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchone()[0]
-        next_form = con.execute("SELECT coalesce(max(form_id), 0) + 1 FROM forms").fetchone()[0]
+        load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
+        next_file = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
+        next_form = con.execute("SELECT coalesce(max(form_id), 0) + 1 FROM forms").fetchall()[0][0]
         file_ids, file_rows = {}, []
         for k, r in enumerate(h.results):
             fid = next_file + k
@@ -330,8 +330,10 @@ def load_harvest(con, h, run, *, source: str = "", replacing: dict[str, tuple[in
             con.execute("UPDATE files SET status = 'replaced' WHERE file_id = ?", [old_id])
             con.execute("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [load_id, path, old_id, file_ids[path], old_sha, _sha_of(h, path), "内容变化，已替换", now])
-        if file_rows:
-            con.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", file_rows)
+        if file_rows:   # a frame, not executemany: DuckDB runs executemany row by row
+            import pandas as pd
+            _insert(con, "files", pd.DataFrame(file_rows, columns=["file_id", "path", "sha256", "size", "load_id",
+                                                                   "status", "forms", "problems"]), ())
         _insert(con, "forms", forms, _FORM_DEC)
         _insert(con, "funds", funds, ("initial", "budget", "executed", "rate"))
         _insert(con, "indicators", indicators, ("weight", "score"))
