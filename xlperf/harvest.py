@@ -31,6 +31,7 @@ import signal
 import sys
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -137,24 +138,47 @@ _A1: dict[tuple[int, int], str] = {}   # (row, col) -> A1 for the cells marked i
 _a1 = lru_cache(maxsize=1 << 16)(a1)
 
 
+#: The national vocabulary: every label a 自评表 / 申报表 prints, with the synonyms the
+#: provinces use, mapped to what it labels. A label is matched exactly, then by the prefix
+#: rules of :func:`_classify`, then without trailing brackets (「执行率(B/A)」, 「指标值(A)」,
+#: 「实施单位（盖章）」, 「产出指标(50分)」). One table: a new region's word goes here.
 _LABELS = {
+    # header
     "项目名称": "name", "主管部门": "department", "实施单位": "unit", "项目性质": "nature",
     "项目类别": "category", "计划开始日期": "start", "开始日期": "start", "计划完成日期": "end",
     "完成日期": "end", "计划结束日期": "end", "项目编号": "code", "项目代码": "code",
-    "评分等级": "grade", "总分": "total", "合计": "total",
-    "预期目标": "expected", "实际完成情况": "actual_result", "年度总体目标": "annual_goal",
-    "年度总目标": "annual_goal", "年度目标": "annual_goal",
-    "年初预算数": "h_initial", "全年预算数": "h_budget", "全年执行数": "h_executed",
-    "分值": "h_weight", "分数": "h_weight", "权重": "h_weight", "得分": "h_score",
-    "年度资金总额": "f_total", "当年财政拨款": "f_fiscal", "上年结转资金": "f_carry", "其他资金": "f_other",
+    "评分等级": "grade", "总分": "total", "合计": "total", "自评得分": "total", "自评总分": "total",
+    # goals
+    "预期目标": "expected", "年初设定目标": "expected", "项目年度目标": "expected",
+    "实际完成情况": "actual_result", "年度总体目标完成情况": "actual_result", "年度目标完成情况": "actual_result",
+    "年度总体目标": "annual_goal", "年度总目标": "annual_goal", "年度目标": "annual_goal",
+    # 自评表 funds block: columns (全年预算数 = the budget after adjustments)
+    "年初预算数": "h_initial", "年初预算": "h_initial",
+    "全年预算数": "h_budget", "调整后预算数": "h_budget", "调整预算数": "h_budget", "调整后预算": "h_budget",
+    "全年执行数": "h_executed", "预算执行数": "h_executed", "执行数": "h_executed",
+    "分值": "h_weight", "分数": "h_weight", "权重": "h_weight", "参考分值": "h_weight", "得分": "h_score",
+    # … and rows (总额 = 年度资金总额; 财政资金 is also the 申报表's 其中：财政资金)
+    "年度资金总额": "f_total", "总额": "f_total", "当年财政拨款": "f_fiscal", "本年财政拨款": "f_fiscal",
+    "财政拨款": "f_fiscal", "上年结转资金": "f_carry", "其他资金": "f_other",
+    "财政专户管理资金": "f_extra", "单位资金": "f_extra",
+    # 申报表 funds
     "项目资金总额": "d_total", "财政资金": "d_fiscal", "年度资金申请总额": "d_annual",
-    "一级指标": "i_l1", "二级指标": "i_l2", "三级指标": "i_l3", "实际完成值": "i_actual",
+    # indicator table (指标性质 / 指标值 / 度量单位: a target split over three cells)
+    "一级指标": "i_l1", "二级指标": "i_l2", "三级指标": "i_l3",
+    "实际完成值": "i_actual", "完成值": "i_actual", "全年实际值": "i_actual", "实际值": "i_actual",
     "年度指标值": "i_target", "指标目标值": "i_target", "年度(/项目)指标值": "i_target",
     "年度/项目指标值": "i_target", "项目指标值": "i_target", "指标值": "i_target", "目标值": "i_target",
-    "年度目标值": "i_target", "绩效指标": "section", "项目绩效目标": "section",
+    "年度目标值": "i_target", "指标性质": "i_op", "度量单位": "i_unit", "计量单位": "i_unit",
+    "绩效指标": "section", "项目绩效目标": "section",
 }
-_YEAR_RE = re.compile(r"((?:19|20)\d{2})年度")
+#: Prefixes that label whatever follows them (long headings that carry an explanation).
+_PREFIXES = (("项目总目标", "total_goal"), ("偏差原因", "i_note"), ("未完成原因", "i_note"),
+             ("实际完成值", "i_actual"), ("评分等级", "grade"), ("报表编号", "report_no"))
+#: A year in a title: 「(2023 年度)」, 「(2021年)」, 「2022年度…」.
+_YEAR_RE = re.compile(r"((?:19|20)\d{2})年(?:度|[)\]】]|$)")
+_TITLE_YEAR_RE = re.compile(r"((?:19|20)\d{2})年")
 _UNIT_NOTE_RE = re.compile(r"^(?:金额)?单位[:：]?(万元|元)$")
+_TRAILING_BRACKETS = re.compile(r"(?:\([^()]*\))+$")
 
 
 @lru_cache(maxsize=1 << 15)
@@ -178,20 +202,19 @@ def _classify(text: str):
             lid = "money"
         elif _UNIT_NOTE_RE.match(key):
             lid = "money"
-        elif key.startswith("项目总目标"):
-            lid = "total_goal"
-        elif key.startswith("偏差原因"):
-            lid = "i_note"
-        elif key.startswith("实际完成值"):
-            lid = "i_actual"
         elif key.startswith(("执行率", "预算执行率")) and len(key) <= 25:
             lid = "h_rate"
-        elif key.startswith("评分等级"):
-            lid = "grade"
         elif key.endswith(("指标值", "目标值")) and len(key) <= 12 and not key.startswith("实际"):
             lid = "i_target"
+        else:
+            lid = next((v for k, v in _PREFIXES if key.startswith(k)), None)
+        if lid is None and key.endswith(")"):
+            core = _TRAILING_BRACKETS.sub("", key)
+            lid = _LABELS.get(core)
+            if lid is None and core != key and "元)" in key and len(core) <= 12:
+                lid = "money"       # 年度预算数(万元): a heading that states the money unit
     title = SELF_EVALUATION if SELF_EVALUATION in key else DECLARATION if DECLARATION in key else None
-    m = _YEAR_RE.search(key)
+    m = _YEAR_RE.search(key) or (_TITLE_YEAR_RE.search(key) if title else None)
     year = int(m.group(1)) if m else None
     if lid is None and title is None and year is None:
         return None
@@ -215,11 +238,19 @@ class _Grid:
         self._percent_source = percent
         self._percent: frozenset | None = None
         self.height = len(rows)
+        # Indices built in one pass, so that finding a label in a form's rows costs a
+        # bisection, not a scan of every label of the sheet (a sheet of label-like text
+        # with a thousand 项目名称 made the per-form scans quadratic: issue 17.6).
         self.row_lids: dict[int, set[str]] = {}
         self.labels: dict[str, list[tuple[int, int]]] = {}
+        self._label_rows: dict[str, list[int]] = {}
+        self._in_row: dict[tuple[str, int], int] = {}
+        self.row_items: dict[int, list[tuple[str, int]]] = {}
+        self.row_edge: dict[int, int] = {}   # row -> rightmost column of its labels' merged areas
         self.info: dict[tuple[int, int], tuple] = {}
         self.titles: list[tuple[int, int, str]] = []
         self.years: list[tuple[int, int, int]] = []
+        spans = self.spans
         for r, row in enumerate(rows):
             for c, v in enumerate(row):
                 if v.__class__ is not str or not v or len(v) > 60:
@@ -231,11 +262,37 @@ class _Grid:
                 self.info[(r, c)] = info
                 if lid:
                     self.labels.setdefault(lid, []).append((r, c))
+                    self._label_rows.setdefault(lid, []).append(r)
+                    self._in_row.setdefault((lid, r), c)
                     self.row_lids.setdefault(r, set()).add(lid)
+                    self.row_items.setdefault(r, []).append((lid, c))
+                    if lid != "section":
+                        e = spans.get((r, c), c)
+                        if e > self.row_edge.get(r, -1):
+                            self.row_edge[r] = e
                 if title:
                     self.titles.append((r, c, title))
                 if year:
                     self.years.append((r, c, year))
+        self._edge_rows = sorted(self.row_edge)
+        self._title_rows = [t[0] for t in self.titles]
+        self._year_rows = [y[0] for y in self.years]
+
+    def edge_of(self, start: int, end: int) -> int:
+        """Rightmost column of the labels (and their merged areas) in rows [start, end)."""
+        rows = self._edge_rows
+        lo, hi = bisect_left(rows, start), bisect_left(rows, end)
+        return max((self.row_edge[rows[i]] for i in range(lo, hi)), default=-1)
+
+    def titles_in(self, start: int, end: int) -> list[tuple[int, int, str]]:
+        """Titles in rows [start, end]."""
+        rows = self._title_rows
+        return self.titles[bisect_left(rows, start):bisect_right(rows, end)]
+
+    def years_in(self, start: int, end: int) -> list[tuple[int, int, int]]:
+        """Years in rows [start, end]."""
+        rows = self._year_rows
+        return self.years[bisect_left(rows, start):bisect_right(rows, end)]
 
     def a1(self, r: int, c: int) -> str:
         return _a1(r + self.r0, c + self.c0)
@@ -281,19 +338,21 @@ class _Grid:
         return bool(info and info[0] and info[0] != "section")
 
     def find(self, lid: str, start: int, end: int) -> tuple[int, int] | None:
-        for pos in self.labels.get(lid, ()):
-            if start <= pos[0] < end:
-                return pos
+        rows = self._label_rows.get(lid)
+        if rows:
+            i = bisect_left(rows, start)
+            if i < len(rows) and rows[i] < end:
+                return self.labels[lid][i]
         return None
 
     def find_all(self, lid: str, start: int, end: int) -> list[tuple[int, int]]:
-        return [p for p in self.labels.get(lid, ()) if start <= p[0] < end]
+        rows = self._label_rows.get(lid)
+        if not rows:
+            return []
+        return self.labels[lid][bisect_left(rows, start):bisect_left(rows, end)]
 
     def in_row(self, lid: str, r: int) -> int | None:
-        for pr, pc in self.labels.get(lid, ()):
-            if pr == r:
-                return pc
-        return None
+        return self._in_row.get((lid, r))
 
     def right(self, r: int, c: int):
         """The next non-empty cell right of (r, c) — the value of a label, blank when that
@@ -387,6 +446,7 @@ class _Reader:
     def __init__(self, g: _Grid, file: str, sheet: str, problems: list[Problem]):
         self.g, self.file, self.sheet, self.problems = g, file, sheet, problems
         self.cells: dict[str, str] = {}
+        self.funds_scored = True   # the funds block has 分值/得分 columns (else 预算执行率 is an indicator)
 
     # -- problems
     def warn(self, pos, message: str, found="", expected="", severity=Severity.WARNING) -> None:
@@ -517,12 +577,23 @@ def parse_sheet(rows: list[list], *, origin: tuple[int, int] = (0, 0), sheet: st
     ((row, col), (row, col)) absolute — they bound where a value may sit."""
     problems: list[Problem] = []
     g = _Grid(rows, origin, percent, merges)
-    projects = []
-    for start, anchor, end in _blocks(g):
-        project = _parse_form(g, start, anchor, end, file, sheet, problems, profile, year_hint)
-        if project is not None:
+    projects, skipped = [], []
+    blocks = _blocks(g)
+    for start, anchor, end in blocks:
+        project = _parse_form(g, start, anchor, end, file, sheet, problems, profile, year_hint, len(blocks) == 1)
+        if isinstance(project, Project):
             project.source_file, project.source_sheet = file, sheet
             projects.append(project)
+        else:
+            skipped.append(project)
+    if skipped:
+        # One finding for the sheet, however many: a sheet of label-like text is not
+        # a thousand forms (issue 17.6), and what is skipped is said once.
+        first = skipped[0]
+        many = f"{len(skipped)} 处" if len(skipped) > 1 else ""
+        problems.append(Problem(Severity.WARNING, file, sheet, g.a1(*first) if first else "",
+                                f"工作表有{many}「项目名称」不在完整的自评表或申报表中（没有标题，没有资金表、指标表，"
+                                "或表中没有填写任何内容），未作为项目读取。", "", "财政项目支出绩效自评表 / 绩效目标申报表"))
     return projects, problems
 
 
@@ -536,9 +607,10 @@ def _blocks(g: _Grid) -> list[tuple[int, int, int]]:
     for i, ar in enumerate(anchors):
         start = 0 if i == 0 else ar
         if i:
-            for mr in marks:
-                if prev < mr <= ar and ar - mr <= 8:
-                    start = min(start, mr)
+            # the first title/year mark above this anchor, after the previous one, within 8 rows
+            j = bisect_left(marks, max(prev + 1, ar - 8))
+            if j < len(marks) and marks[j] <= ar:
+                start = min(start, marks[j])
         starts.append(start)
         prev = ar
     ends = starts[1:] + [g.height]
@@ -546,9 +618,8 @@ def _blocks(g: _Grid) -> list[tuple[int, int, int]]:
 
 
 def _kind_of(g: _Grid, start: int, anchor: int, end: int) -> str | None:
-    for r, _c, title in g.titles:
-        if start <= r <= anchor:
-            return title
+    for _r, _c, title in g.titles_in(start, anchor):
+        return title
     if any(g.find(lid, start, end) for lid in ("h_initial", "h_executed", "i_actual", "expected")):
         return SELF_EVALUATION
     if any(g.find(lid, start, end) for lid in ("d_total", "d_annual", "total_goal")):
@@ -556,20 +627,33 @@ def _kind_of(g: _Grid, start: int, anchor: int, end: int) -> str | None:
     return None
 
 
+#: A project name that starts with its budget project code (Sichuan: 「51000021R000000019951-工资性支出」).
+_CODED_NAME = re.compile(r"^([0-9A-Za-z]{12,40})\s*[-－—–_:：]\s*(\S.*)$")
+
+
 def _parse_form(g: _Grid, start: int, anchor: int, end: int, file: str, sheet: str,
-                problems: list[Problem], profile: str, year_hint: str) -> Project | None:
+                problems: list[Problem], profile: str, year_hint: str, alone: bool = True) -> Project | tuple | None:
+    """The form in rows [start, end) as a Project; else the position of its 项目名称 (or
+    None) when the rows hold no form: no kind, or neither a funds block nor an indicator
+    table with a row, or — among several 项目名称 on a sheet (``alone`` false) — nothing
+    filled in: many projects are never made of label-like text alone (a blank template
+    alone on its sheet is still read, so its emptiness is reported)."""
     rd = _Reader(g, file, sheet, problems)
     kind = _kind_of(g, start, anchor, end)
     anchor_pos = g.find("name", start, end) or (anchor, 0)
     if kind is None:
-        rd.warn(anchor_pos, "工作表有「项目名称」但看不出是自评表还是申报表（没有标题，也没有资金表或指标表），已跳过。",
-                "", "财政项目支出绩效自评表 / 绩效目标申报表", Severity.WARNING)
-        return None
+        return anchor_pos
+    mark = len(problems)
     p = Project(kind=kind, year=0, name="", profile=profile or "")
     # The form ends one column right of its rightmost label (or that label's merged area):
     # helper columns beyond it (the generator's J–L) are never taken for values.
-    g.edge = 1 + max((g.span(r, c) for lid, where in g.labels.items() if lid != "section"
-                      for r, c in where if start <= r < end), default=10**6)
+    edge = g.edge_of(start, end)
+    g.edge = 1 + (edge if edge >= 0 else 10**6)
+    # Whether the rows hold a form at all is known before any value is read (and warned
+    # about): a table header with a row under it.
+    ind_pos = g.find("i_l3", start, end) or g.find("i_l1", start, end)
+    if not _has_table(g, start, end, ind_pos):
+        return anchor_pos
 
     # -- header fields
     for lid, attr in (("name", "name"), ("department", "department"), ("unit", "unit"),
@@ -588,13 +672,17 @@ def _parse_form(g: _Grid, start: int, anchor: int, end: int, file: str, sheet: s
             setattr(p, lid, rd.date(v, lid, vpos))
     if not p.name:
         rd.warn(anchor_pos, "项目名称为空。", "", "项目名称")
+    elif not p.key:
+        m = _CODED_NAME.match(p.name)
+        if m and any(ch.isdigit() for ch in m.group(1)):
+            p.key, p.name = m.group(1), m.group(2).strip()
+            rd.cells["key"] = rd.cells.get("name", "")
 
     # -- year: the title, else any 「2023年度」 above the header, else a hint, else 0
-    for r, c, year in g.years:
-        if start <= r <= anchor:
-            p.year = year
-            rd.mark("year", (r, c))
-            break
+    for r, c, year in g.years_in(start, anchor):
+        p.year = year
+        rd.mark("year", (r, c))
+        break
     else:
         m = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", year_hint)
         if p.start[:4].isdigit():
@@ -606,8 +694,10 @@ def _parse_form(g: _Grid, start: int, anchor: int, end: int, file: str, sheet: s
         else:
             rd.warn(anchor_pos, "表头没有年度（应有「(2023 年度)」这样的标题），年度记为 0。", "", "(2023 年度)")
 
-    # -- money unit
-    pos = g.find("money", start, end)
+    # -- money unit: the first label that states one (「单位：万元」 wherever it is written,
+    # 「项目资金（万元）」, 「年度预算数(万元)」), else the first 项目资金 heading
+    monies = g.find_all("money", start, end)
+    pos = next((q for q in monies if "元" in g.info[q][3]), monies[0] if monies else None)
     if pos is not None:
         key = g.info[pos][3]
         p.money_unit = "万元" if "万元" in key else "元"
@@ -616,7 +706,6 @@ def _parse_form(g: _Grid, start: int, anchor: int, end: int, file: str, sheet: s
         p.money_unit = "元"
         rd.warn(anchor_pos, "未找到金额单位（如「项目资金（万元）」），按元读取。", "", "项目资金（元）/（万元）", Severity.INFO)
 
-    ind_pos = g.find("i_l3", start, end) or g.find("i_l1", start, end)
     ind_row = ind_pos[0] if ind_pos else end
     if kind == SELF_EVALUATION:
         _self_funds(g, rd, p, start, ind_row)
@@ -628,8 +717,54 @@ def _parse_form(g: _Grid, start: int, anchor: int, end: int, file: str, sheet: s
     if not ind_pos:
         rd.warn(anchor_pos, "未找到指标表（表头应有 一级指标 / 二级指标 / 三级指标）。", "", "指标表")
     _footer(g, rd, p, ind_row, end, last)
+    if kind == SELF_EVALUATION and p.total_score is None:
+        _header_total(g, rd, p, start, ind_row)
+    if not alone and not _has_content(p):
+        del problems[mark:]     # its warnings go with it: the sheet gets one finding
+        return anchor_pos
     p.cells = rd.cells
     return p
+
+
+def _has_content(p: Project) -> bool:
+    """Something was filled in: a name, a figure, an indicator or a goal — a form's labels
+    alone (a blank template, or a sheet of label-like text) make no project."""
+    if p.name or p.indicators or p.annual_goal or p.actual_result or p.total_goal:
+        return True
+    if any(v is not None for v in (p.total_score, p.funds_score, p.funds_weight, p.funds_rate)):
+        return True
+    if any(v is not None for line in p.funds.values() for v in (line.initial, line.budget, line.executed, line.rate)):
+        return True
+    d = p.declared
+    return any(getattr(d, a) is not None for a in ("project_total", "project_fiscal", "project_other", "annual_total",
+                                                  "annual_fiscal", "annual_carryover", "annual_other"))
+
+
+_INDICATOR_HEADS = ("i_l1", "i_l2", "i_l3", "i_target", "i_actual")
+_FUNDS_HEADS = ("h_initial", "h_budget", "h_executed")
+_FUNDS_ROWS = ("f_total", "f_fiscal", "f_carry", "f_other", "f_extra")
+
+
+def _has_table(g: _Grid, start: int, end: int, ind_pos) -> bool:
+    """A form has a table: an indicator header (two of its column labels in one row) with a
+    row under it, a funds header with a funds row under it, or the 申报表's funds labels."""
+    if ind_pos is not None and ind_pos[0] + 1 < end and \
+            sum(lid in g.row_lids.get(ind_pos[0], ()) for lid in _INDICATOR_HEADS) >= 2:
+        return True
+    for lid in _FUNDS_HEADS:
+        head = g.find(lid, start, end)
+        if head is not None and any(g.find(f, head[0] + 1, end) for f in _FUNDS_ROWS):
+            return True
+    return any(g.find(lid, start, end) for lid in ("d_total", "d_annual"))
+
+
+def _header_total(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> None:
+    """A total printed in the header (Ningxia: 自评得分 next to 实施单位) when the form has
+    no 总分 row."""
+    pos = g.find("total", start, stop)
+    if pos is not None:
+        v, vpos = g.right(*pos)
+        p.total_score = rd.number(v, "total_score", vpos, "自评得分")
 
 
 def _self_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> None:
@@ -646,9 +781,15 @@ def _self_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> Non
     present = [c for c in cols.values() if c is not None]
     stop_of = g.stops(hr, present).__getitem__
 
-    rows = {"f_total": FUNDS_ROWS[0], "f_fiscal": FUNDS_ROWS[1], "f_carry": FUNDS_ROWS[2], "f_other": FUNDS_ROWS[3]}
-    for lid, row_name in rows.items():
-        pos = next((q for q in g.find_all(lid, hr + 1, min(stop, hr + 12))), None)
+    rd.funds_scored = cols["h_weight"] is not None or cols["h_score"] is not None
+    below = hr + 1, min(stop, hr + 12)
+    rows = [("f_total", FUNDS_ROWS[0], g.find("f_total", *below)),
+            # 其中：财政资金 (Sichuan) is the 当年财政拨款 row
+            ("f_fiscal", FUNDS_ROWS[1], g.find("f_fiscal", *below) or g.find("d_fiscal", *below)),
+            ("f_carry", FUNDS_ROWS[2], g.find("f_carry", *below)), ("f_other", FUNDS_ROWS[3], g.find("f_other", *below))]
+    # further sub-rows some provinces print (财政专户管理资金, 单位资金), under their own names
+    rows += [("f_extra", g.info[q][3], q) for q in g.find_all("f_extra", *below)]
+    for lid, row_name, pos in rows:
         if pos is None:
             rd.warn((hr, head[1]), f"资金表缺少「{row_name}」行。", "", row_name, Severity.INFO)
             continue
@@ -763,7 +904,7 @@ def _path(group: str, key, attr: str) -> str:
 def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
     """Rows under the indicator header until 总分 / 评分等级; returns the row it stopped at."""
     cols = {lid: g.in_row(lid, hr) for lid in
-            ("i_l1", "i_l2", "i_l3", "i_target", "i_actual", "h_weight", "h_score", "i_note")}
+            ("i_l1", "i_l2", "i_l3", "i_op", "i_target", "i_unit", "i_actual", "h_weight", "h_score", "i_note")}
     present = [c for c in cols.values() if c is not None]
     stop_of = g.stops(hr, present).__getitem__
     # 人工调整得分: an xlperf workbook's override column, an input right of the printed form.
@@ -776,7 +917,7 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
         (c for c in present if c > min(present)), default=10**6)
 
     def starts_here(r) -> bool:
-        return any(pr == r and pc < first_value_c for lid in _STOP_LIDS for pr, pc in g.labels.get(lid, ()))
+        return any(lid in _STOP_LIDS and pc < first_value_c for lid, pc in g.row_items.get(r, ()))
 
     l1 = l2 = ""
     for r in range(hr + 1, end):
@@ -805,13 +946,22 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
             l2 = clean_text(strip_html(str(raw2)))
         if all(_blank_cell(vals[k][0]) for k in ("i_l3", "i_target", "i_actual", "h_weight", "h_score", "i_note")):
             continue
+        if _placeholder(vals):
+            continue    # an unused template row (指标1:、……) left in the table
+        if all(_blank_cell(v) or (pos is not None and g.is_label(*pos)) for k, (v, pos) in vals.items()
+               if k not in ("i_l1", "i_l2")):
+            continue    # label words where values belong: text, not an indicator
+        name = clean_text(strip_html(str(vals["i_l3"][0]))) if not _blank_cell(vals["i_l3"][0]) else ""
+        if not rd.funds_scored and p.funds_score is None and _EXECUTION.fullmatch(name):
+            _execution_indicator(rd, p, vals)
+            continue
         i = len(p.indicators)
         rd.mark(_path("indicators", i, "level1"), vals["i_l1"][1])
         rd.mark(_path("indicators", i, "level2"), vals["i_l2"][1])
         ind = Indicator(
             level1=l1, level2=l2,
             level3=rd.text(vals["i_l3"][0], _path("indicators", i, "level3"), vals["i_l3"][1]),
-            target=rd.target(vals["i_target"][0], _path("indicators", i, "target"), vals["i_target"][1]),
+            target=_target(rd, vals, _path("indicators", i, "target")),
             weight=rd.number(vals["h_weight"][0], _path("indicators", i, "weight"), vals["h_weight"][1], "指标分值"),
             actual=rd.actual(vals["i_actual"][0], _path("indicators", i, "actual"), vals["i_actual"][1]),
             score=rd.number(vals["h_score"][0], _path("indicators", i, "score"), vals["h_score"][1], "指标得分"),
@@ -822,6 +972,61 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
                                      "人工调整得分")
         p.indicators.append(ind)
     return end
+
+
+#: Names of an unused template row: 指标1、指标2:、……
+_PLACEHOLDER = re.compile(r"(?:指标\d*[:：]?|[.…。·_]+|[-—–/]+)")
+#: 预算执行率 scored as an indicator (Ningxia: under 项目管理 / 投入管理).
+_EXECUTION = re.compile(r"预算执行率(?:\(.*\))?")
+
+
+def _blank_or_dash(v) -> bool:
+    return _blank_cell(v) or (v.__class__ is str and v.strip() in ("-", "—", "–", "/", "一", "——"))
+
+
+def _placeholder(vals: dict) -> bool:
+    """An unused template row: its name blank or a placeholder (指标1:, ……) and no target,
+    actual or score in it (a row that carries a 分值 still counts in the weights)."""
+    v = vals["i_l3"][0]
+    name = "" if _blank_cell(v) else clean_text(str(v))
+    if name and not _PLACEHOLDER.fullmatch(name):
+        return False
+    return all(_blank_or_dash(vals[k][0]) for k in ("i_target", "i_actual", "h_score")) and \
+        _blank_or_dash(vals["h_weight"][0]) if name else \
+        all(_blank_or_dash(vals[k][0]) for k in ("i_target", "i_actual", "h_score", "h_weight"))
+
+
+def _target(rd: _Reader, vals: dict, path: str) -> str:
+    """年度指标值 as written; a target split over 指标性质 (＝ ≥ ≤ 定性) / 指标值 / 度量单位
+    cells (Sichuan) is joined back into one notation: 「=」「100」「%」 → 「=100%」."""
+    value, pos = vals["i_target"]
+    text = rd.target(value, path, pos)
+    op = vals.get("i_op", ("", None))[0]
+    unit = vals.get("i_unit", ("", None))[0]
+    if _blank_cell(op) and _blank_cell(unit):
+        return text
+    op = clean_text(str(op)) if not _blank_cell(op) else ""
+    unit = clean_text(str(unit)) if not _blank_cell(unit) else ""
+    if op in ("定性", "定量", "定量(其他)", "其他"):
+        op = ""
+    if not text:
+        return ""
+    return f"{op}{text}{unit if not text.endswith(unit) else ''}"
+
+
+def _execution_indicator(rd: _Reader, p: Project, vals: dict) -> None:
+    """预算执行率 scored as an indicator on a form whose funds block has no 分值/得分: it is
+    the funds score (its 分值 the funds weight, its actual the printed rate when the funds
+    block prints none), so one rule checks it whatever the layout."""
+    w, s_ = vals["h_weight"], vals["h_score"]
+    p.funds_weight = rd.number(w[0], "funds_weight", w[1], "预算执行率分值")
+    p.funds_score = rd.number(s_[0], "funds_score", s_[1], "预算执行率得分")
+    if p.funds_rate is None:
+        a = vals["i_actual"]
+        rate = rd.number(a[0], "funds_rate", a[1], "预算执行率", rate=True) if not isinstance(a[0], str) else \
+            rd.number(a[0].strip().rstrip("%％"), "funds_rate", a[1], "预算执行率")
+        p.funds_rate = rate
+    rd.execution_row = True
 
 
 def _footer(g: _Grid, rd: _Reader, p: Project, hr: int, end: int, last: int) -> None:
