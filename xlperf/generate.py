@@ -978,43 +978,17 @@ DECLARATION_NAMES = ("xp_project_name", "xp_nature", "xp_category", "xp_departme
 
 def read_named_cells(path) -> tuple[dict[str, list], dict[str, str]]:
     """Values of every ``xp_*`` defined name of a workbook (a list, one per cell of the
-    name's range, row by row), and where each name points (``"Sheet!$B$3"``)."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.cell import range_boundaries
+    name's range, row by row), and where each name points (``"Sheet!$B$3"``). The file
+    is read behind harvest's guards and every range is bounded first
+    (:mod:`xlperf.named_cells`)."""
+    from .named_cells import read_names
+    from .safezip import Refused
 
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise GenerateError(f"无法作为 Excel 工作簿打开：{exc}").at(path) from None
-    try:
-        wanted: dict[str, tuple[str, tuple]] = {}
-        where: dict[str, str] = {}
-        for name, dn in wb.defined_names.items():
-            if not name.startswith("xp_"):
-                continue
-            for sheet, ref in dn.destinations:
-                wanted[name] = (sheet, range_boundaries(ref.replace("$", "")))
-                where[name] = f"{sheet}!{ref}"
-                break
-        grids: dict[str, dict] = {}
-        for sheet in {s for s, _ in wanted.values()}:
-            if sheet not in wb.sheetnames:
-                continue
-            grid = {}
-            ws = wb[sheet]
-            ws.reset_dimensions()  # read every row, whatever <dimension> claims
-            for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
-                for c, v in enumerate(row, start=1):
-                    if v is not None:
-                        grid[(r, c)] = v
-            grids[sheet] = grid
-        values = {}
-        for name, (sheet, (c1, r1, c2, r2)) in wanted.items():
-            grid = grids.get(sheet, {})
-            values[name] = [grid.get((r, c)) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
-        return values, where
-    finally:
-        wb.close()
+        named = read_names(path)
+    except Refused as exc:
+        raise GenerateError(f"无法作为 Excel 工作簿打开：{exc.message}").at(path) from None
+    return named.values, named.where
 
 
 def read_declaration(path) -> Project:
@@ -1039,6 +1013,8 @@ def read_declaration(path) -> Project:
             return ""
         if isinstance(v, datetime.datetime):
             return v.date().isoformat()
+        if isinstance(v, datetime.date):
+            return v.isoformat()
         if isinstance(v, float):
             return format(from_excel(v), "f")
         return str(v).strip()
@@ -1176,13 +1152,15 @@ def _load_project_file(path: Path, kind: str | None) -> Project:
 
     from .seeds import SeedError, project_from_dict
 
+    from .safezip import Limits, Refused, read_source
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
+    try:   # read_source: a regular file of bounded size (a FIFO would hang read_text)
+        text = read_source(path, Limits(max_file_bytes=5 * 2**20)).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise GenerateError("项目数据文件应为 UTF-8 编码的 YAML 或 JSON。").at(path) from None
-    except OSError as exc:
-        raise GenerateError(f"无法读取项目数据文件：{exc.strerror or exc}").at(path) from None
+    except Refused as exc:
+        raise GenerateError(f"无法读取项目数据文件：{exc.message}").at(path) from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text, parse_float=Decimal)

@@ -2,22 +2,27 @@
 ribbon's 重新计算 / 检查 buttons share this code.
 
 Reading goes through the workbook's ``xp_*`` defined names (so a person may have
-moved rows); :func:`project_from_names` is the one reader, fed by an openpyxl
-adapter (files) or an xlwings adapter (the open workbook). Scores and findings come
-from :mod:`xlperf.scoring` and :mod:`xlperf.validate`; input cells are never changed.
+moved rows); :func:`project_from_names` is the one reader, fed by the guarded file
+reader :mod:`xlperf.named_cells` (files) or an xlwings adapter (the open workbook).
+Scores and findings come from :mod:`xlperf.scoring` and :mod:`xlperf.validate`; input
+cells are never changed.
+
+A file is read once, behind harvest's guards (:mod:`xlperf.safezip`), and written back
+as the same package (:mod:`xlperf.xlsx_edit`): only the cached values of the cells
+xlperf computes change and the 检查结果 sheet is added or replaced, so sheets, comments,
+links, images, names, validations, formats and macros people added all stay.
 """
 from __future__ import annotations
 
-import io
+import os
 import re
-import zipfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import XlperfError
 from .model import DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, SELF_EVALUATION, FundsLine, Indicator, Project
 from .notation import from_excel, is_blank, to_decimal
-from .template import atomic_write, cell_xml, xml_text
+from .template import atomic_write, cell_xml
 
 FINDINGS_SHEET = "检查结果"
 FINDINGS_HEADER = ("严重程度", "工作表", "单元格", "问题", "填写值", "应为")
@@ -110,7 +115,7 @@ def project_from_names(lookup: Lookup, source_file: str = "") -> Project:
                          "annual_fiscal", "annual_carryover", "annual_other"):
                 setattr(project.declared, name, _amount(one(f"xp_{name}", f"declared.{name}", None), name))
         columns = {f: many(f"xp_ind_{f}") for f in ("level1", "level2", "level3", "target", "actual", "weight",
-                                                      "score", "note", "override")}
+                                                      "score", "note", "override", "value", "proposal")}
         refs3, level3 = columns["level3"]
         last1 = last2 = ""
         for k, name3 in enumerate(level3):
@@ -120,7 +125,7 @@ def project_from_names(lookup: Lookup, source_file: str = "") -> Project:
             if not name3 and not target:
                 continue
             i = len(project.indicators)
-            for f in ("target", "actual", "weight", "score", "note", "override"):
+            for f in ("target", "actual", "weight", "score", "note", "override", "value", "proposal"):
                 if k < len(columns[f][0]):
                     cells[f"indicators.{i}.{f}"] = columns[f][0][k]
             actual = get("actual")
@@ -138,19 +143,12 @@ def project_from_names(lookup: Lookup, source_file: str = "") -> Project:
 
 # ------------------------------------------------------------------ adapters
 
-def openpyxl_lookup(wb) -> Lookup:
+def named_lookup(named) -> Lookup:
+    """Adapter for a file read by :func:`xlperf.named_cells.read_names`."""
     def lookup(name: str):
-        dn = wb.defined_names.get(name)
-        if dn is None:
+        if name not in named.values:
             return None
-        for sheet, ref in dn.destinations:
-            ws = wb[sheet]
-            rng = ws[ref.replace("$", "")]
-            cells = [c for row in rng for c in row] if isinstance(rng, tuple) else [rng]
-            if cells and isinstance(cells[0], tuple):
-                cells = [c for row in cells for c in row]
-            return sheet, [c.coordinate for c in cells], [c.value for c in cells]
-        return None
+        return named.sheet[name], named.refs[name], named.values[name]
     return lookup
 
 
@@ -168,16 +166,21 @@ def xlwings_lookup(book) -> Lookup:
 
 
 def read_file(path: Path) -> Project:
-    import openpyxl
+    return _read(Path(path), None)[0]
+
+
+def _read(path: Path, data: bytes | None):
+    """(project, named cells) of the workbook at ``path`` (its bytes ``data`` when already
+    read), behind the safe-zip guards."""
+    from .named_cells import read_names
+    from .safezip import Refused, inspect_bytes, open_container
 
     try:
-        wb = openpyxl.load_workbook(path, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
-        raise RecalcError(f"无法打开工作簿：{exc}").at(path) from exc
-    try:
-        return project_from_names(openpyxl_lookup(wb), str(path))
-    finally:
-        wb.close()
+        container = inspect_bytes(data) if data is not None else open_container(path)
+        named = read_names(path, container=container)
+    except Refused as exc:
+        raise RecalcError(f"无法打开工作簿：{exc.message}").at(path) from None
+    return project_from_names(named_lookup(named), str(path)), named
 
 
 def findings_for(project: Project) -> list:
@@ -206,73 +209,189 @@ def findings_rows(findings: Sequence) -> list[tuple]:
 
 # ------------------------------------------------------------------ files
 
-def add_sheet(xlsx: bytes, name: str, rows: Sequence[Sequence]) -> bytes:
-    """Return ``xlsx`` with a (new or replaced) plain-text sheet ``name`` appended."""
-    src = zipfile.ZipFile(io.BytesIO(xlsx))
-    parts = {i.filename: src.read(i.filename) for i in src.infolist()}
-    wb = parts["xl/workbook.xml"].decode()
-    rels = parts["xl/_rels/workbook.xml.rels"].decode()
-    ct = parts["[Content_Types].xml"].decode()
-    n = 1
-    while f"xl/worksheets/sheet{n}.xml" in parts:
-        n += 1
-    part = f"xl/worksheets/sheet{n}.xml"
-    rid = f"rIdXp{n}"
-    ids = [int(x) for x in re.findall(r'sheetId="(\d+)"', wb)] or [0]
-    esc = xml_text(name)
-    wb = re.sub(rf'<sheet [^>]*name="{re.escape(esc)}"[^>]*/>', "", wb)
-    wb = wb.replace("</sheets>", f'<sheet name="{esc}" sheetId="{max(ids) + 1}" r:id="{rid}"/></sheets>')
-    start = wb.index("<workbook")
-    if "xmlns:r=" not in wb[start:wb.index(">", start)]:
-        wb = wb.replace("<workbook", '<workbook xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"', 1)
-    rels = rels.replace("</Relationships>", f'<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/'
-                        f'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{n}.xml"/></Relationships>')
-    ct = ct.replace("</Types>", f'<Override PartName="/{part}" ContentType="application/vnd.openxmlformats-'
-                    f'officedocument.spreadsheetml.worksheet+xml"/></Types>')
-    body = "".join(
-        f'<row r="{r}">' + "".join(cell_xml(f"{chr(65 + c)}{r}", None, "" if v is None else str(v))
-                                  for c, v in enumerate(row)) + "</row>"
-        for r, row in enumerate(rows, start=1))
-    sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-             '<cols><col min="1" max="3" width="10" customWidth="1"/><col min="4" max="4" width="60" customWidth="1"/>'
-             '<col min="5" max="6" width="16" customWidth="1"/></cols>'
-             f"<sheetData>{body}</sheetData></worksheet>")
-    parts.update({"xl/workbook.xml": wb.encode(), "xl/_rels/workbook.xml.rels": rels.encode(),
-                  "[Content_Types].xml": ct.encode(), part: sheet.encode()})
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for filename, data in parts.items():
-            z.writestr(filename, data)
-    return out.getvalue()
+#: The names of the cells xlperf computes: recalc sets their cached values, nothing else.
+_FUNDS_OWNED = ("xp_funds_rate", "xp_funds_score", "xp_total_weight", "xp_total_score", "xp_grade")
+_INDICATOR_OWNED = ("score", "value", "proposal")
+#: Columns of the 检查结果 sheet (Excel widths), chosen to fit A4 landscape.
+_WIDTHS = (9, 12, 9, 60, 18, 18)
+
+
+def findings_sheet_xml(rows: Sequence[Sequence], style: int) -> bytes:
+    """The 检查结果 sheet: text cells that wrap, row heights from the text, A4 landscape
+    fitted to the page width, the header row repeated on every page (the print title is
+    set by the caller), and a page footer."""
+    from .generate import _height, _lines
+
+    body = []
+    for r, row in enumerate(rows, start=1):
+        texts = ["" if v is None else str(v) for v in row]
+        lines = max(_lines(t, w) for t, w in zip(texts, _WIDTHS))
+        cells = "".join(cell_xml(f"{chr(65 + c)}{r}", str(style), t) for c, t in enumerate(texts))
+        body.append(f'<row r="{r}" ht="{_height(lines, 18, 14)}" customHeight="1">{cells}</row>')
+    cols = "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>' for i, w in enumerate(_WIDTHS, 1))
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
+            '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
+            'state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
+            f"<cols>{cols}</cols><sheetData>{''.join(body)}</sheetData>"
+            '<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.7" header="0.3" footer="0.3"/>'
+            '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+            '<headerFooter><oddFooter>&amp;C第 &amp;P 页，共 &amp;N 页</oddFooter></headerFooter>'
+            "</worksheet>").encode("utf-8")
+
+
+def _owned_values(project: Project, named) -> dict[str, dict]:
+    """sheet → {A1 → cached value} for the cells xlperf computes, as a fresh render of the
+    project computes them (the one place that knows which result goes into which cell)."""
+    from .generate import render
+    from .named_cells import read_names
+    from .safezip import inspect_bytes
+    from .xlsx_edit import read_cached
+
+    rendered = inspect_bytes(render(project, profile=project.profile))
+    fresh = read_names("", container=rendered)
+    sheet_xml = rendered.parts[rendered.sheet_parts[next(iter(fresh.sheet.values()))]]
+    pairs: list[tuple[str, str, str]] = []          # (user sheet, user ref, rendered ref)
+    for name in _FUNDS_OWNED:
+        if name in named.refs and name in fresh.refs:
+            pairs += [(named.sheet[name], mine, theirs) for mine, theirs in zip(named.refs[name], fresh.refs[name])]
+    sheet = project.source_sheet
+    for i in range(len(project.indicators)):
+        for f in _INDICATOR_OWNED:
+            mine = project.cells.get(f"indicators.{i}.{f}")
+            rendered_refs = fresh.refs.get(f"xp_ind_{f}", [])
+            if mine and i < len(rendered_refs):
+                pairs.append((sheet, mine, rendered_refs[i]))
+    cached = read_cached(sheet_xml, [t for _, _, t in pairs])
+    out: dict[str, dict] = {}
+    for s, mine, theirs in pairs:
+        out.setdefault(s, {})[mine] = cached[theirs]
+    return out
+
+
+def recalculated(data: bytes, project: Project, named, findings: Sequence) -> bytes:
+    """The workbook ``data`` with the engine's values in the cells xlperf computes and the
+    findings in the 检查结果 sheet; every other part as it was."""
+    from .named_cells import read_names
+    from .xlsx_edit import EditError, add_wrap_style, put_sheet, set_cached, sheet_part, zip_parts
+
+    c = named.container
+    parts = dict(c.parts)
+    wb_part = c.workbook_part
+    try:
+        for sheet, values in _owned_values(project, named).items():
+            part = c.sheet_parts[sheet]
+            parts[part] = set_cached(parts[part], values)
+        existing = sheet_part(parts, FINDINGS_SHEET, wb_part)
+        if existing is not None and not _is_findings_sheet(c, FINDINGS_SHEET):
+            raise RecalcError(f"工作簿中已有名为「{FINDINGS_SHEET}」的工作表，但不是 xlperf 写的检查结果；"
+                              "为免覆盖，未写入。请把该工作表改名后再重算。")
+        style = add_wrap_style(parts)
+        put_sheet(parts, FINDINGS_SHEET, findings_sheet_xml(findings_rows(findings), style), "$1:$1",
+                  replace_part=existing, workbook_part=wb_part)
+    except EditError as exc:
+        raise RecalcError(exc.message) from None
+    return zip_parts(parts)
+
+
+def _is_findings_sheet(c, sheet: str) -> bool:
+    """Whether ``sheet`` holds only a findings table (its first row is our header, nothing
+    beyond column F): replacing it loses nothing a person wrote."""
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_filelike(io.BytesIO(c.reader_bytes()))
+    try:
+        rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    finally:
+        wb.close()
+    return bool(rows) and tuple(str(v) for v in rows[0][:6]) == FINDINGS_HEADER and \
+        all(v in ("", None) for row in rows for v in row[6:])
+
+
+def held_open_by(path: Path) -> str | None:
+    """The lock file another program keeps beside ``path`` while it has it open, or None:
+    LibreOffice ``.~lock.NAME#``, Excel ``~$NAME`` (``~$`` over the first two characters
+    for longer names)."""
+    name = path.name
+    for lock in (f".~lock.{name}#", f"~${name}", f"~${name[2:]}"):
+        if os.path.lexists(path.with_name(lock)):
+            return lock
+    return None
+
+
+def _refuse_if_open(path: Path) -> None:
+    lock = held_open_by(path)
+    if lock:
+        raise RecalcError(f"文件正被其他程序（Excel 或 WPS/LibreOffice）打开（锁文件「{lock}」），未写入；"
+                          "请先关闭该文件再重算。").at(path)
+
+
+def _stat_key(path: Path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def recalc_file(path: Path, out: Path | None = None, *, in_place: bool = False, force: bool = False):
-    """Re-score ``path``: the computed cells get the engine's values (as cached values
-    of the same formulas) and a 检查结果 sheet lists the findings. Input values are
-    written back exactly as read. Returns (output path, findings)."""
-    from .generate import render
+    """Re-score ``path``: the computed cells get the engine's values (as cached values of
+    their formulas) and a 检查结果 sheet lists the findings; everything else in the package
+    stays. The file is read once; another program's lock file, a change on disk while we
+    worked, or a macro/non-macro mismatch between content and name refuse with nothing
+    written. An existing output is kept as a numbered backup (``.bak``, ``.bak2``, …).
+    Returns (output path, findings)."""
+    from .generate import _backup_path
+    from .safezip import DEFAULT_LIMITS, Refused, read_source
+    from .xlsx_edit import is_macro_enabled
 
     path = Path(path)
-    project = read_file(path)
+    target = path if in_place else Path(out or path.with_name(f"{path.stem}_重算{path.suffix}"))
+    _refuse_if_open(path)
+    before = _stat_key(path)
+    try:
+        data = read_source(path, DEFAULT_LIMITS)
+    except Refused as exc:
+        raise RecalcError(f"无法打开工作簿：{exc.message}").at(path) from None
+    project, named = _read(path, data)
     if project.kind != SELF_EVALUATION:
         raise RecalcError("只有自评表需要重新计分；申报表请用 xlperf check 检查。").at(path)
+    macro = is_macro_enabled(named.container.parts)
+    suffix = target.suffix.lower()
+    if macro and suffix != ".xlsm":
+        raise RecalcError(f"工作簿含宏，输出文件应以 .xlsm 结尾（不是「{target.name}」），否则宏会丢失或 Excel 无法打开；未写入。"
+                          ).at(path)
+    if not macro and suffix == ".xlsm":
+        raise RecalcError(f"工作簿不含宏，不能以 .xlsm 文件名「{target.name}」保存（Excel 会拒绝打开）；未写入。").at(path)
     findings = findings_for(project)
-    mode = "udf" if "XLPERF_" in _sheet_formulas(path) else "portable"
-    data = add_sheet(render(project, mode=mode, profile=project.profile), FINDINGS_SHEET, findings_rows(findings))
-    target = path if in_place else (out or path.with_name(f"{path.stem}_重算{path.suffix}"))
-    if target.exists():
+    new = recalculated(data, project, named, findings)
+    if target != path:
+        _refuse_if_open(target)
+    if os.path.lexists(target):
         if not (force or in_place):
             raise RecalcError(f"文件「{target}」已存在，未覆盖（加 --force 覆盖）。")
-        atomic_write(target.with_name(target.name + ".bak"), target.read_bytes())
-    atomic_write(target, data)
+        if os.path.isdir(target):
+            raise RecalcError(f"输出路径「{target}」是一个文件夹。")
+        old = data if in_place else _read_for_backup(target)
+    if in_place and _stat_key(path) != before:
+        raise RecalcError("文件在重算期间被其他程序修改，未写入；请关闭其他程序后重试。").at(path)
+    if os.path.lexists(target):
+        atomic_write(Path(_backup_path(str(target))), old)
+    atomic_write(target, new)
     return target, findings
 
 
-def _sheet_formulas(path: Path) -> str:
-    with zipfile.ZipFile(path) as z:
-        return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist()
-                       if n.startswith("xl/worksheets/sheet"))
+def _read_for_backup(target: Path) -> bytes:
+    from .safezip import Limits, Refused, read_source
+
+    try:
+        return read_source(target, Limits(max_file_bytes=2**31))
+    except Refused as exc:
+        raise RecalcError(f"无法备份已有的输出文件：{exc.message}").at(target) from None
 
 
 # ------------------------------------------------------------------ Excel
@@ -302,13 +421,18 @@ def register_cli(sub) -> None:
     p = sub.add_parser("recalc", help="用评分引擎重新计分并写出检查结果（不改动填写内容）")
     p.add_argument("file", type=Path, help="已填写的自评表（xlperf 生成）")
     p.add_argument("-o", "--out", type=Path, help="输出文件（默认：原文件名_重算.xlsx）")
-    p.add_argument("--in-place", action="store_true", help="直接更新原文件（保留 .bak 备份）")
+    p.add_argument("--in-place", action="store_true", help="直接更新原文件（原文件先备份为 .bak、.bak2……）")
     p.add_argument("--force", action="store_true", help="覆盖已存在的输出文件")
 
     def run(args) -> int:
+        from .validate import SEVERITIES, format_finding
+
         target, findings = recalc_file(args.file, args.out, in_place=args.in_place, force=args.force)
-        errors = sum(1 for f in findings if f.severity == "错误")
-        print(f"已写出 {target}：{len(findings)} 条检查结果（错误 {errors} 条）。")
-        return 1 if errors else 0
+        for f in findings:                       # printed as xlperf check prints them
+            print(format_finding(f))
+        counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
+        print(f"已写出 {target}：{len(findings)} 条检查结果（" + "，".join(f"{s} {counts[s]} 条" for s in SEVERITIES)
+              + f"），见工作表「{FINDINGS_SHEET}」。")
+        return 1 if counts["错误"] else 0
 
     p.set_defaults(func=run)
