@@ -98,6 +98,7 @@ class HarvestResult:
     cells: int = 0         # cells read from all sheets
     memory_kb: int = 0     # peak RSS of the reading process after this file (an upper bound of its need)
     skipped: str = ""      # why a readable file holds no form on purpose (xlperf's own 汇总.xlsx)
+    recalc_of: str = ""    # an xlperf recalc copy: the SHA-256 of the file it was recalculated from
     checks: list | None = None   # set by harvest's ``after`` hook (xlperf.validate.attach_checks)
 
     @property
@@ -1152,6 +1153,7 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
     wb = CalamineWorkbook.from_filelike(io.BytesIO(container.reader_bytes()))
     try:
         names = container.defined_names() if container.format == "xlsx" else []
+        res.recalc_of = _recalc_source(container)
         metas = wb.sheets_metadata
         sheet_names = [m.name for m in metas]
         if OWN_SUMMARY_SHEETS.issubset(sheet_names):
@@ -1183,10 +1185,51 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
             percent = lambda sheet=meta.name: container.percent_cells(sheet)  # noqa: E731 - looked up lazily
             projects, problems = parse_sheet(rows, origin=origin, sheet=meta.name, file=name, percent=percent,
                                              profile=profile, year_hint=hint + meta.name, merges=merges)
+            if meta.name == _FINDINGS_SHEET and _recalc_findings(rows, origin, projects):
+                probs.append(Problem(Severity.INFO, name, meta.name, "", "这是 xlperf recalc 写的检查结果工作表，不是表单，未读取。"))
+                continue
             res.projects.extend(projects)
             probs.extend(problems)
     finally:
         wb.close()
+
+
+# xlperf recalc's outputs (see docs/security.md): its 检查结果 sheet is known by its content,
+# and a ``…_重算`` copy by the hash of the file it was made from, which must be in the same
+# harvest. Neither needs a key (recalc runs at the units, harvest at the admin): a sheet is
+# only passed over when it holds the findings table and no named project, and a copy only
+# when its original is read and holds the same projects, so no form can hide behind either.
+_FINDINGS_SHEET = "检查结果"    # = xlperf.recalc.FINDINGS_SHEET (a test holds them equal)
+
+
+def _recalc_findings(rows, origin, projects) -> bool:
+    from .recalc import FINDINGS_HEADER
+
+    return origin == (0, 0) and bool(rows) and tuple(str(v) for v in rows[0][:6]) == FINDINGS_HEADER \
+        and all(v in ("", None) for row in rows for v in row[6:]) and not any(p.name for p in projects)
+
+
+def _recalc_source(container: Container) -> str:
+    for name, _local, text in (container.defined_names("_xlperf") if container.format == "xlsx" else []):
+        m = re.fullmatch(r'\s*"([0-9a-f]{64})"\s*', text)
+        if name == "_xlperf_recalc_of" and m:                # written by xlperf.recalc.recalculated
+            return m.group(1)
+    return ""
+
+
+def _drop_recalc_copies(results: list[HarvestResult]) -> None:
+    """A recalc copy whose original is in this harvest, unchanged, with the same projects: its
+    projects would be counted twice; it gets one 提示 instead (the original is what is checked)."""
+    by_hash = {r.sha256: r for r in results if r.sha256}
+    ident = lambda r: {(p.kind, p.unit, p.name, p.year) for p in r.projects}  # noqa: E731
+    for r in results:
+        original = by_hash.get(r.recalc_of) if r.recalc_of else None
+        if original is None or original is r or not r.projects or not ident(r) <= ident(original):
+            continue
+        r.projects, r.checks = [], []
+        r.skipped = (f"这是「{os.path.basename(original.file)}」的 xlperf 重算副本，原文件已读取，"
+                     "副本未重复读取（核对以原文件为准）。")
+        r.problems = [Problem(Severity.INFO, r.file, "", "", r.skipped)]
 
 
 def _sheet_rows(wb, sheet: str, res: HarvestResult, limits: Limits):
@@ -1284,6 +1327,7 @@ def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = No
         workers = 0
     else:
         results = _run_pool(files, workers, limits, after)
+    _drop_recalc_copies(results)
     return Harvest(results, time.perf_counter() - t0, workers)
 
 

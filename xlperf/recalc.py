@@ -271,11 +271,14 @@ def _owned_values(project: Project, named) -> dict[str, dict]:
     return out
 
 
-def recalculated(data: bytes, project: Project, named, findings: Sequence) -> bytes:
+def recalculated(data: bytes, project: Project, named, findings: Sequence, *, copy: bool = False) -> bytes:
     """The workbook ``data`` with the engine's values in the cells xlperf computes and the
-    findings in the 检查结果 sheet; every other part as it was."""
-    from .named_cells import read_names
-    from .xlsx_edit import EditError, add_wrap_style, put_sheet, set_cached, sheet_part, zip_parts
+    findings in the 检查结果 sheet; every other part as it was. A ``copy`` (not written over
+    its original) records the SHA-256 of ``data`` in the hidden name ``_xlperf_recalc_of``:
+    harvest then reads the original and passes over the copy when both are in one folder."""
+    import hashlib
+
+    from .xlsx_edit import EditError, add_wrap_style, put_sheet, set_cached, set_defined_name, sheet_part, zip_parts
 
     c = named.container
     parts = dict(c.parts)
@@ -291,6 +294,9 @@ def recalculated(data: bytes, project: Project, named, findings: Sequence) -> by
         style = add_wrap_style(parts)
         put_sheet(parts, FINDINGS_SHEET, findings_sheet_xml(findings_rows(findings), style), "$1:$1",
                   replace_part=existing, workbook_part=wb_part)
+        if copy:
+            set_defined_name(parts, "_xlperf_recalc_of", f'"{hashlib.sha256(data).hexdigest()}"', hidden=True,
+                             workbook_part=wb_part)
     except EditError as exc:
         raise RecalcError(exc.message) from None
     return zip_parts(parts)
@@ -368,7 +374,7 @@ def recalc_file(path: Path, out: Path | None = None, *, in_place: bool = False, 
     if not macro and suffix == ".xlsm":
         raise RecalcError(f"工作簿不含宏，不能以 .xlsm 文件名「{target.name}」保存（Excel 会拒绝打开）；未写入。").at(path)
     findings = findings_for(project)
-    new = recalculated(data, project, named, findings)
+    new = recalculated(data, project, named, findings, copy=not in_place)
     if target != path:
         _refuse_if_open(target)
     if os.path.lexists(target):

@@ -84,6 +84,8 @@ def set_cached(sheet_xml: bytes, values: dict[str, Cached]) -> bytes:
             head = cell[:end].rstrip("/")
             head = _T_ATTR.sub("", head)
             f = _F_RE.search(cell[end:]) if not cell[:end + 1].endswith("/>") else None
+            if f is None and cached is None and "<v>" not in cell and "<is>" not in cell:
+                continue                    # already empty: leave the markup as it is
             new = _cell(head, f.group(0) if f else "", cached)
             xml = xml[:m.start()] + new + xml[m.end():]
         else:
@@ -211,13 +213,21 @@ def put_sheet(parts: dict[str, bytes], name: str, sheet_xml: bytes, print_titles
     parts[workbook_part] = wb
 
 
-def _set_defined_name(wb: bytes, name: str, local: int, text: str) -> bytes:
+def set_defined_name(parts: dict[str, bytes], name: str, text: str, *, hidden: bool = False,
+                     workbook_part: str = "xl/workbook.xml") -> None:
+    """Set a workbook-scoped defined name (replacing one of that name)."""
+    parts[workbook_part] = _set_defined_name(parts[workbook_part], name, None, text, hidden)
+
+
+def _set_defined_name(wb: bytes, name: str, local: int | None, text: str, hidden: bool = False) -> bytes:
     xml = wb.decode("utf-8")
-    xml = re.sub(rf'<definedName\s[^>]*name="{re.escape(name)}"[^>]*localSheetId="{local}"[^>]*>.*?</definedName>',
-                 "", xml, flags=re.S)
-    xml = re.sub(rf'<definedName\s[^>]*localSheetId="{local}"[^>]*name="{re.escape(name)}"[^>]*>.*?</definedName>',
-                 "", xml, flags=re.S)
-    el = f'<definedName name="{name}" localSheetId="{local}">{xml_text(text)}</definedName>'
+    for el in re.findall(r"<definedName\s[^>]*>.*?</definedName>|<definedName\s[^>]*/>", xml, flags=re.S):
+        head = el[:el.index(">")]
+        scope = re.search(r'\slocalSheetId="(\d+)"', head)
+        if re.search(rf'\sname="{re.escape(name)}"', head) and (int(scope.group(1)) if scope else None) == local:
+            xml = xml.replace(el, "", 1)
+    scope = f' localSheetId="{local}"' if local is not None else ""
+    el = f'<definedName name="{name}"{scope}{" hidden=" + chr(34) + "1" + chr(34) if hidden else ""}>{xml_text(text)}</definedName>'
     if "</definedNames>" in xml:
         xml = xml.replace("</definedNames>", el + "</definedNames>", 1)
     elif "<definedNames/>" in xml:
