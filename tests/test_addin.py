@@ -1048,14 +1048,12 @@ def test_checklist_portable_values_are_the_engines(checklist_workbook):
 
 
 def test_checklist_findings_and_messages_are_what_the_add_in_shows(checklist_workbook, tmp_path, monkeypatch):
-    import openpyxl
-
     from xlperf import generate, recalc
     project, cells = checklist_workbook
     *_, (_, _, state) = change_rows(project, cells, "udf-changes")
     # The state of step 5 as a udf workbook, read back as the ribbon's 检查 reads it.
     path = generate.write(state, tmp_path / "自评表-udf.xlsx", mode="udf")
-    read = recalc.project_from_names(recalc.openpyxl_lookup(openpyxl.load_workbook(path, data_only=True)), str(path))
+    read = recalc.read_file(path)
     findings = recalc.findings_for(read)
     header, body = checklist_table("findings")
     assert header == ["cell", "finding"]
@@ -1076,7 +1074,7 @@ def test_checklist_findings_and_messages_are_what_the_add_in_shows(checklist_wor
     for cell, _ in body:
         apply_change(state, cells, cell, "已分析原因并制定改进措施。")
     path = generate.write(state, tmp_path / "已填写.xlsx", mode="udf")
-    read = recalc.project_from_names(recalc.openpyxl_lookup(openpyxl.load_workbook(path, data_only=True)), str(path))
+    read = recalc.read_file(path)
     findings = recalc.findings_for(read)
     assert findings == []
     R.ribbon_action("check", FakeBook(app))

@@ -309,6 +309,8 @@ def _is_findings_sheet(c, sheet: str) -> bool:
 
     from python_calamine import CalamineWorkbook
 
+    if c.sheet_parts.get(sheet) in c.too_large:     # calamine would allocate its whole extent
+        return False
     wb = CalamineWorkbook.from_filelike(io.BytesIO(c.reader_bytes()))
     try:
         rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
