@@ -170,8 +170,8 @@ def test_fill_project_file_that_is_a_fifo_does_not_hang(tmp_path):
 
 def _user_edits(path: Path) -> None:
     """What people add in Excel: an extra sheet with merged cells and formats, a comment, a
-    hyperlink, a defined name, a data validation, a conditional format, a column width, a
-    figure changed in an input cell."""
+    hyperlink, a picture, a defined name, a data validation, a conditional format, a column
+    width, a figure changed in an input cell."""
     from openpyxl.comments import Comment
     from openpyxl.formatting.rule import CellIsRule
     from openpyxl.styles import Font, PatternFill
@@ -199,6 +199,44 @@ def _user_edits(path: Path) -> None:
     extra["A3"] = "合并单元格"
     wb.defined_names["我的名称"] = DefinedName("我的名称", attr_text="'附表'!$B$2")
     wb.save(path)
+    path.write_bytes(_with_picture(path.read_bytes()))
+
+
+_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8"
+                     "ffff3f0005fe02fea7d6a4a50000000049454e44ae426082")
+
+
+def _with_picture(data: bytes) -> bytes:
+    """A picture on the form sheet, as Excel stores one (openpyxl needs Pillow to add it)."""
+    parts = _parts(data)
+    parts["xl/media/image1.png"] = _PNG
+    parts["xl/drawings/drawing1.xml"] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" '
+        'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        '<xdr:oneCellAnchor><xdr:from><xdr:col>9</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>1</xdr:row>'
+        '<xdr:rowOff>0</xdr:rowOff></xdr:from><xdr:ext cx="952500" cy="952500"/><xdr:pic><xdr:nvPicPr>'
+        '<xdr:cNvPr id="2" name="公章"/><xdr:cNvPicPr/></xdr:nvPicPr><xdr:blipFill><a:blip r:embed="rId1"/>'
+        '<a:stretch><a:fillRect/></a:stretch></xdr:blipFill><xdr:spPr><a:prstGeom prst="rect"><a:avLst/>'
+        '</a:prstGeom></xdr:spPr></xdr:pic><xdr:clientData/></xdr:oneCellAnchor></xdr:wsDr>').encode()
+    parts["xl/drawings/_rels/drawing1.xml.rels"] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+        '2006/relationships/image" Target="../media/image1.png"/></Relationships>').encode()
+    rels = parts["xl/worksheets/_rels/sheet1.xml.rels"].decode()
+    parts["xl/worksheets/_rels/sheet1.xml.rels"] = rels.replace(
+        "</Relationships>", '<Relationship Id="rIdPic" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/drawing" Target="../drawings/drawing1.xml"/></Relationships>').encode()
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    anchor = "<legacyDrawing" if "<legacyDrawing" in sheet else "</worksheet>"
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(anchor, '<drawing xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+                                                      'r:id="rIdPic"/>' + anchor, 1).encode()
+    ct = parts["[Content_Types].xml"].decode().replace(
+        "</Types>", '<Default Extension="png" ContentType="image/png"/><Override PartName="/xl/drawings/drawing1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.drawing+xml"/></Types>')
+    parts["[Content_Types].xml"] = ct.encode()
+    return _zip(parts)
 
 
 def _without_cached(xml: bytes) -> bytes:
@@ -218,6 +256,7 @@ def test_recalc_keeps_everything_it_does_not_own(form_bytes, tmp_path, in_place)
         if name not in OWNED_PARTS:
             assert after[name] == data, name
     assert _without_cached(after["xl/worksheets/sheet1.xml"]) == _without_cached(before["xl/worksheets/sheet1.xml"])
+    assert after["xl/media/image1.png"] == _PNG and b'r:id="rIdPic"/>' in after["xl/worksheets/sheet1.xml"]
     wb = openpyxl.load_workbook(out)
     ws = wb["自评表"]
     assert ws["I3"].comment.text.startswith("请核对执行数") and ws["I4"].hyperlink.target == "https://example.org/附件.pdf"
