@@ -26,7 +26,8 @@ from openpyxl.utils.cell import get_column_letter, range_boundaries
 from xlperf import cli, libreoffice
 from xlperf.generate import MANIFEST, STATUS_FAILED, STATUS_NEW, read_manifest
 from xlperf.model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION
-from xlperf.notation import Quantity
+from xlperf.errors import XlperfError
+from xlperf.notation import Judgement, Quantity, is_blank, parse_actual, parse_target
 from xlperf.register import SAMPLE_REGISTER, read_register
 from xlperf.scoring import score_project
 
@@ -131,6 +132,13 @@ def _formula_cells(path: Path) -> set[str]:
         wb.close()
 
 
+def parse_target_or_text(text):
+    try:
+        return parse_target(text)
+    except XlperfError:
+        return text
+
+
 def _engine_cells(project, names):
     """(name, cell, engine value) for every computed cell of a 自评表."""
     s = score_project(project)
@@ -140,6 +148,13 @@ def _engine_cells(project, names):
     for k, res in enumerate(s.indicators):
         if res is not None and isinstance(res.target, Quantity) and isinstance(res.actual, Quantity):
             yield "xp_ind_value", names["xp_ind_value"][k], res.actual.value
+        elif not isinstance(parse_target_or_text(project.indicators[k].target), Quantity):
+            # a qualitative row's helper cell: the judgement the engine read (1 达成, 2 部分, 3 未达成)
+            actual = project.indicators[k].actual
+            j = None if is_blank(actual) else parse_actual(actual)
+            code = None if j is None else {Judgement.PARTIAL: 2, Judgement.NOT_ACHIEVED: 3}.get(
+                getattr(j, "judgement", None), 1)
+            yield "xp_ind_value", names["xp_ind_value"][k], code and Decimal(code)
         yield "xp_ind_proposal", names["xp_ind_proposal"][k], res.proposal if res else None
         yield "xp_ind_score", names["xp_ind_score"][k], res.score if res else None
     yield "xp_total_weight", names["xp_total_weight"][0], s.total_weight

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .notation import Judgement, Op, Quantity, _JUDGEMENTS
+from .notation import _BLANKS, _JUDGEMENTS, Judgement, Op, Quantity
 from .profiles import Profile
 
 
@@ -114,9 +114,41 @@ def parse_actual(actual: str, unit: str | None) -> str:
     return f'IF(TRIM({actual})="","",IFERROR(VALUE({expr}),{lead}))'
 
 
-def _judgement_test(cell: str, judgement: Judgement) -> str:
+def squeezed(cell: str) -> str:
+    """The cell's text without any white space (ordinary, ideographic, non-breaking) or
+    control characters, as :func:`xlperf.notation.clean_text` reads a judgement."""
+    return f'SUBSTITUTE(SUBSTITUTE(SUBSTITUTE(CLEAN({cell})," ",""),"\u3000",""),"\u00a0","")'
+
+
+def _judgement_test(text: str, judgement: Judgement) -> str:
     words = _JUDGEMENTS[judgement]
-    return "OR(" + ",".join(f'TRIM({cell})="{w}"' for w in words) + ")"
+    return "OR(" + ",".join(f'{text}="{w}"' for w in words) + ")"
+
+
+#: The judgement codes :func:`judgement_code` writes into the helper cell.
+ACHIEVED, PARTIAL, NOT_ACHIEVED = 1, 2, 3
+
+
+def judgement_code(actual: str) -> str:
+    """The helper cell of a qualitative row: 1 达成, 2 部分达成, 3 未达成 (any other text
+    counts as achieved, as in the engine), blank when the actual is blank or a dash (as :func:`xlperf.notation.is_blank`). The score and
+    the override's validation both read this one cell, so the judgement words are written
+    once per row and the validation stays far below Excel's 255 characters."""
+    text = squeezed(actual)
+    blank = "OR(" + ",".join(f'{text}="{b}"' for b in sorted(_BLANKS)) + ")"  # printed dashes, 无
+    return (f'IF({blank},"",IF({_judgement_test(text, Judgement.PARTIAL)},{PARTIAL},'
+            f'IF({_judgement_test(text, Judgement.NOT_ACHIEVED)},{NOT_ACHIEVED},{ACHIEVED})))')
+
+
+def actual_check(actual: str) -> str:
+    """Data-validation formula for a quantitative 实际完成值 (Excel allows 255 characters, so
+    not the whole parse): after operators and spaces, the text starts with a digit — exactly
+    when the helper cell's parse finds a leading number. It looks only at the typed cell:
+    Excel validates before it recalculates, so a helper cell would still hold the old value."""
+    expr = f"TRIM({actual})"
+    for old in ("≥", "≤", "=", ">", "<", "\u3000", "\u00a0"):
+        expr = f'SUBSTITUTE({expr},"{old}","")'
+    return f"ISNUMBER(-LEFT({expr},1))"
 
 
 def _band_score(weight: str, fraction: Decimal, p: Profile) -> str:
@@ -126,13 +158,13 @@ def _band_score(weight: str, fraction: Decimal, p: Profile) -> str:
     return f"{q}/{ss}"
 
 
-def qualitative_score(actual: str, weight: str, p: Profile) -> str:
-    """The band default for the judgement in ``actual`` (free text counts as achieved)."""
+def qualitative_score(code: str, weight: str, p: Profile) -> str:
+    """The band default for the judgement in the :func:`judgement_code` cell ``code``."""
     partial = _band_score(weight, p.bands[Judgement.PARTIAL.value].default, p)
     missed = _band_score(weight, p.bands[Judgement.NOT_ACHIEVED.value].default, p)
     achieved = _band_score(weight, p.bands[Judgement.ACHIEVED.value].default, p)
-    return (f'IF(OR(TRIM({actual})="",{weight}=""),"",IF({_judgement_test(actual, Judgement.PARTIAL)},{partial},'
-            f"IF({_judgement_test(actual, Judgement.NOT_ACHIEVED)},{missed},{achieved})))")
+    return (f'IF(OR({code}="",{weight}=""),"",IF({code}={PARTIAL},{partial},'
+            f"IF({code}={NOT_ACHIEVED},{missed},{achieved})))")
 
 
 def quantitative_score(target: Quantity, value: str, weight: str, p: Profile) -> str | None:
@@ -187,9 +219,10 @@ def final_score(proposal: str, override: str) -> str:
     return f'IF({override}="",{proposal},{override})'
 
 
-def override_validation(override: str, actual: str, weight: str, p: Profile, qualitative: bool) -> str:
+def override_validation(override: str, code: str, weight: str, p: Profile, qualitative: bool) -> str:
     """Data-validation formula for the 人工调整得分 cell: inside [0, 分值], and for a
-    qualitative indicator inside the band of the chosen judgement."""
+    qualitative indicator inside the band of the judgement in the :func:`judgement_code`
+    cell ``code`` (filled before the override, so already recalculated when it is checked)."""
     base = f"AND(ISNUMBER({override}),{override}>=0,{override}<={weight})"
     if not qualitative:
         return base
@@ -199,9 +232,8 @@ def override_validation(override: str, actual: str, weight: str, p: Profile, qua
         hi = "<=" if b.high_inclusive else "<"
         return f"AND({override}>={weight}*{b.low},{override}{hi}{weight}*{b.high})"
 
-    return (f"AND({base},IF({_judgement_test(actual, Judgement.PARTIAL)},{band(Judgement.PARTIAL)},"
-            f"IF({_judgement_test(actual, Judgement.NOT_ACHIEVED)},{band(Judgement.NOT_ACHIEVED)},"
-            f"{band(Judgement.ACHIEVED)})))")
+    return (f"AND({base},IF({code}={PARTIAL},{band(Judgement.PARTIAL)},"
+            f"IF({code}={NOT_ACHIEVED},{band(Judgement.NOT_ACHIEVED)},{band(Judgement.ACHIEVED)})))")
 
 
 # ------------------------------------------------------------------ totals

@@ -37,7 +37,7 @@ from . import profiles as _profiles
 from .errors import XlperfError
 from .layout import TEMPLATE_DIR, template_path
 from .model import DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, SELF_EVALUATION, Project
-from .notation import Qualitative, Quantity, is_blank, parse_actual, parse_target
+from .notation import Judgement, Qualitative, Quantity, is_blank, judgement_of, parse_actual, parse_target
 from .scoring import score_project
 from .template import FILE_MODE, CompiledTemplate, Formula, Layout, atomic_write, compile_template
 
@@ -247,8 +247,11 @@ def _self_evaluation(project: Project, t: CompiledTemplate, mode: str, p) -> tup
             "xp_ind_note": ind.note, "xp_ind_override": ind.override,
         }
         if parsed is not None:
-            actual_value = res.actual.value if res is not None and isinstance(res.actual, Quantity) else None
-            row["xp_ind_value"] = Formula(parsed, actual_value)
+            if isinstance(_safe_target(ind.target), Quantity):
+                cached = res.actual.value if res is not None and isinstance(res.actual, Quantity) else None
+            else:
+                cached = _judgement_code(actual_text)
+            row["xp_ind_value"] = Formula(parsed, cached)
         row["xp_ind_proposal"] = Formula(proposal, res.proposal if res is not None else None)
         final_cached = res.score if res is not None else (ind.override if ind.override is not None else None)
         row["xp_ind_score"] = Formula(final, final_cached)
@@ -284,11 +287,11 @@ def _indicator_formulas(t: CompiledTemplate, k: int, target_text: str, mode: str
                                                    "xp_ind_override")}
     target = _safe_target(target_text)
     qualitative = not isinstance(target, Quantity)
-    parsed = None
+    parsed = F.judgement_code(r["xp_ind_actual"]) if qualitative else None
     if mode == "udf":
         proposal = F.udf_score(r["xp_ind_target"], r["xp_ind_actual"], r["xp_ind_weight"])
     elif qualitative:
-        proposal = F.qualitative_score(r["xp_ind_actual"], r["xp_ind_weight"], p)
+        proposal = F.qualitative_score(r["xp_ind_value"], r["xp_ind_weight"], p)
     else:
         parsed = F.parse_actual(r["xp_ind_actual"], target.unit)
         proposal = F.quantitative_score(target, r["xp_ind_value"], r["xp_ind_weight"], p)
@@ -304,12 +307,12 @@ def _indicator_formulas(t: CompiledTemplate, k: int, target_text: str, mode: str
         unit_hint = f"（单位：{target.unit}）" if target.unit else ""
         example = f"{target.value}({target.unit})" if target.unit and target.unit[0] not in "*/" else str(target.value)
         dv_actual = _dv("custom", r["xp_ind_actual"],
-                        f"ISNUMBER({F.parse_actual(r['xp_ind_actual'], target.unit)})",
+                        F.actual_check(r["xp_ind_actual"]),
                         title="实际完成值（定量）",
                         prompt=f"目标：{target_text}。请填写实际数值{unit_hint}，可带单位，如 {example}。",
                         error=f"无法识别为数值。请填写数字{unit_hint}，如 {example}。")
     dv_override = _dv("custom", r["xp_ind_override"],
-                      F.override_validation(r["xp_ind_override"], r["xp_ind_actual"], r["xp_ind_weight"], p,
+                      F.override_validation(r["xp_ind_override"], r["xp_ind_value"], r["xp_ind_weight"], p,
                                             qualitative),
                       title="人工调整得分",
                       prompt=("留空则按规则得分。填写时须在 0 到分值之间" +
@@ -321,6 +324,14 @@ def _indicator_formulas(t: CompiledTemplate, k: int, target_text: str, mode: str
         t.memo.clear()
     t.memo[key] = found
     return found
+
+
+def _judgement_code(actual_text: str | None) -> int | None:
+    """What :func:`xlperf.formulas.judgement_code` computes, for the cached value."""
+    if is_blank(actual_text):
+        return None
+    j = judgement_of(actual_text)
+    return {Judgement.PARTIAL: F.PARTIAL, Judgement.NOT_ACHIEVED: F.NOT_ACHIEVED}.get(j, F.ACHIEVED)
 
 
 @functools.lru_cache(maxsize=8192)
