@@ -19,6 +19,7 @@ tests recalculate them in LibreOffice against :mod:`xlperf.scoring`.
 """
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from .notation import _BLANKS, _JUDGEMENTS, Judgement, Op, Quantity
@@ -49,6 +50,45 @@ def div_round(n: str, d: str | int, mode: str) -> str:
     if mode == "up":
         return floor_div(f"({n})+({d})-1", d)
     return floor_div(f"2*({n})+({d})", f"2*({d})")
+
+
+SPLIT = 10 ** 7  # products are split at 10^7 so that every partial product stays below 2^48
+
+
+def _halves(y: str) -> tuple[str, str]:
+    """An integer expression as (high, low) with y = high*SPLIT + low, both small (any
+    integer high will do: low is computed exactly from it)."""
+    if y.lstrip("-").isdigit():
+        high, low = divmod(int(y), SPLIT)
+        return str(high), str(low)
+    high = f"INT(({y})/{SPLIT})"
+    return high, f"(({y})-{high}*{SPLIT})"
+
+
+def exact_floor(x: str, y: str, c: str, d: str) -> str:
+    """floor((x*y + c)/d) for non-negative integers, exact although x*y may exceed 2^53
+    (weights × 4-decimal targets near 10^9): an approximate quotient k is corrected by the
+    sign of k*d − x*y − c, computed from split operands so that no partial product is
+    rounded — and none is so large that LibreOffice's approximate subtraction (which makes
+    values equal to 15 digits zero) could cancel it. Valid while y, c, d < 2.8·10^14 and
+    x, the quotient < 10^6."""
+    yh, yl = _halves(y)
+    dh, dl = _halves(d)
+    k = f"INT((({x})*({y})+({c}))/({d}))"
+
+    def excess(q: str) -> str:  # q*d - x*y - c, exactly
+        return f"((({q})*{dh}-({x})*{yh})*{SPLIT}+(({q})*{dl}-({x})*{yl}-({c})))"
+
+    return f"({k}-({excess(k)}>0)+({excess(f'{k}+1')}<=0))"
+
+
+def exact_div_round(x: str, y: str, d: str, mode: str) -> str:
+    """x*y/d rounded as ROUNDDOWN / ROUNDUP / ROUND (see :func:`exact_floor`)."""
+    if mode == "down":
+        return exact_floor(x, y, "0", d)
+    if mode == "up":
+        return exact_floor(x, y, f"({d})-1", d)
+    return exact_floor(f"2*({x})", y, d, f"2*({d})")
 
 
 def _int_literal(x: Decimal) -> str:
@@ -96,11 +136,39 @@ def funds_score(rate_cell: str, weight: str, p: Profile, mode: str) -> str:
 ACTUAL_SCALE = 10_000  # actual values are read to 4 decimals
 
 
+UNREADABLE = "无法识别"  # the helper cell's text for an actual that is not a number
+LEADING_DIGITS = 15  # Excel keeps 15 significant digits: a longer number is not exact anyway
+
+
+def _stripped(actual: str) -> str:
+    """The actual's text without operators and spaces, with ``/``, ``:`` and ``%`` turned into
+    a character no number contains: a spreadsheet would read ``1/2`` or ``12:30`` as a date
+    or time and ``95%次`` as 0.95; the engine reads no number past them."""
+    expr = f"TRIM({actual})"
+    for old, new in (("≥", ""), ("≤", ""), ("=", ""), (">", ""), ("<", ""), (" ", ""), ("\u3000", ""),
+                     ("\u00a0", ""), (",", ""), ("/", "|"), (":", "|"), ("%", "|")):
+        expr = f'SUBSTITUTE({expr},"{old}","{new}")'
+    return expr
+
+
+def leading_number(actual: str) -> str:
+    """The longest prefix of the stripped text that is a number (``930户次`` → 930), as
+    nested IFERRORs over LEFT. Scalar on purpose: ``LOOKUP(1,-LEFT(x,{1,…,15}))`` needs
+    implicit array evaluation, which Gnumeric does not do (#N/A)."""
+    s = _stripped(actual)
+    expr = "NA()"
+    for k in range(1, LEADING_DIGITS + 1):  # built inside out: the longest prefix is tried first
+        expr = f"IFERROR(VALUE(LEFT({s},{k})),{expr})"
+    return expr
+
+
 def parse_actual(actual: str, unit: str | None) -> str:
     """The number in a 实际完成值 text cell, for a target with ``unit``: strips the unit
-    as ``(unit)``, ``（unit）`` or ``unit``, percent signs, spaces and thousands commas."""
+    as ``(unit)``, ``（unit）`` or ``unit``, percent signs, spaces and thousands commas;
+    else the leading number (``930户次`` for a target in 户), as the engine reads it. Text
+    with ``/`` or ``:`` left after the unit is never read as a date or time."""
     expr = f"TRIM({actual})"
-    for old, new in (("（", "("), ("）", ")"), (" ", ""), (",", "")):
+    for old, new in (("（", "("), ("）", ")"), (" ", ""), ("\u3000", ""), ("\u00a0", ""), (",", "")):
         expr = f'SUBSTITUTE({expr},"{old}","{new}")'
     if unit:
         u = unit.replace('"', '""')
@@ -108,10 +176,14 @@ def parse_actual(actual: str, unit: str | None) -> str:
     expr = f'SUBSTITUTE(SUBSTITUTE({expr},"(%)",""),"%","")'
     for op in (">=", "≥", "<=", "≤", "=", ">", "<"):
         expr = f'SUBSTITUTE({expr},"{op}","")'
-    # Fallback: the leading number of the text ("930户次" for a target in 户), as the
-    # engine reads it: LOOKUP keeps the last prefix that is a number.
-    lead = f"-LOOKUP(1,-LEFT({expr},{{{','.join(str(i) for i in range(1, 16))}}}))"
-    return f'IF(TRIM({actual})="","",IFERROR(VALUE({expr}),{lead}))'
+    whole = f'IF(OR(ISNUMBER(FIND("/",{expr})),ISNUMBER(FIND(":",{expr}))),NA(),VALUE({expr}))'
+    # "1/2", "12:30", "1-2": a digit right after / : or - means a fraction, date, time or
+    # range, which the engine refuses (its unit may contain no digit); "3次/月" and a
+    # leading minus stay readable.
+    t = f'SUBSTITUTE(SUBSTITUTE(SUBSTITUTE(MID({actual},2,99),"/","|"),":","|"),"-","|")'
+    datelike = "OR(" + ",".join(f'ISNUMBER(FIND("|{d}",{t}))' for d in range(10)) + ")"
+    return (f'IF(TRIM({actual})="","",IF({datelike},"{UNREADABLE}",'
+            f'IFERROR({whole},IFERROR({leading_number(actual)},"{UNREADABLE}"))))')
 
 
 def squeezed(cell: str) -> str:
@@ -180,9 +252,14 @@ def quantitative_score(target: Quantity, value: str, weight: str, p: Profile) ->
     mode = p.indicator_rounding
     full = weight
 
-    def scaled(n: str, d: str) -> str:
-        # n/d is a score in hundredths of a point; convert to 1/ss points
-        return f"{div_round(f'({n})*{ss}', f'({d})*100', mode)}/{ss}"
+    g = math.gcd(ss, 100)
+    up, down = ss // g, 100 // g
+
+    def scaled(x: str, y: str, d: str) -> str:
+        # x*y/d is a score in hundredths of a point; in 1/ss points it is x*y*ss/(d*100)
+        xs = x if up == 1 else f"({x})*{up}"
+        ds = d if down == 1 else f"({d})*{down}"
+        return f"{exact_div_round(xs, y, ds, mode)}/{ss}"
 
     op = target.op
     if t4 == 0 and op in (Op.EQ, Op.LE):
@@ -192,9 +269,9 @@ def quantitative_score(target: Quantity, value: str, weight: str, p: Profile) ->
     elif op.lower_is_better:
         met = f"{A}<={T}" if op is Op.LE else f"{A}<{T}"
         if p.lower_is_better == "linear":
-            miss = f"IF({A}>=2*{T},0,{scaled(f'{W}*(2*{T}-{A})', T)})"
+            miss = f"IF({A}>=2*{T},0,{scaled(W, f'2*{T}-{A}', T)})"
         else:
-            miss = scaled(f"{W}*{T}", A)
+            miss = scaled(W, T, A)
         body = f"IF({met},{full},MIN({full},{miss}))"
     else:
         if op is Op.GE:
@@ -206,7 +283,7 @@ def quantitative_score(target: Quantity, value: str, weight: str, p: Profile) ->
         if t4 == 0:
             miss = "0"
         else:
-            miss = f"IF({A}<=0,0,MIN({full},{scaled(f'{W}*{A}', T)}))"
+            miss = f"IF({A}<=0,0,MIN({full},{scaled(W, A, T)}))"
         body = f"IF({met},{full},{miss})"
     return f'IF(OR(NOT(ISNUMBER({value})),{weight}=""),"",{body})'
 
