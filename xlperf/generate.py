@@ -288,7 +288,11 @@ def _indicator_formulas(t: CompiledTemplate, k: int, target_text: str, mode: str
     target = _safe_target(target_text)
     qualitative = not isinstance(target, Quantity)
     parsed = F.judgement_code(r["xp_ind_actual"]) if qualitative else None
-    if mode == "udf":
+    if _unreadable_target(target_text):
+        # The engine scores nothing against a blank or unreadable target (the total stays
+        # blank and check names the cell); neither do the formulas.
+        proposal = '""'
+    elif mode == "udf":
         proposal = F.udf_score(r["xp_ind_target"], r["xp_ind_actual"], r["xp_ind_weight"])
     elif qualitative:
         proposal = F.qualitative_score(r["xp_ind_value"], r["xp_ind_weight"], p)
@@ -378,6 +382,15 @@ def _safe_target(text):
         return parse_target(text)
     except XlperfError:
         return Qualitative(str(text or ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _unreadable_target(text) -> bool:
+    try:
+        parse_target(text)
+    except XlperfError:
+        return True
+    return False
 
 
 def _actual_text(actual):
@@ -1216,6 +1229,23 @@ def _load_project_file(path: Path, kind: str | None) -> Project:
     return project
 
 
+def _prepare_fill(project: Project, profile: str | None, source) -> None:
+    """The check ``generate`` makes of a register row (:func:`xlperf.prepare.prepare`): weights,
+    printed scores as 人工调整得分; errors stop, warnings are printed."""
+    from .prepare import prepare
+
+    if profile:
+        project.profile = profile
+    where = lambda issue: "" if issue.index is None else f"第 {issue.index + 1} 个指标：" # noqa: E731
+    issues = prepare(project, _profiles)
+    for issue in issues:
+        if issue.warning:
+            print(f"提醒：{source}：{where(issue)}{issue.message}", file=sys.stderr)
+    errors = [f"{where(i)}{i.message}" for i in issues if not i.warning]
+    if errors:
+        raise GenerateError("；".join(errors)).at(source)
+
+
 def _cmd_fill(args) -> int:
     if args.seed:
         from .seeds import load
@@ -1229,6 +1259,7 @@ def _cmd_fill(args) -> int:
         project = _load_project_file(Path(args.input), args.kind)
     else:
         raise GenerateError("请给出项目数据文件（YAML/JSON）或 --seed 编号。")
+    _prepare_fill(project, args.profile, args.input or f"样例 {args.seed}")
     out = write(project, Path(args.out), force=args.force, mode=args.mode, profile=args.profile,
                 template_dir=args.templates, password=args.password)
     print(f"已生成 {out}")

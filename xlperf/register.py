@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable
 
-from .errors import NotationError, ScoringError, XlperfError
+from .errors import NotationError, XlperfError
 from .model import (DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, KINDS, MONEY_UNITS, SELF_EVALUATION, DeclaredFunds, FundsLine,
                     Indicator, Project)
 from .notation import from_excel, is_blank, plain
@@ -410,84 +410,23 @@ def _indicator_row(sheet: _Sheet, values, row, errs, project: Project, warnings:
 
 
 def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int], errs: list, _profiles) -> None:
-    """Weights, scores and overrides of a whole project (自评表)."""
-    from .generate import _parsed_actual, _parsed_target
-    from .scoring import Override, assess_indicator, default_weights, pending_reason
+    """Weights, scores and overrides of a whole project (自评表), by :func:`xlperf.prepare.prepare`
+    — the same check ``xlperf fill`` makes — located on the register's rows."""
+    from .prepare import prepare
 
     p = entry.project
     if not p.indicators:
         errs.append(psheet.error(entry.row, "key", f"「{INDICATORS_SHEET}」表中没有该项目（序号 {p.key}）的指标。"))
         return
-    if p.kind != SELF_EVALUATION:
-        return
-    prof = _profiles.get(p.profile)
-    given = [ind.weight is not None for ind in p.indicators]
-    if any(given) and not all(given):
-        blank = "、".join(str(r) for r, g in zip(rows, given) if not g)
-        errs.append(isheet.error(rows[given.index(False)], "weight",
-                                 f"项目「{p.name}」（序号 {p.key}）部分指标填写了分值、部分未填（第 {blank} 行未填）："
-                                 "要么全部填写，要么全部留空（按评分规则默认分配）。"))
-        return
-    if not any(given):
-        try:
-            weights = default_weights([ind.level1 for ind in p.indicators], prof)
-        except ScoringError as exc:
-            bad = next(i for i, ind in enumerate(p.indicators) if ind.level1 not in prof.weights)
-            errs.append(isheet.error(rows[bad], "level1", exc.message))
-            return
-        for ind, w in zip(p.indicators, weights):
-            ind.weight = w
-    funds_weight = p.funds_weight if p.funds_weight is not None else prof.funds_weight
-    total = funds_weight + sum(ind.weight for ind in p.indicators)
-    if total != 100:
-        parts = f"预算执行率 {plain(funds_weight)} + 指标 {plain(total - funds_weight)}"
-        if any(given):
-            hint = "请核对「绩效指标」表的分值和本行的预算执行率分值。"
+    for issue in prepare(p, _profiles, who=f"项目「{p.name}」（序号 {p.key}）"):
+        if issue.index is None:
+            error = psheet.error(entry.row, issue.field, issue.message)
         else:
-            absent = [l1 for l1 in prof.weights if l1 != "预算执行率" and l1 not in {i.level1 for i in p.indicators}]
-            hint = (f"分值按评分规则「{prof.name}」默认分配" + (f"，缺少一级指标 {'、'.join(absent)}" if absent else "") +
-                    "；请在「绩效指标」表填写分值。")
-        errs.append(psheet.error(entry.row, "funds_weight",
-                                 f"项目「{p.name}」（序号 {p.key}）的分值合计为 {plain(total)}（{parts}），应为 100，未生成。"
-                                 + hint))
-        return
-    for r, ind in zip(rows, p.indicators):
-        if ind.actual is None:
-            if ind.score is not None:
-                errs.append(isheet.error(r, "score", "填写了得分但没有实际完成值。"))
-            continue
-        try:
-            result = assess_indicator(_parsed(ind.target, _parsed_target), _parsed(ind.actual, _parsed_actual),
-                                      ind.weight, prof)
-        except XlperfError as exc:
-            errs.append(isheet.error(r, "actual", exc.message))
-            continue
-        if ind.score is None or ind.score == result.proposal:
-            continue
-        note = ind.note
-        if not note.strip():
-            note = pending_reason(ind.score, result.proposal)
-            entry.warnings.append(str(isheet.error(
-                r, "score", f"得分 {plain(ind.score)} 与规则得分 {plain(result.proposal)} 不同但未写明理由："
-                            "已作为人工调整得分写入，并在偏差原因栏注明待补充", with_file=False)))
-        try:
-            assess_indicator(ind.target, ind.actual, ind.weight, prof, Override(ind.score, note))
-        except XlperfError as exc:
-            errs.append(isheet.error(r, "score", exc.message))
-            continue
-        ind.note = note
-        ind.override = ind.score
-
-
-def _parsed(value, parse):
-    """The parsed notation of a text (memoised by the generator), or the value itself when it
-    is not text or cannot be parsed — the scoring engine then reports it as usual."""
-    if type(value) is not str:
-        return value
-    try:
-        return parse(value)
-    except XlperfError:
-        return value
+            error = isheet.error(rows[issue.index], issue.field, issue.message, with_file=not issue.warning)
+        if issue.warning:
+            entry.warnings.append(str(error))
+        else:
+            errs.append(error)
 
 
 # ------------------------------------------------------------------ writing
@@ -688,6 +627,9 @@ def _normalise_zip(data: bytes) -> bytes:
             if info.filename == "docProps/core.xml":
                 body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", lambda m: m.group(1) + stamp.encode(),
                               body)
+            elif info.filename == "xl/styles.xml":
+                from .template import schema_ordered_fonts
+                body = schema_ordered_fonts(body)  # openpyxl's font order fails the schema
             zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o644 << 16
