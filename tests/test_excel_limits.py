@@ -1,7 +1,10 @@
 """Every kind of workbook xlperf writes stays inside Microsoft Excel's published limits
-(xlperf.excel_limits; the table and its sources are in docs/excel-limits.md): 自评表 and
-申报表 in both modes, the register template and filled registers, 汇总.xlsx, recalc output
-and the add-in's sheet parts — on the seed projects and on generated edge projects."""
+(xlperf.excel_limits; the table and its sources are in docs/excel-limits.md) and passes the
+openxml-audit schema validator with zero errors: 自评表 and 申报表 in both modes, the register
+template and filled registers, 汇总.xlsx, recalc output and the add-in — on the seed projects
+and on generated edge projects.
+
+openxml-audit's one warning, inline strings, is deliberate (see xlperf.template.cell_xml)."""
 from __future__ import annotations
 
 import io
@@ -9,6 +12,7 @@ import zipfile
 from decimal import Decimal
 from pathlib import Path
 
+import openxml_audit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,8 +28,22 @@ from xlperf.report import write_summary_xlsx
 UDFS = {"XLPERF_RATE", "XLPERF_FUNDS_SCORE", "XLPERF_SCORE", "XLPERF_GRADE"}
 
 
-def _violations(data: bytes, mode: str = "portable") -> list[str]:
-    return L.check(data, udfs=UDFS if mode == "udf" else ())
+_AUDIT = openxml_audit.OpenXmlValidator()
+
+
+def _schema_errors(data: bytes, folder: Path, suffix: str = ".xlsx") -> list[str]:
+    path = folder / f"audit{suffix}"
+    path.write_bytes(data)
+    result = _AUDIT.validate(str(path))
+    return [f"{e.part_uri}: {e.description}" for e in result.errors
+            if e.severity != openxml_audit.ValidationSeverity.WARNING]
+
+
+def _violations(data: bytes, mode: str = "portable", folder: Path | None = None, suffix: str = ".xlsx") -> list[str]:
+    found = L.check(data, udfs=UDFS if mode == "udf" else ())
+    if folder is not None:
+        found += _schema_errors(data, folder, suffix)
+    return found
 
 
 # ---------------------------------------------------------------- the checker itself
@@ -75,20 +93,32 @@ def test_the_checker_reads_validations_from_the_file():
 
 # ---------------------------------------------------------------- every kind of file
 
-def test_seed_forms_in_both_modes():
+def test_the_schema_check_can_fail(tmp_path):
+    data = register.register_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            part = src.read(name)
+            if name == "xl/styles.xml":  # a font's name before its size, as openpyxl writes it
+                part = part.replace(b"<font>", b'<font><name val="x"/>', 1)
+            dst.writestr(name, part)
+    assert _schema_errors(out.getvalue(), tmp_path)
+
+
+def test_seed_forms_in_both_modes(tmp_path):
     checked = 0
     for form in seeds.load():
         p = form.project
         for mode in (("portable", "udf") if p.kind == SELF_EVALUATION else ("portable",)):
-            assert _violations(render(p, mode=mode), mode) == [], (p.key, mode)
+            assert _violations(render(p, mode=mode), mode, tmp_path) == [], (p.key, mode)
             checked += 1
     assert checked > 30
 
 
-def test_register_template_and_filled_registers():
-    assert L.check(register.register_bytes()) == []
-    assert L.check(register.sample_register_bytes()) == []
-    assert L.check(register.register_bytes([f.project for f in seeds.load()])) == []
+def test_register_template_and_filled_registers(tmp_path):
+    assert _violations(register.register_bytes(), folder=tmp_path) == []
+    assert _violations(register.sample_register_bytes(), folder=tmp_path) == []
+    assert _violations(register.register_bytes([f.project for f in seeds.load()]), folder=tmp_path) == []
 
 
 def test_summary_workbook(tmp_path):
@@ -98,7 +128,7 @@ def test_summary_workbook(tmp_path):
         Path(p.source_file).parent.mkdir(parents=True, exist_ok=True)
         Path(p.source_file).write_bytes(b"")
     out = write_summary_xlsx(run_of(projects), tmp_path / "汇总.xlsx")
-    assert L.check(out) == []
+    assert _violations(out.read_bytes(), folder=tmp_path) == []
 
 
 def test_recalc_output(tmp_path):
@@ -106,16 +136,16 @@ def test_recalc_output(tmp_path):
     src = tmp_path / "表.xlsx"
     src.write_bytes(render(p))
     out, _ = recalc.recalc_file(src)
-    assert L.check(out) == []
+    assert _violations(out.read_bytes(), folder=tmp_path) == []
 
 
-def test_addin_sheet_parts():
+def test_addin_sheet_parts(tmp_path):
     from xlperf.addin import build
     try:
         xlam, _ = build.build_bytes()
     except Exception as exc:  # the add-in template comes from the pinned xlwings package
         pytest.fail(f"add-in not buildable here: {exc}")
-    assert L.check(xlam) == []
+    assert _violations(xlam, folder=tmp_path, suffix=".xlam") == []
 
 
 # ---------------------------------------------------------------- generated edge projects
@@ -154,3 +184,10 @@ def _projects(draw):
 @given(project=_projects(), mode=st.sampled_from(["portable", "udf"]))
 def test_generated_projects_stay_inside_excels_limits(project, mode):
     assert _violations(render(project, mode=mode), mode) == []
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(project=_projects(), mode=st.sampled_from(["portable", "udf"]))
+def test_generated_projects_pass_the_schema_validator(project, mode, tmp_path):
+    assert _schema_errors(render(project, mode=mode), tmp_path) == []

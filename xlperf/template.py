@@ -101,6 +101,11 @@ def _formula_xml(expr: str) -> str:
     return xml
 
 
+# Text cells are written as inline strings, not into a shared-strings table: each workbook is
+# rendered from a compiled skeleton by string substitution with no per-file table to build, and
+# cell text can be produced in any order. Excel reads them as they are and moves them into a
+# shared-strings table on its first save (openxml-audit's only warning on these files), which
+# changes nothing that a user sees; LibreOffice, Gnumeric and WPS read them directly.
 def cell_xml(ref: str, style: str | None, value) -> str:
     """One ``<c>`` element. Text → inline string; numbers → ``<v>``; Formula → ``<f>``."""
     s = f' s="{style}"' if style else ""
@@ -500,6 +505,23 @@ def _read_shared_strings(z) -> list[str]:
     return ["".join(si.itertext()) for si in root.findall(f"{{{NS}}}si")]
 
 
+# CT_Font's children in the order of the schema (ECMA-376 sml.xsd, as Excel writes them);
+# openpyxl writes name/charset/family first, which a schema validator rejects.
+FONT_ORDER = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u", "vertAlign", "sz",
+              "color", "name", "family", "charset", "scheme")
+
+
+def schema_ordered_fonts(styles_xml: bytes) -> bytes:
+    """styles.xml with every <font>'s (and <rPr>'s) children in schema order."""
+    root = etree.fromstring(styles_xml, etree.XMLParser(resolve_entities=False))
+    rank = {f"{{{NS}}}{tag}": i for i, tag in enumerate(FONT_ORDER)}
+    for font in root.iter(f"{{{NS}}}font"):
+        children = list(font)
+        children.sort(key=lambda el: rank.get(el.tag, len(rank)))
+        font[:] = children
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
 def compile_template(path: Path | str) -> CompiledTemplate:
     """Read a template .xlsx into a :class:`CompiledTemplate`."""
     import zipfile
@@ -610,6 +632,8 @@ def compile_template(path: Path | str) -> CompiledTemplate:
                 data = re.sub(rb'<Override[^>]*calcChain[^>]*/>', b"", data)
             elif info.filename == "xl/_rels/workbook.xml.rels":
                 data = re.sub(rb'<Relationship[^>]*calcChain[^>]*/>', b"", data)
+            elif info.filename == "xl/styles.xml":
+                data = schema_ordered_fonts(data)
             static_parts.append(_part(info.filename, data, 9))
     return CompiledTemplate(sheet_name, names, band, rows, col_letter(max_col), merges, static_parts,
                             sheet_part, wb_xml, skeleton, labels, widths, pieces=pieces)
