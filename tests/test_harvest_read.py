@@ -6,6 +6,7 @@ reader's peak memory. Everything here runs in well under a minute on two cores.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -238,24 +239,48 @@ def test_crashing_reader_costs_only_its_file(tmp_path):
     assert prob.severity == Severity.ERROR and "异常退出" in prob.message_zh and prob.file == str(paths[2])
 
 
+@dataclasses.dataclass(frozen=True)
+class _HangingLimits(Limits):
+    hang_on: str = ""
+
+    def __reduce__(self):  # unpickled in a worker (spawn too): installs the hang there
+        return _hanging_limits, (self.hang_on, self.seconds_per_file)
+
+
+def _hanging_limits(name: str, seconds: float) -> Limits:
+    """Limits whose unpickling makes ``read_workbook`` of the process hang on the file
+    ``name`` — so a worker hangs whatever the start method (fork or spawn), where a
+    monkeypatch would reach forked workers only."""
+    if not getattr(hv.read_workbook, "hangs", False):
+        real = hv.read_workbook
+
+        def hanging(path, limits=None):
+            if Path(path).name == getattr(limits, "hang_on", None):
+                time.sleep(120)
+            return real(path, limits)
+
+        hanging.hangs = True
+        hv.read_workbook = hanging
+    return _HangingLimits(seconds_per_file=seconds, hang_on=name)
+
+
+def _pool_start_seconds(one_file) -> float:
+    """What starting a worker pool costs here (a second or more with spawn on a busy machine)."""
+    t0 = time.perf_counter()
+    harvest([str(one_file)], workers=1)
+    return time.perf_counter() - t0
+
+
 def test_a_hanging_reader_is_stopped(tmp_path, monkeypatch):
     """A worker still busy after limits.seconds_per_file is killed; its file gets one problem."""
     good = hc.raw_xlsx([("自评表", hc.sheet_xml(hc.small_form_grid()))])
     for i in range(3):
         (tmp_path / f"f{i}.xlsx").write_bytes(good)
-    real = hv.read_workbook
-
-    def hang_on_f1(path, limits=None):
-        if Path(path).name == "f1.xlsx":
-            time.sleep(120)
-        return real(path, limits)
-
-    monkeypatch.setattr(hv, "read_workbook", hang_on_f1)   # forked workers inherit the patch
-    if hv._mp_context().get_start_method() != "fork":
-        pytest.skip("needs fork to hand the patched reader to the workers")
+    monkeypatch.setattr(hv, "read_workbook", hv.read_workbook)    # undone after the test
+    start = _pool_start_seconds(tmp_path / "f0.xlsx")
     t0 = time.perf_counter()
-    h = harvest(tmp_path, workers=2, limits=Limits(seconds_per_file=0.2))
-    assert time.perf_counter() - t0 < 15
+    h = harvest(tmp_path, workers=2, limits=_hanging_limits("f1.xlsx", 0.2))
+    assert time.perf_counter() - t0 < 15 + 3 * start     # the pool is started up to 3 times
     assert [len(r.projects) for r in h.results] == [1, 0, 1]
     (prob,) = h.results[1].problems
     assert "0.2 秒" in prob.message_zh and prob.severity == Severity.ERROR
@@ -268,20 +293,13 @@ def test_a_hang_inside_a_task_is_stopped_on_its_own_clock(tmp_path, monkeypatch)
     good = hc.raw_xlsx([("自评表", hc.sheet_xml(hc.small_form_grid()))])
     for i in range(130):
         (tmp_path / f"f{i:03d}.xlsx").write_bytes(good)
-    real = hv.read_workbook
-
-    def hang_on_f077(path, limits=None):
-        if Path(path).name == "f077.xlsx":
-            time.sleep(120)
-        return real(path, limits)
-
-    monkeypatch.setattr(hv, "read_workbook", hang_on_f077)
-    if hv._mp_context().get_start_method() != "fork":
-        pytest.skip("needs fork to hand the patched reader to the workers")
+    monkeypatch.setattr(hv, "read_workbook", hv.read_workbook)
+    start = _pool_start_seconds(tmp_path / "f000.xlsx")
     t0 = time.perf_counter()
-    h = harvest(tmp_path, workers=1, limits=Limits(seconds_per_file=0.5))
-    took = time.perf_counter() - t0
-    assert took < 8        # tasks of 16 files here: their allowance is 0.5 s x 16 x 2 + 1 = 17 s
+    h = harvest(tmp_path, workers=1, limits=_hanging_limits("f077.xlsx", 0.5))
+    took = time.perf_counter() - t0 - 2 * start        # two pools: before and after the kill
+    # tasks of 16 files here: their allowance is 0.5 s x 16 x 2 + 1 = 17 s (+ 30 s with spawn)
+    assert took < (8 if hv._mp_context().get_start_method() == "fork" else 12)
     assert [len(r.projects) for r in h.results] == [1] * 77 + [0] + [1] * 52
     (prob,) = h.results[77].problems
     assert "0.5 秒" in prob.message_zh and prob.severity == Severity.ERROR

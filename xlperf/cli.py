@@ -7,7 +7,7 @@ import importlib
 import logging
 import sys
 
-from .errors import XlperfError
+from .errors import XlperfError, os_error_text
 
 # Modules that contribute sub-commands, in the order `xlperf --help` lists them.
 COMMAND_MODULES = ("generate", "recalc", "register", "layout", "report", "validate", "addin", "audit", "history",
@@ -31,7 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_console() -> None:
+    """A character the console cannot show (a GBK console, output redirected to a file)
+    becomes a replacement character instead of a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError):  # not a TextIOWrapper (tests capture it), or closed
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    configure_console()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -43,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except XlperfError as exc:
         print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a folder without write permission…: one sentence
+        where = f"「{exc.filename}」：" if getattr(exc, "filename", None) else ""
+        print(f"错误：{where}{os_error_text(exc)}。", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("已中断。", file=sys.stderr)

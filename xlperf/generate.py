@@ -34,12 +34,13 @@ from xml.sax.saxutils import escape, quoteattr
 
 from . import formulas as F
 from . import profiles as _profiles
-from .errors import XlperfError
+from .errors import XlperfError, os_error_text
 from .layout import TEMPLATE_DIR, template_path
 from .model import DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, SELF_EVALUATION, Project
 from .notation import Judgement, Qualitative, Quantity, is_blank, judgement_of, parse_actual, parse_target
 from .scoring import score_project
 from .template import FILE_MODE, CompiledTemplate, Formula, Layout, atomic_write, compile_template
+from .winpaths import casefold_key, mp_context, safe_name, try_lock  # noqa: F401 - safe_name is part of this module's API
 
 MODES = ("portable", "udf")
 
@@ -500,30 +501,17 @@ STATUS_REPLACED = "已覆盖"
 STATUS_SAME = "未变化"
 STATUS_FAILED = "未生成"
 
-_WINDOWS_CHARS = str.maketrans({'<': '＜', '>': '＞', ':': '：', '"': '＂', '/': '／', '\\': '＼', '|': '｜',
-                                '?': '？', '*': '＊'})
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-
-
-def safe_name(text: str, limit: int = 80) -> str:
-    """A file or folder name valid on Windows (and everywhere else): characters Windows
-    forbids become their full-width forms (``"`` → ``＂``, ``/`` → ``／``), control
-    characters and runs of white space are cleaned, trailing dots/spaces dropped, reserved
-    device names (CON, NUL…) prefixed, and the length capped."""
-    s = unicodedata.normalize("NFC", str(text or ""))
-    s = _CONTROL.sub("", re.sub(r"\s+", " ", s.translate(_WINDOWS_CHARS))).strip()
-    s = s[:limit].rstrip(". ")
-    if not s:
-        s = "_"
-    if s.split(".")[0].upper() in _RESERVED:
-        s = "_" + s
-    return s
+#: Output names reserved by generate itself (a unit called "manifest.csv" must not become them).
+_OWN_NAMES = frozenset(n.casefold() for n in (MANIFEST, JOURNAL))
+#: Name parts: 80 characters of 项目名称 and 40 of 实施单位 keep ``<单位>/<年度>_<项目>_<表格>_NN.xlsx.bakN``
+#: within Excel's path limit under a typical output folder (see xlperf.winpaths); 220 bytes keep
+#: the file name within 255 bytes with 年度, 表格类型 and suffixes around it.
+NAME_CHARS, NAME_BYTES, UNIT_CHARS = 80, 220, 40
 
 
 def file_stem(project: Project) -> str:
     """``<年度>_<项目名称>_<表格类型>``, safe as a Windows file name (see :func:`safe_name`)."""
-    return f"{project.year}_{safe_name(project.name, 80)}_{project.kind}"
+    return f"{project.year}_{safe_name(project.name, NAME_CHARS, max_bytes=NAME_BYTES)}_{project.kind}"
 
 
 class Namer:
@@ -537,18 +525,20 @@ class Namer:
 
     def assign(self, project: Project) -> tuple[str, str]:
         """(relative path with / separators, note on a collision or "")."""
-        folder = safe_name(project.unit or "未填实施单位", 60)
-        folder = self._folders.setdefault(folder.casefold(), folder)
+        folder = safe_name(project.unit or "未填实施单位", UNIT_CHARS)
+        if casefold_key(folder) in _OWN_NAMES or folder.startswith(TMP_PREFIX):
+            folder = "_" + folder
+        folder = self._folders.setdefault(casefold_key(folder), folder)
         stem = file_stem(project)
         name, n = f"{stem}.xlsx", 1
-        while (folder.casefold(), name.casefold()) in self._used:
+        while (casefold_key(folder), casefold_key(name)) in self._used:
             n += 1
             name = f"{stem}_{n}.xlsx"
         note = ""
         if n > 1:
-            first = self._used[(folder.casefold(), f"{stem}.xlsx".casefold())]
-            note = f"与项目 {first} 的文件名相同，改名为 {name}"
-        self._used[(folder.casefold(), name.casefold())] = project.key
+            first = self._used[(casefold_key(folder), casefold_key(f"{stem}.xlsx"))]
+            note = f"与项目 {first} 的文件名相同（Windows 不区分大小写），改名为 {name}"
+        self._used[(casefold_key(folder), casefold_key(name))] = project.key
         return f"{folder}/{name}", note
 
 
@@ -696,33 +686,53 @@ def _run_jobs(jobs) -> list[Outcome]:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
-            finally:
+            except BaseException:
                 os.close(fd)
+                _unlink_quietly(tmp)
+                raise
+            os.close(fd)
             pending.append((tmp, final, existing is not None))
             out.status = STATUS_REPLACED if existing is not None else STATUS_NEW
         except XlperfError as exc:
             out.status, out.sha256, out.message = STATUS_FAILED, "", _join(exc, message)
         except OSError as exc:
             out.status, out.sha256, out.message = STATUS_FAILED, "", _join(
-                f"无法写入「{job.path}」：{exc.strerror or exc}", message)
+                f"无法写入「{job.path}」：{os_error_text(exc)}", message)
         except Exception as exc:  # a bug must not stop the other projects
             out.status, out.sha256, out.message = STATUS_FAILED, "", _join(f"内部错误：{exc!r}", message)
-    if pending and s.durable:
-        _flush_to_disk(s.out_dir, [t for t, _, _ in pending])
-    if _JOURNAL_FD is not None:
-        os.write(_JOURNAL_FD, _csv_bytes(o.row() for o in outcomes))
+    try:
+        if pending and s.durable:
+            _flush_to_disk(s.out_dir, [t for t, _, _ in pending])
+        if _JOURNAL_FD is not None:
+            os.write(_JOURNAL_FD, _csv_bytes(o.row() for o in outcomes))
+    except BaseException:  # e.g. a full disk: no temporary file stays behind
+        for tmp, _final, _r in pending:
+            _unlink_quietly(tmp)
+        raise
     by_final = {os.path.join(s.out_dir, o.path): o for o in outcomes}
     for tmp, final, replacing in pending:
-        if replacing:
-            backup = _backup_path(final)
-            try:
-                os.link(final, backup)
-            except OSError:
-                shutil.copy2(final, backup)
-            o = by_final[final]
-            o.message = _join(f"原文件备份为 {os.path.basename(backup)}", o.message)
-        os.replace(tmp, final)
+        o = by_final[final]
+        try:
+            if replacing:
+                backup = _backup_path(final)
+                try:
+                    os.link(final, backup)
+                except OSError:
+                    shutil.copy2(final, backup)
+                o.message = _join(f"原文件备份为 {os.path.basename(backup)}", o.message)
+            os.replace(tmp, final)
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            o.status, o.sha256, o.message = STATUS_FAILED, "", _join(
+                f"无法写入「{o.path}」：{os_error_text(exc)}", o.message)
     return outcomes
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _join(first, second: str) -> str:
@@ -779,15 +789,12 @@ class Progress:
 
 
 def _lock(path: Path):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        import fcntl
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except ImportError:  # pragma: no cover - Windows: no advisory lock
-        pass
-    except OSError:
+    """Open ``path`` (the journal) and lock it for this run: flock on Linux/macOS, a byte-range
+    lock (msvcrt) on Windows — either is released by the system if the process dies."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    if not try_lock(fd):
         os.close(fd)
-        raise GenerateError(f"另一个 xlperf generate 正在写入文件夹「{path.parent}」，请等它结束后再运行。") from None
+        raise GenerateError(f"另一个 xlperf generate 正在写入文件夹「{path.parent}」，请等它结束后再运行。")
     return fd
 
 
@@ -900,8 +907,7 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
             for task in tasks:
                 take(run(task))
         else:
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
-                                              else "spawn")
+            ctx = mp_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
             if ctx.get_start_method() != "fork" and stream is None:
                 tasks, run = [jobs[a:b] for a, b in tasks], _run_jobs
             pool = ctx.Pool(workers, initializer=_init_worker, initargs=(settings, str(journal), os.getpid()))

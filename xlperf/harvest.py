@@ -1358,9 +1358,14 @@ def _read_many(idxs: list[int], files: list[str], limits: Limits) -> list[Harves
     return out
 
 
+#: Extra allowance for a task's backstop when workers are spawned, not forked.
+SPAWN_STARTUP_SECONDS = 30.0
+
+
 def _init_worker(limits: Limits, started=None) -> None:
     global _STARTED
     _STARTED = started
+    import python_calamine  # noqa: F401 - imported before the per-file clock runs (spawn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["RUST_BACKTRACE"] = "0"  # a reader that aborts says one line, not a page
     if limits.worker_memory:
@@ -1378,6 +1383,10 @@ def _init_worker(limits: Limits, started=None) -> None:
 
 def _mp_context():
     import multiprocessing as mp
+
+    from .winpaths import forced_start_method, mp_context
+    if forced_start_method():           # XLPERF_MP_START: the Windows lane (spawn) in CI
+        return mp_context()
     methods = mp.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1 and sys.platform.startswith("linux"):
         return mp.get_context("fork")
@@ -1422,6 +1431,9 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
     with it) go back to ``tasks``; when a break cannot be pinned on any file, every lost
     file is a suspect, so each pass that breaks removes at least one file from ``tasks``."""
     ctx = _mp_context()
+    # A spawned worker (Windows) starts a fresh interpreter and imports xlperf before its
+    # first task — seconds on a busy PC with a virus scanner — so the backstop allows for it.
+    startup = 0.0 if ctx.get_start_method() == "fork" else SPAWN_STARTUP_SECONDS
     started = ctx.RawArray("d", len(files))   # 0: not started, > 0: reading since, < 0: done
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                              initializer=_init_worker, initargs=(limits, started))
@@ -1442,7 +1454,7 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
                     broken = True
                     break
                 # backstop for a worker stuck outside read_workbook (the per-file clock is below)
-                inflight[fut] = (idxs, time.monotonic() + spf * len(idxs) * 2 + 1)
+                inflight[fut] = (idxs, time.monotonic() + spf * len(idxs) * 2 + 1 + startup)
             if broken:
                 break
             now = time.monotonic()

@@ -23,6 +23,7 @@ from .errors import XlperfError
 from .model import DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, SELF_EVALUATION, FundsLine, Indicator, Project
 from .notation import from_excel, is_blank, to_decimal
 from .template import atomic_write, cell_xml
+from .winpaths import fit_name
 
 FINDINGS_SHEET = "检查结果"
 FINDINGS_HEADER = ("严重程度", "工作表", "单元格", "问题", "填写值", "应为")
@@ -358,7 +359,7 @@ def recalc_file(path: Path, out: Path | None = None, *, in_place: bool = False, 
     from .xlsx_edit import is_macro_enabled
 
     path = Path(path)
-    target = path if in_place else Path(out or path.with_name(f"{path.stem}_重算{path.suffix}"))
+    target = path if in_place else Path(out or path.with_name(fit_name(path.stem, f"_重算{path.suffix}")))
     _refuse_if_open(path)
     before = _stat_key(path)
     try:
