@@ -247,3 +247,32 @@ def test_generate_with_spawned_workers_writes_what_one_process_writes(tmp_path, 
     assert a.files == b.files == 6
     ra, rb = G.read_manifest(a.manifest), G.read_manifest(b.manifest)
     assert [(r["文件"], r["sha256"]) for r in ra] == [(r["文件"], r["sha256"]) for r in rb]
+
+
+# ------------------------------------------------------------------ worker memory cap (Windows form)
+
+def test_the_windows_memory_cap_puts_the_worker_in_a_job_object(monkeypatch):
+    """pywin32's Job Object calls, as harvest's worker makes them on Windows (stand-ins here)."""
+    import types
+
+    calls = []
+    job = object()
+    win32job = types.SimpleNamespace(
+        JobObjectExtendedLimitInformation=9, JOB_OBJECT_LIMIT_PROCESS_MEMORY=0x100,
+        CreateJobObject=lambda sa, name: calls.append("create") or job,
+        QueryInformationJobObject=lambda j, cls: {"ProcessMemoryLimit": 0, "BasicLimitInformation": {"LimitFlags": 0}},
+        SetInformationJobObject=lambda j, cls, info: calls.append(("set", j is job, cls, info["ProcessMemoryLimit"],
+                                                                  info["BasicLimitInformation"]["LimitFlags"])),
+        AssignProcessToJobObject=lambda j, proc: calls.append(("assign", j is job, proc)))
+    win32api = types.SimpleNamespace(GetCurrentProcess=lambda: "self")
+    monkeypatch.setitem(sys.modules, "win32job", win32job)
+    monkeypatch.setitem(sys.modules, "win32api", win32api)
+    monkeypatch.setattr(winpaths, "_JOB", None)
+    assert winpaths.cap_memory_windows(3 * 2**30)
+    assert calls == ["create", ("set", True, 9, 3 * 2**30, 0x100), ("assign", True, "self")]
+    assert winpaths._JOB is job                      # kept open: closing it would lift the limit
+
+
+def test_without_pywin32_the_memory_cap_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "win32job", None)
+    assert winpaths.cap_memory_windows(2**30) is False

@@ -11,7 +11,7 @@ from .errors import XlperfError, os_error_text
 
 # Modules that contribute sub-commands, in the order `xlperf --help` lists them.
 COMMAND_MODULES = ("generate", "recalc", "register", "layout", "report", "validate", "addin", "audit", "history",
-                   "libreoffice")
+                   "libreoffice", "bundle")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1368,7 +1368,10 @@ def _init_worker(limits: Limits, started=None) -> None:
     import python_calamine  # noqa: F401 - imported before the per-file clock runs (spawn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["RUST_BACKTRACE"] = "0"  # a reader that aborts says one line, not a page
-    if limits.worker_memory:
+    if limits.worker_memory and os.name == "nt":
+        from .winpaths import cap_memory_windows
+        cap_memory_windows(limits.worker_memory)
+    elif limits.worker_memory:
         try:
             import resource
             with open("/proc/self/statm") as fh:

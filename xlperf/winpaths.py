@@ -143,3 +143,33 @@ def try_lock(fd: int) -> bool:
     finally:
         os.lseek(fd, here, os.SEEK_SET)
     return True
+
+
+# ------------------------------------------------------------------ worker memory cap (Windows)
+
+_JOB = None   # the Job Object handle: kept open for the life of the worker, or the limit goes
+
+
+def cap_memory_windows(limit: int) -> bool:
+    """Windows form of the harvest worker's memory cap (Linux uses RLIMIT_AS): put this
+    process in a Job Object whose per-process committed-memory limit is ``limit`` bytes, so
+    an allocation past it fails (MemoryError or the worker dies: that file's finding) instead
+    of the PC paging to a halt. Needs pywin32 (installed with xlperf on Windows); without it
+    False, and the size limits of the reader remain the guard."""
+    global _JOB
+    try:
+        import win32api
+        import win32job
+    except ImportError:
+        return False
+    try:
+        job = win32job.CreateJobObject(None, "")
+        info = win32job.QueryInformationJobObject(job, win32job.JobObjectExtendedLimitInformation)
+        info["ProcessMemoryLimit"] = int(limit)
+        info["BasicLimitInformation"]["LimitFlags"] |= win32job.JOB_OBJECT_LIMIT_PROCESS_MEMORY
+        win32job.SetInformationJobObject(job, win32job.JobObjectExtendedLimitInformation, info)
+        win32job.AssignProcessToJobObject(job, win32api.GetCurrentProcess())
+    except Exception:  # noqa: BLE001 - e.g. already in a job that forbids nesting (Windows 7)
+        return False
+    _JOB = job
+    return True
