@@ -1018,3 +1018,12 @@ def summarize(cases: list[Case]) -> dict[str, int]:
 __all__ = ["load_seeds", "Variant", "VARIANTS", "expected_project", "comparable", "plan_form", "Plan",
            "write_seed_workbook", "raw_xlsx", "sheet_xml", "Formula", "cfb", "biff_workbook", "small_form_grid",
            "build_corpus", "Case", "summarize"]
+
+
+# -- hostile project and unit names, for generate's file names (issue 18 item 8, issue 17 item 2):
+# Windows device names (with extensions, superscript digits, trailing spaces), console devices,
+# forbidden and invisible characters, a name past 255 bytes, names differing only in case.
+HOSTILE_NAMES = ["CON", "con.xlsx", "NUL .txt", "COM¹", "LPT²", "COM³.xlsx", "CONIN$", "CONOUT$", "conin$.x",
+                 "CLOCK$", "AUX", "prn.", "名称. . ", 'a<b>c:d"e/f\\g|h?i*j', "\x00\x07\x1b[2J", "零宽\u200b\u202e字",
+                 "manifest.csv", "manifest.journal.csv", ".~xlperf-1-1.tmp", "很" * 79, "很" * 200,
+                 "IT运维", "it运维", "It运维"]

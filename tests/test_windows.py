@@ -276,3 +276,22 @@ def test_the_windows_memory_cap_puts_the_worker_in_a_job_object(monkeypatch):
 def test_without_pywin32_the_memory_cap_says_so(monkeypatch):
     monkeypatch.setitem(sys.modules, "win32job", None)
     assert winpaths.cap_memory_windows(2**30) is False
+
+
+def test_generate_writes_every_hostile_name_as_a_windows_name(tmp_path):
+    """The corpus' hostile names, as project and as unit names: every one generated, under a
+    Windows-legal path, none overwriting another, no temporary left."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from hostile_corpus import HOSTILE_NAMES
+
+    jobs = [Project(kind=DECLARATION, year=2024, name=n, unit=u, key=f"{i}")
+            for i, (n, u) in enumerate([(n, "某单位") for n in HOSTILE_NAMES] + [("项目", n) for n in HOSTILE_NAMES])]
+    summary = G.generate_all(jobs, tmp_path, workers=1, progress=False, durable=False)
+    assert summary.failed == 0 and summary.files == len(jobs)
+    rows = G.read_manifest(summary.manifest)
+    assert len({r["文件"].casefold() for r in rows}) == len(jobs)
+    for r in rows:
+        assert all(windows_ok(part) for part in r["文件"].split("/")), r["文件"]
+        assert (tmp_path / r["文件"]).is_file()
+    assert not list(tmp_path.rglob(G.TMP_PREFIX + "*"))
+    assert (tmp_path / G.MANIFEST).read_bytes()[:3] == b"\xef\xbb\xbf"      # the manifest itself intact
