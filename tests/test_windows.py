@@ -295,3 +295,12 @@ def test_generate_writes_every_hostile_name_as_a_windows_name(tmp_path):
         assert (tmp_path / r["文件"]).is_file()
     assert not list(tmp_path.rglob(G.TMP_PREFIX + "*"))
     assert (tmp_path / G.MANIFEST).read_bytes()[:3] == b"\xef\xbb\xbf"      # the manifest itself intact
+
+
+def test_a_name_derived_from_a_long_file_name_still_fits():
+    """recalc writes <原文件名>_重算.xlsx beside the file: a 252-byte stem must not become 262 bytes."""
+    stem = "很" * 84
+    name = winpaths.fit_name(stem, "_重算.xlsx")
+    assert name.endswith("_重算.xlsx") and len((name + ".bak").encode()) <= 255 and windows_ok(name)
+    assert winpaths.fit_name("短", "_重算.xlsx") == "短_重算.xlsx"
+    assert winpaths.fit_name(stem, "_重算.xlsx") == name != winpaths.fit_name(stem[:-1] + "甲", "_重算.xlsx")
