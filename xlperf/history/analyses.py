@@ -325,10 +325,12 @@ def inflation(con, s: Settings) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ projects
 
-def lifecycle(con, s: Settings) -> pd.DataFrame:
+def lifecycle(con, s: Settings, statuses: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Per project and year with a 自评表 loaded: 新增, 延续 or 结束 (ended: present the year
-    before, absent this year). The first loaded year is 首年."""
+    before, absent this year). The first loaded year is 首年. ``statuses``: only these."""
+    only = "" if not statuses else "WHERE status IN (" + ", ".join(f"'{x}'" for x in statuses) + ")"
     return frame(con, f"""
+        SELECT * FROM (
         WITH y AS (SELECT DISTINCT year FROM main WHERE kind = '{SELF}'),
         ymin AS (SELECT min(year) AS y0 FROM y),
         present AS (SELECT pid, year, unit, name, file, sheet, cell_name FROM main WHERE kind = '{SELF}')
@@ -341,13 +343,19 @@ def lifecycle(con, s: Settings) -> pd.DataFrame:
         SELECT p.unit, p.name, y.year, '结束' AS status, p.file, p.sheet, p.cell_name AS cell, p.pid
         FROM present p JOIN y ON y.year = p.year + 1
         WHERE NOT EXISTS (SELECT 1 FROM present c WHERE c.pid = p.pid AND c.year = y.year)
-        ORDER BY year, status, unit, name""")
+        ) {only} ORDER BY year, status, unit, name""")
+
+
+def lifecycle_counts(con, s: Settings) -> dict[str, int]:
+    """How many (project, year) rows :func:`lifecycle` gives per status."""
+    df = lifecycle(con, s)
+    return {k: int(v) for k, v in df["status"].value_counts().items()}
 
 
 def ambiguous(con, s: Settings) -> pd.DataFrame:
     """Possible renames, splits and merges: a project that ended and a new one in the same unit
     with alike names. Listed for a person (项目对应 sheet); never merged here."""
-    life = lifecycle(con, s)
+    life = lifecycle(con, s, ("新增", "结束"))
     out = []
     for year in sorted(set(life["year"])):
         ended = life[(life["year"] == year) & (life["status"] == "结束")]

@@ -1,8 +1,6 @@
 """``xlperf.history.open(db)``: the database as DataFrames, for notebooks."""
 from __future__ import annotations
 
-import builtins
-
 import pandas as pd
 
 from . import analyses
@@ -58,9 +56,3 @@ class History:
         self.prepare()
         return {name: fn(self.con, self.settings) for name, (fn, _title) in analyses.ANALYSES.items()}
 
-
-def open(db, profile: str | None = None) -> History:  # noqa: A001 - the API the issue asks for
-    return History(db, profile)
-
-
-__all__ = ["History", "open", "builtins"]

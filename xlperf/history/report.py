@@ -130,9 +130,19 @@ class Written(list):
     seconds: float = 0.0
 
 
-def collect(con, s: analyses.Settings) -> dict[str, pd.DataFrame]:
+def collect(con, s: analyses.Settings, full: bool = True) -> dict[str, pd.DataFrame]:
+    """Every analysis; without ``full`` (the page alone) lifecycle keeps only 新增/结束 rows and
+    its counts go to ``lifecycle_counts``."""
     analyses.prepare(con, s)
-    return {name: fn(con, s) for name, (fn, _t) in analyses.ANALYSES.items()}
+    out = {}
+    for name, (fn, _t) in analyses.ANALYSES.items():
+        out[name] = fn(con, s) if full or name != "lifecycle" else fn(con, s, ("新增", "结束"))
+    counts = analyses.frame(con, """SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM main p WHERE p.pid = c.pid
+        AND p.year = c.year - 1 AND p.kind = c.kind) AND c.year > (SELECT min(year) FROM main WHERE kind = '自评表')
+        AND EXISTS (SELECT 1 FROM main q WHERE q.year = c.year - 1 AND q.kind = c.kind)) AS new, count(*) AS n
+        FROM main c WHERE kind = '自评表'""")
+    out["lifecycle_counts"] = counts
+    return out
 
 
 def _multiples(uy: pd.DataFrame, years: list[int], s: analyses.Settings) -> list[dict]:
@@ -171,8 +181,7 @@ def html_context(frames: dict, s: analyses.Settings, db: Path, base: Path, n_for
     sections = []
     for name, (_fn, title) in analyses.ANALYSES.items():
         df = frames[name]
-        if name == "lifecycle":       # the page lists the changes; 延续 and 首年 are counted in the note
-            counts = df["status"].value_counts()
+        if name == "lifecycle":       # the page lists the changes; the rest are counted in the note
             df = df[df["status"].isin(["新增", "结束"])]
         cols = COLUMNS[name]
         has_source = "file" in df.columns and name != "unit_year"
@@ -186,8 +195,9 @@ def html_context(frames: dict, s: analyses.Settings, db: Path, base: Path, n_for
                          "where": where})
         note = NOTES.get(name, "").format(**fmt)
         if name == "lifecycle":
-            note += "本页列出新增与结束的项目；延续 {} 个、首年 {} 个（项目·年度）见工作簿。".format(
-                int(counts.get("延续", 0)), int(counts.get("首年", 0)))
+            c = frames["lifecycle_counts"].iloc[0]
+            note += "本页列出新增与结束的项目；其余 {} 个（项目·年度，延续或首年）见工作簿。".format(
+                int(c["n"]) - int(c["new"]))
         if total > len(rows):
             note += f"共 {total} 行，本页只列前 {len(rows)} 行，完整列表见工作簿（-o 趋势.xlsx）。"
         sections.append({"id": name, "title": title, "rows": rows, "total": total, "source": has_source,
@@ -352,7 +362,7 @@ def write_reports(db, html=None, xlsx=None, profile: str | None = None, force: b
     s = analyses.settings(profile)
     con = connect(db, read_only=True)
     try:
-        frames = collect(con, s)
+        frames = collect(con, s, full=bool(xlsx))
         n_forms = con.execute("SELECT count(*) FROM fx").fetchall()[0][0]
         years = [r[0] for r in con.execute("SELECT DISTINCT year FROM fx WHERE year IS NOT NULL ORDER BY 1")
                  .fetchall()]
