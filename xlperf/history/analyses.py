@@ -134,7 +134,8 @@ def prepare(con, s: Settings) -> None:
     _register(con, "_units", pd.DataFrame({"unit": units, "unit_key": [identity.unit_key(u) for u in units]}))
     con.execute("""
         CREATE OR REPLACE TEMP TABLE fx AS
-        SELECT f.*, coalesce(o.uid, f.uid) AS pid, (o.uid IS NOT NULL) AS overridden, u.unit_key, fl.path AS file,
+        SELECT f.*, coalesce(o.uid, f.uid) AS pid, dense_rank() OVER (ORDER BY coalesce(o.uid, f.uid)) AS pno,
+               (o.uid IS NOT NULL) AS overridden, u.unit_key, fl.path AS file,
                coalesce(fl.sha256, '') AS sha256
         FROM forms f
         JOIN files fl ON fl.file_id = f.file_id
@@ -147,7 +148,9 @@ def prepare(con, s: Settings) -> None:
           SELECT *, row_number() OVER (PARTITION BY pid, year, kind ORDER BY form_id DESC) AS rn FROM fx)
         WHERE rn = 1""")
     l3 = [r[0] for r in con.execute("SELECT DISTINCT coalesce(level3, '') FROM indicators").fetchall()]
-    _register(con, "_l3", pd.DataFrame({"level3": l3, "l3key": [identity.indicator_key(x) for x in l3]}))
+    keys = [identity.indicator_key(x) for x in l3]
+    key_no = {k: n for n, k in enumerate(dict.fromkeys(keys))}
+    _register(con, "_l3", pd.DataFrame({"level3": l3, "l3id": [key_no[k] for k in keys]}))
     targets = [r[0] for r in con.execute("SELECT DISTINCT coalesce(target, '') FROM indicators").fetchall()]
     _register(con, "_t", pd.DataFrame([_target_row(t) for t in targets],
                                       columns=["target", "t_kind", "t_op", "t_val", "t_unit"]), ["t_val"])
@@ -159,19 +162,27 @@ def prepare(con, s: Settings) -> None:
                         "WHERE m.kind = ?", [SELF]).fetchall()
     _register(con, "_m", pd.DataFrame([(t, a, _missed(t, a, s.profile)) for t, a in pairs],
                                       columns=["target", "actual", "missed"]).astype({"missed": "boolean"}))
+    # ix holds numbers and short codes only (1.5 M rows of file paths and names cost ~20 s to
+    # materialise); the flagged rows get their names, texts and cells from ``_show``.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ix AS
-        SELECT i.form_id, i.idx, i.level3, i.target, i.actual, i.weight, i.score, i.cell_target, i.cell_actual,
-               m.pid, m.year, m.kind, m.unit, m.unit_key, m.name, m.file, m.sheet,
-               l.l3key || '#' || row_number() OVER (PARTITION BY i.form_id, l.l3key ORDER BY i.idx) AS ik,
+        SELECT i.form_id, i.idx, m.pno, m.year, m.kind = '{SELF}' AS self,
+               l.l3id * 10000 + row_number() OVER (PARTITION BY i.form_id, l.l3id ORDER BY i.idx) AS ik,
                t.t_kind, t.t_op, t.t_val, t.t_unit, a.a_val, a.a_unit, a.a_judgement, x.missed
         FROM indicators i
         JOIN main m USING (form_id)
         LEFT JOIN _l3 l ON l.level3 = coalesce(i.level3, '')
         LEFT JOIN _t t ON t.target = coalesce(i.target, '')
         LEFT JOIN _a a ON a.actual = coalesce(i.actual, '')
-        LEFT JOIN _m x ON x.target = coalesce(i.target, '') AND x.actual = coalesce(i.actual, '')
-                      AND m.kind = '{SELF}'""")
+        LEFT JOIN _m x ON x.target = coalesce(i.target, '') AND x.actual = coalesce(i.actual, '')""")
+    # (_m holds 自评表 pairs only; a 申报表 row has no actual, so its pair gives missed NULL either way.
+    # A condition on m here would turn the hash join into a nested loop.)
+
+
+def _show(alias: str = "h") -> str:
+    """FROM-clause tail giving a set ``{alias}`` of (form_id, idx) its form ``m`` and indicator ``i``."""
+    return (f"JOIN main m ON m.form_id = {alias}.form_id "
+            f"JOIN indicators i ON i.form_id = {alias}.form_id AND i.idx = {alias}.idx")
 
 
 # ------------------------------------------------------------------ per unit and year
@@ -226,17 +237,19 @@ def drift(con, s: Settings) -> pd.DataFrame:
     missed ``missed_years`` years running."""
     m = s.drift_margin
     pairs = frame(con, f"""
-        SELECT c.unit, c.name, c.year, c.level3, c.kind,
-               p.target AS prev_target, p.actual AS prev_actual, c.target AS target,
-               CASE WHEN c.t_val = p.t_val THEN '上年大幅超额完成后指标值未提高'
-                    ELSE '上年大幅超额完成后指标值反而放宽' END AS pattern,
-               c.file, c.sheet, c.cell_target AS cell, c.pid, c.ik
-        FROM ix c JOIN ix p ON p.pid = c.pid AND p.ik = c.ik AND p.year = c.year - 1 AND p.kind = '{SELF}'
-        WHERE c.t_kind = 'quantity' AND p.t_kind = 'quantity' AND c.t_op = p.t_op
-          AND c.t_unit IS NOT DISTINCT FROM p.t_unit AND p.a_val IS NOT NULL AND {_SAME_UNIT_A}
-          AND ((p.t_op IN {_HIGHER} AND p.t_val > 0 AND p.a_val >= p.t_val * (1 + CAST(? AS {DEC}))
-                AND c.t_val <= p.t_val)
-            OR (p.t_op IN {_LOWER} AND p.a_val <= p.t_val * (1 - CAST(? AS {DEC})) AND c.t_val > p.t_val))
+        WITH h AS (
+          SELECT c.form_id, c.idx, p.form_id AS pf, p.idx AS pidx, c.year, c.ik,
+                 CASE WHEN c.t_val = p.t_val THEN '上年大幅超额完成后指标值未提高'
+                      ELSE '上年大幅超额完成后指标值反而放宽' END AS pattern
+          FROM ix c JOIN ix p ON p.pno = c.pno AND p.ik = c.ik AND p.year = c.year - 1 AND p.self
+          WHERE c.t_kind = 'quantity' AND p.t_kind = 'quantity' AND c.t_op = p.t_op
+            AND c.t_unit IS NOT DISTINCT FROM p.t_unit AND p.a_val IS NOT NULL AND {_SAME_UNIT_A}
+            AND ((p.t_op IN {_HIGHER} AND p.t_val > 0 AND p.a_val >= p.t_val * (1 + CAST(? AS {DEC}))
+                  AND c.t_val <= p.t_val)
+              OR (p.t_op IN {_LOWER} AND p.a_val <= p.t_val * (1 - CAST(? AS {DEC})) AND c.t_val > p.t_val)))
+        SELECT m.unit, m.name, h.year, i.level3, m.kind, ip.target AS prev_target, ip.actual AS prev_actual,
+               i.target, h.pattern, m.file, m.sheet, i.cell_target AS cell, m.pid, h.ik
+        FROM h {_show()} JOIN indicators ip ON ip.form_id = h.pf AND ip.idx = h.pidx
         """, [str(m), str(m)])
     missed = _runs(con, "missed", s.missed_years)
     missed["pattern"] = f"连续 {s.missed_years} 年未达成"
@@ -248,14 +261,15 @@ def drift(con, s: Settings) -> pd.DataFrame:
     return out.sort_values(["unit", "name", "year", "level3", "pattern"], kind="stable").reset_index(drop=True)
 
 
-def _runs(con, flag_sql: str, years: int, where: str = "TRUE") -> pd.DataFrame:
+def _runs(con, flag_sql: str, years: int) -> pd.DataFrame:
     """自评表 indicator rows where ``flag_sql`` holds for ``years`` consecutive years (ending there)."""
     return frame(con, f"""
-        WITH e AS (SELECT * FROM ix WHERE kind = '{SELF}' AND ({flag_sql}) AND ({where})),
-        g AS (SELECT *, year - row_number() OVER (PARTITION BY pid, ik ORDER BY year) AS grp FROM e),
-        r AS (SELECT *, row_number() OVER (PARTITION BY pid, ik, grp ORDER BY year) AS run FROM g)
-        SELECT unit, name, year, level3, target, actual, file, sheet, cell_actual AS cell, pid, ik, run
-        FROM r WHERE run >= {int(years)} ORDER BY unit, name, year, level3""")
+        WITH e AS (SELECT form_id, idx, pno, ik, year FROM ix WHERE self AND ({flag_sql})),
+        g AS (SELECT *, year - row_number() OVER (PARTITION BY pno, ik ORDER BY year) AS grp FROM e),
+        h AS (SELECT *, row_number() OVER (PARTITION BY pno, ik, grp ORDER BY year) AS run FROM g)
+        SELECT m.unit, m.name, h.year, i.level3, i.target, i.actual, m.file, m.sheet, i.cell_actual AS cell,
+               m.pid, h.ik, h.run
+        FROM h {_show()} WHERE h.run >= {int(years)} ORDER BY m.unit, m.name, h.year, i.level3""")
 
 
 def easy_targets(con, s: Settings) -> pd.DataFrame:
@@ -388,29 +402,31 @@ def identities(con, s: Settings) -> pd.DataFrame:
 def indicator_changes(con, s: Settings) -> pd.DataFrame:
     """Indicators added or dropped between a project's 申报表 and 自评表 of one year, and between
     its 自评表 of consecutive years."""
+    # SEMI/ANTI joins on the narrow ix (correlated NOT EXISTS over wide rows took minutes at 1.5 M rows)
     return frame(con, f"""
-        WITH d AS (SELECT * FROM ix WHERE kind = '{DECL}'), e AS (SELECT * FROM ix WHERE kind = '{SELF}'),
-        both_kinds AS (SELECT DISTINCT d.pid, d.year FROM d JOIN e ON e.pid = d.pid AND e.year = d.year),
-        years AS (SELECT DISTINCT a.pid, b.year FROM e a JOIN e b ON b.pid = a.pid AND b.year = a.year + 1)
-        SELECT e.unit, e.name, e.year, '申报表→自评表' AS between, '自评表新增' AS change, e.level3, e.target,
-               e.file, e.sheet, e.cell_target AS cell, e.pid
-        FROM e JOIN both_kinds USING (pid, year)
-        WHERE NOT EXISTS (SELECT 1 FROM d WHERE d.pid = e.pid AND d.year = e.year AND d.ik = e.ik)
-        UNION ALL
-        SELECT d.unit, d.name, d.year, '申报表→自评表', '自评表缺少', d.level3, d.target, d.file, d.sheet,
-               d.cell_target, d.pid
-        FROM d JOIN both_kinds USING (pid, year)
-        WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.pid = d.pid AND e.year = d.year AND e.ik = d.ik)
-        UNION ALL
-        SELECT b.unit, b.name, b.year, '上年→本年', '新增指标', b.level3, b.target, b.file, b.sheet,
-               b.cell_target, b.pid
-        FROM e b JOIN years USING (pid, year)
-        WHERE NOT EXISTS (SELECT 1 FROM e a WHERE a.pid = b.pid AND a.year = b.year - 1 AND a.ik = b.ik)
-        UNION ALL
-        SELECT a.unit, a.name, a.year + 1, '上年→本年', '删除指标', a.level3, a.target, a.file, a.sheet,
-               a.cell_target, a.pid
-        FROM e a JOIN years y ON y.pid = a.pid AND y.year = a.year + 1
-        WHERE NOT EXISTS (SELECT 1 FROM e b WHERE b.pid = a.pid AND b.year = a.year + 1 AND b.ik = a.ik)
+        WITH d AS (SELECT form_id, idx, pno, year, ik FROM ix WHERE NOT self),
+        e AS (SELECT form_id, idx, pno, year, ik FROM ix WHERE self),
+        both_kinds AS (SELECT DISTINCT pno, year FROM d INTERSECT SELECT DISTINCT pno, year FROM e),
+        cont AS (SELECT DISTINCT pno, year FROM e INTERSECT SELECT DISTINCT pno, year + 1 FROM e),
+        e_both AS (SELECT * FROM e SEMI JOIN both_kinds USING (pno, year)),
+        d_both AS (SELECT * FROM d SEMI JOIN both_kinds USING (pno, year)),
+        e_cur AS (SELECT * FROM e SEMI JOIN cont USING (pno, year)),
+        e_prev AS (SELECT e.* FROM e SEMI JOIN cont c ON c.pno = e.pno AND c.year = e.year + 1),
+        h AS (
+          SELECT x.*, x.year AS shown_year, '申报表→自评表' AS between, '自评表新增' AS change
+          FROM e_both x ANTI JOIN d ON d.pno = x.pno AND d.year = x.year AND d.ik = x.ik
+          UNION ALL
+          SELECT x.*, x.year, '申报表→自评表', '自评表缺少'
+          FROM d_both x ANTI JOIN e ON e.pno = x.pno AND e.year = x.year AND e.ik = x.ik
+          UNION ALL
+          SELECT x.*, x.year, '上年→本年', '新增指标'
+          FROM e_cur x ANTI JOIN e ON e.pno = x.pno AND e.year = x.year - 1 AND e.ik = x.ik
+          UNION ALL
+          SELECT x.*, x.year + 1, '上年→本年', '删除指标'
+          FROM e_prev x ANTI JOIN e ON e.pno = x.pno AND e.year = x.year + 1 AND e.ik = x.ik)
+        SELECT m.unit, m.name, h.shown_year AS year, h.between, h.change, i.level3, i.target, m.file, m.sheet,
+               i.cell_target AS cell, m.pid
+        FROM h {_show()}
         ORDER BY 1, 2, 3, 4, 5, 6""")
 
 

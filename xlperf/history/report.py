@@ -137,10 +137,11 @@ def collect(con, s: analyses.Settings, full: bool = True) -> dict[str, pd.DataFr
     out = {}
     for name, (fn, _t) in analyses.ANALYSES.items():
         out[name] = fn(con, s) if full or name != "lifecycle" else fn(con, s, ("新增", "结束"))
-    counts = analyses.frame(con, """SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM main p WHERE p.pid = c.pid
-        AND p.year = c.year - 1 AND p.kind = c.kind) AND c.year > (SELECT min(year) FROM main WHERE kind = '自评表')
-        AND EXISTS (SELECT 1 FROM main q WHERE q.year = c.year - 1 AND q.kind = c.kind)) AS new, count(*) AS n
-        FROM main c WHERE kind = '自评表'""")
+    counts = analyses.frame(con, """
+        WITH p AS (SELECT DISTINCT pid, year FROM main WHERE kind = '自评表')
+        SELECT count(*) FILTER (WHERE q.pid IS NULL AND y.year IS NOT NULL) AS new, count(*) AS n
+        FROM p c LEFT JOIN p q ON q.pid = c.pid AND q.year = c.year - 1
+        LEFT JOIN (SELECT DISTINCT year FROM p) y ON y.year = c.year - 1""")
     out["lifecycle_counts"] = counts
     return out
 
@@ -362,7 +363,7 @@ def write_reports(db, html=None, xlsx=None, profile: str | None = None, force: b
     s = analyses.settings(profile)
     con = connect(db, read_only=True)
     try:
-        frames = collect(con, s, full=bool(xlsx))
+        frames = collect(con, s, full=False)   # lifecycle: new/ended rows (the rest only counted)
         n_forms = con.execute("SELECT count(*) FROM fx").fetchall()[0][0]
         years = [r[0] for r in con.execute("SELECT DISTINCT year FROM fx WHERE year IS NOT NULL ORDER BY 1")
                  .fetchall()]
