@@ -56,6 +56,26 @@ def test_every_field_is_read(tmp_path, name, errors):
     assert [(*r[:5], str(r[5]), r[6]) for r in inds] == [(*r[:5], str(r[5]), r[6]) for r in want_inds]
 
 
+@pytest.mark.parametrize("name,errors", CASES, ids=[f"{n}{'-errors' if e else ''}" for n, e in CASES])
+def test_every_printed_error_found_and_nothing_false(tmp_path, name, errors):
+    e, res = _read(tmp_path, name, errors)
+    (chk,) = validate.check_file(res.projects)
+    assert chk.profile == e.profile, chk.profile_explanation
+    serious = {(f.check, f.cell) for f in chk.findings if f.severity in (validate.ERROR, validate.WARNING)}
+    assert serious == e.errors, [str(f) for f in chk.findings]
+    notes = [f for f in chk.findings if f.severity == validate.NOTE and f.check not in ALLOWED_NOTES]
+    assert not notes, [str(f) for f in notes]
+    for f in chk.findings:
+        if (f.check, f.cell) in e.errors:
+            assert f.file and f.sheet and f.cell and f.found != "" and f.expected != "", f
+
+
+def test_region_is_said_in_plain_words(tmp_path):
+    _e, res = _read(tmp_path, "ningxia", False)
+    (chk,) = validate.check_file(res.projects)
+    assert chk.profile == "ningxia" and "宁夏" in chk.profile_explanation
+
+
 def test_the_corpus_builder_writes_every_variant(tmp_path):
     built = rf.build_all(tmp_path)
     assert len(built) == 2 * len(rf.VARIANTS)
@@ -87,3 +107,45 @@ def test_label_like_text_is_read_in_near_linear_time_and_makes_no_project():
     four times the rows cost about four times the time (it was ~28×: quadratic)."""
     small, large = _seconds(_label_text_sheet(1000)), _seconds(_label_text_sheet(4000))
     assert large < 10 * small + 0.5, (small, large)
+
+
+# ====================================================================== profiles and checks
+
+def _project(weights, scores, total, funds_weight="10", funds_score="10"):
+    from xlperf.model import FundsLine, Indicator, Project
+    p = Project(kind="自评表", year=2023, name="测试项目", unit="某单位", source_file="t.xlsx", source_sheet="S")
+    p.funds["年度资金总额"] = FundsLine(_dec("100"), _dec("100"), _dec("100"), None)
+    p.funds_weight, p.funds_score, p.total_score = _dec(funds_weight), _dec(funds_score), _dec(total)
+    p.indicators = [Indicator("产出指标", "数量指标", f"指标{i}", "≥1个", _dec(w), "1个", _dec(s), "")
+                    for i, (w, s) in enumerate(zip(weights, scores))]
+    p.cells = {"total_score": "H30", "total_weight": "G30"}
+    return p
+
+
+def test_weights_may_total_100_excluding_the_funds_row(tmp_path, monkeypatch):
+    (tmp_path / "excl.toml").write_text('extends = "shanghai"\nname = "excl"\nlabel = "指标分值合计 100（不含预算执行率）"\n'
+                                        '[funds]\nin_weight_total = false\n', encoding="utf-8")
+    p = _project(["60", "40"], ["60", "40"], "110")
+    assert "weights" in {f.check for f in validate.check_project(p, profile="shanghai")}
+    assert "weights" not in {f.check for f in validate.check_project(p, profile=str(tmp_path / "excl.toml"))}
+
+
+def test_a_total_above_what_the_rows_can_reach_is_an_error():
+    p = _project(["50", "40"], ["50", None], "99")          # at most 10 + 50 + 40 = 100 … but 99 is reachable
+    assert "total" not in {f.check for f in validate.check_project(p, profile="shanghai")}
+    p = _project(["50", "30", "10"], ["45", None, "10"], "96")   # at most 10 + 45 + 30 + 10 = 95
+    (f,) = [f for f in validate.check_project(p, profile="shanghai") if f.check == "total"]
+    assert (f.severity, f.cell, f.found, f.expected) == (validate.ERROR, "H30", "96", "95")
+
+
+def test_ties_go_to_the_most_common_rule(tmp_path, monkeypatch):
+    from xlperf import profiles
+    # a new profile that reproduces everything shanghai does, as common as hebei (then by name)
+    (tmp_path / "aaa.toml").write_text('extends = "shanghai"\nname = "aaa"\nlabel = "测试"\ncommon = 3\n', encoding="utf-8")
+    monkeypatch.setenv("XLPERF_PROFILE_PATH", str(tmp_path))
+    profiles.load.cache_clear()
+    p = _project(["50", "40"], ["50", "40"], "100")
+    assert validate._profile_candidates(None, "ningxia")[:2] == ["ningxia", "shanghai"]
+    assert validate._profile_candidates(None)[2:4] == ["aaa", "hebei"]
+    assert validate.infer_profile(p)[0] == "shanghai"
+    profiles.load.cache_clear()

@@ -58,6 +58,8 @@ def sample_projects(forms, folder: Path | None = None):
     a = copy.deepcopy(forms["001-01"].project)
     a.unit, a.name = "示例区社区卫生服务中心", "家庭医生签约服务（示例）"
     a.funds["年度资金总额"].executed, a.funds_rate, a.funds_score = D("11.20"), D("74.66"), D("7.46")
+    # the sub-row carries the same money (年度资金总额 is the sum of its sub-rows)
+    a.funds["当年财政拨款"].executed, a.funds["当年财政拨款"].rate = D("11.20"), D("74.66")
     a.indicators[0].actual, a.indicators[0].score = "3.00(次)", D("7.50")
     a.indicators[0].note = "第四季度排查因人员调整顺延"
     a.indicators[3].actual, a.indicators[3].score = "部分达成", D("14.00")
@@ -66,6 +68,7 @@ def sample_projects(forms, folder: Path | None = None):
     b = copy.deepcopy(a)
     b.name = "慢病随访信息化（示例）"
     b.funds["年度资金总额"].executed, b.funds_rate, b.funds_score = D("8.00"), D("53.33"), D("5.33")
+    b.funds["当年财政拨款"].executed, b.funds["当年财政拨款"].rate = D("8.00"), D("53.33")
     b.indicators[2].actual, b.indicators[2].score, b.indicators[2].note = "未达成", D("6.00"), "系统延期上线"
     b.total_score, b.grade = D("72.83"), "中"
     for v in (a, b):

@@ -720,11 +720,28 @@ def _parse_form(g: _Grid, start: int, anchor: int, end: int, file: str, sheet: s
     _footer(g, rd, p, ind_row, end, last)
     if kind == SELF_EVALUATION and p.total_score is None:
         _header_total(g, rd, p, start, ind_row)
+    p.layout = _layout(g, rd, start, end)
     if not alone and not _has_content(p):
         del problems[mark:]     # its warnings go with it: the sheet gets one finding
         return anchor_pos
     p.cells = rd.cells
     return p
+
+
+#: Layouts recognised by what only they print, with their names in plain words.
+LAYOUTS = {"ningxia": "宁夏/银川式自评表（预算执行率作为指标计分）",
+           "sichuan": "四川部门预算项目支出绩效自评表"}
+
+
+def _layout(g: _Grid, rd: _Reader, start: int, end: int) -> str:
+    """Which published layout the form in rows [start, end) follows: its execution scored
+    as an indicator (Ningxia), a 报表编号 or the target split over 指标性质/度量单位 (Sichuan),
+    else "" (the national annex / Shanghai form). A hint for ties in rule inference."""
+    if getattr(rd, "execution_row", False):
+        return "ningxia"
+    if g.find("report_no", start, end) or g.find("i_op", start, end):
+        return "sichuan"
+    return ""
 
 
 def _has_content(p: Project) -> bool:

@@ -70,6 +70,7 @@ class Project:
     key: str = ""                      # 项目编号, or a register key
     money_unit: str = "元"             # 元 | 万元
     profile: str = DEFAULT_PROFILE
+    layout: str = ""                   # the published layout a form was read as ("ningxia", "sichuan"; "" national)
     # 申报表
     nature: str = ""                   # 项目性质
     category: str = ""                 # 项目类别

@@ -12,10 +12,13 @@ What is checked (``Finding.check`` names the check):
 
 * ``rate``       执行率 = 全年执行数 ÷ 全年预算数 under the profile, in the form's money unit (every
   funds row that prints one);
-* ``funds_score`` 预算执行率得分 from the printed rate (as the forms compute it);
+* ``funds_score`` 预算执行率得分 from the printed rate (as the forms compute it) — also when 预算执行率
+  is scored as an indicator row (Ningxia), and from the sub-rows' sums when the total row prints 0;
+* ``subrows``    年度资金总额's 全年预算数 / 全年执行数 = the sum of its sub-rows (when they print any);
 * ``funds_over`` / ``score_over``  a score above its 分值 (or below 0);
 * ``weights``    the 分值 column (funds row included) totals the profile's weights (100);
-* ``total``      总分 = the sum of the printed scores;
+* ``total``      总分 (or a header 自评得分) = the sum of the printed scores, and never above what the
+  rows can reach when some score is blank;
 * ``grade``      评分等级 matches the 总分 (skipped when the form prints no grade, as seed 002);
 * ``band``       a qualitative score outside its band (达成 [80%, 100%] …);
 * ``reason``     a missed target or a docked score without 偏差原因分析 (警告);
@@ -153,6 +156,11 @@ def _decimals(p, what: str) -> int:
 def _reproduces(name, figures) -> list[bool]:
     hits = []
     p = _profiles.get(name)
+    # A rule that keeps no decimals (Hebei's 86%, 9) is not the rule of a form that prints
+    # 99.09 or 9.91 anywhere: it would "explain" a 100 printed for 99.98 by rounding.
+    if any(_decimals(p, what) == 0 and printed != printed.to_integral_value()
+           for _label, printed, _c, what in figures):
+        return [False] * len(figures)
     for _label, printed, compute, what in figures:
         try:
             value = compute(name)
@@ -162,11 +170,19 @@ def _reproduces(name, figures) -> list[bool]:
     return hits
 
 
-def _profile_candidates(preferred: str | None) -> list[str]:
-    """Every profile, the project's own first, then the default (the official form's
-    rounding), then the rest by name: the order ties are broken in."""
-    names = _profiles.available()
-    for name in (DEFAULT_PROFILE, preferred):
+def _common(name: str) -> tuple[int, str]:
+    try:
+        return _profiles.get(name).common, name
+    except XlperfError:
+        return 99, name
+
+
+def _profile_candidates(preferred: str | None, layout: str | None = None) -> list[str]:
+    """Every profile in the order ties are broken in: the project's own (xp_profile), then
+    the one of the layout the form was read as (a Ningxia form: ``ningxia``), then the
+    default (the official Shanghai form's rounding), then the rest, most common first."""
+    names = sorted(_profiles.available(), key=_common)
+    for name in (DEFAULT_PROFILE, layout, preferred):
         if name and name in names:
             names.remove(name)
             names.insert(0, name)
@@ -184,11 +200,12 @@ def infer_profile(project: Project | Sequence[Project]) -> tuple[str | None, str
     if not projects:
         return None, "没有项目，无法推断评分规则。"
     preferred = projects[0].profile
+    layout = getattr(projects[0], "layout", "")
     figures = [f for p in projects for f in _printed_figures(p)]
     if not figures:
         return None, "表上没有执行率或预算执行率得分可供推断评分规则。"
     scores = {}
-    for name in _profile_candidates(preferred):
+    for name in _profile_candidates(preferred, layout):
         try:
             scores[name] = _reproduces(name, figures)
         except XlperfError as exc:  # a broken profile file: say so, try the others
@@ -205,7 +222,8 @@ def infer_profile(project: Project | Sequence[Project]) -> tuple[str | None, str
     unexplained = [f"{lab} {_num(pr)}" for (lab, pr, _c, _w), ok in zip(figures, scores[name]) if not ok]
     text = f"推断为「{name}」（{label}）：表上 {len(figures)} 个执行率/得分数字中 {best_n} 个可由此规则得出"
     if len(best) > 1:
-        text += f"（规则 {'、'.join(best[1:])} 同样能得出，取「{name}」）"
+        why = "本表式的规则" if name == layout else "表上声明的规则" if name == preferred else "最常用的规则"
+        text += f"（规则 {'、'.join(best[1:])} 同样能得出，取{why}「{name}」）"
     if unexplained:
         others = [n for n in scores if n not in best]
         if all(not any(scores[n][i] for n in scores)
@@ -282,7 +300,10 @@ def _every_rounding(compute, printed, used: str, what: str) -> str:
         if name == used:
             continue
         try:
-            if compute(name) == shown(printed, _decimals(_profiles.get(name), what)):
+            decimals = _decimals(_profiles.get(name), what)
+            if decimals == 0 and printed != printed.to_integral_value():
+                continue    # a whole-number rule never prints 99.10
+            if compute(name) == shown(printed, decimals):
                 others.append(name)
         except XlperfError:
             pass
@@ -319,9 +340,15 @@ def _check_funds(project: Project, p, score: scoring.ProjectScore, f: list) -> N
         f.append(_finding(WARNING, project, f"funds.{MAIN_ROW}.{key}",
                           f"年度资金总额的{which}为空，无法核对执行率和得分。", "", "", "missing"))
         return
+    subrows = _check_subrows(project, line, f)
     rate = score.rates.get(MAIN_ROW)
     printed_rate = project.funds_rate
     _check_rate(project, p, score, MAIN_ROW, line, printed_rate, ["funds_rate", f"funds.{MAIN_ROW}.rate"], f)
+    if subrows is not None and not line.budget and not line.executed and project.funds_score is not None:
+        # A total row printed 0 (or blank) while its sub-rows spent money: the score the
+        # form should carry is the one of the sub-rows' sums (a published form scored 0 so).
+        _check_score_of_subrows(project, p, score.funds_weight, subrows, f)
+        return
     weight = score.funds_weight
     base_rate = printed_rate if printed_rate is not None else rate
     if project.funds_score is None:
@@ -341,11 +368,56 @@ def _check_funds(project: Project, p, score: scoring.ProjectScore, f: list) -> N
     if shown(printed, p.score_decimals) != expected:
         note = _every_rounding(lambda n: scoring.funds_score(base_rate, weight, n), printed, p.name, "score")
         source = "表上执行率" if printed_rate is not None else "执行率"
-        f.append(_finding(
-            ERROR, project, "funds_score",
-            f"预算执行率得分应为 {_num(expected)}（{source} {_num(base_rate)}% × 分值 {_num(weight)}，"
-            f"按规则「{p.name}」取 {p.score_decimals} 位小数），表上为 {_num(printed)}；{note}。",
-            printed, expected, "funds_score"))
+        what = "预算执行率指标的得分" if getattr(project, "layout", "") == "ningxia" else "预算执行率得分"
+        if base_rate >= 100 and expected == weight and printed < weight:
+            message = (f"执行率 {_num(base_rate)}%（全额执行），{what}应为满分 {_num(weight)}，表上为 {_num(printed)}。")
+        else:
+            message = (f"{what}应为 {_num(expected)}（{source} {_num(base_rate)}% × 分值 {_num(weight)}，"
+                       f"按规则「{p.name}」取 {p.score_decimals} 位小数），表上为 {_num(printed)}；{note}。")
+        f.append(_finding(ERROR, project, "funds_score", message, printed, expected, "funds_score"))
+
+
+_AMOUNTS = (("budget", "全年预算数"), ("executed", "全年执行数"))
+
+
+def _check_subrows(project: Project, line, f: list) -> dict | None:
+    """年度资金总额 against the sum of its sub-rows (当年财政拨款, 上年结转资金, 其他资金 and any
+    further ones printed), for 全年预算数 and 全年执行数; only when some sub-row prints an
+    amount (many forms leave them blank). Returns the sums when any differs, else None."""
+    subs = [(row, fl) for row, fl in project.funds.items() if row != MAIN_ROW]
+    sums, differs = {}, False
+    for attr, what in _AMOUNTS:
+        parts = [(row, getattr(fl, attr)) for row, fl in subs if getattr(fl, attr) is not None]
+        added = sum((v for _r, v in parts), Decimal(0))
+        if not added:
+            continue   # sub-rows blank or printing 0 only (seed 002 leaves 当年财政拨款 blank): nothing to add up
+        sums[attr] = added
+        total = getattr(line, attr)
+        if abs((total or Decimal(0)) - added) > _NOISE:
+            differs = True
+            terms = " + ".join(f"{row} {_num(v)}" for row, v in parts)
+            f.append(_finding(ERROR, project, [f"funds.{MAIN_ROW}.{attr}"],
+                              f"年度资金总额的{what} {_num(total) if total is not None else '空'} 不等于其下各行之和 "
+                              f"{_num(added)}（{terms}，金额单位{project.money_unit or '元'}）。",
+                              total if total is not None else "空", added, "subrows"))
+    return sums if differs else None
+
+
+def _check_score_of_subrows(project: Project, p, weight, sums: dict, f: list) -> None:
+    budget, executed = sums.get("budget"), sums.get("executed")
+    if not budget or executed is None:
+        return
+    try:
+        rate = scoring.execution_rate(budget, executed, p)
+        expected = scoring.funds_score(rate, weight, p)
+    except XlperfError:
+        return
+    printed = project.funds_score
+    if shown(printed, p.score_decimals) != expected:
+        f.append(_finding(ERROR, project, "funds_score",
+                          f"年度资金总额行为 0，而其下各行合计全年预算数 {_num(budget)}、全年执行数 {_num(executed)}："
+                          f"执行率应为 {_num(rate)}%，预算执行率得分应为 {_num(expected)}（分值 {_num(weight)}，"
+                          f"按规则「{p.name}」），表上为 {_num(printed)}。", printed, expected, "funds_score"))
 
 
 def _check_rate(project: Project, p, score: scoring.ProjectScore, row: str, line, printed, cells, f: list) -> None:
@@ -468,6 +540,8 @@ def _check_weights(project: Project, p, score: scoring.ProjectScore, f: list) ->
         return
     expected = sum(p.weights.values(), Decimal(0))
     total = score.total_weight
+    if not p.weights_include_funds:   # the indicators alone total the weights (预算执行率 on top)
+        total -= score.funds_weight
     if abs(total - expected) > _NOISE:
         by_level = {}
         for ind in project.indicators:
@@ -485,6 +559,18 @@ def _check_total_and_grade(project: Project, p, f: list) -> None:
         ind.override if ind.override is not None else ind.score for ind in project.indicators]
     complete = all(s is not None for s in printed_scores) and project.indicators
     total = scoring.total(printed_scores) if complete else None
+    if project.total_score is not None and not complete and project.indicators:
+        # Some score is blank: the total can still not exceed the printed scores plus the
+        # 分值 of the rows without one.
+        reach = sum((s for s in printed_scores if s is not None), Decimal(0))
+        reach += sum((ind.weight or Decimal(0) for ind in project.indicators
+                      if (ind.override if ind.override is not None else ind.score) is None), Decimal(0))
+        if project.funds_score is None:
+            reach += project.funds_weight if project.funds_weight is not None else p.funds_weight
+        if project.total_score > reach + _NOISE:
+            f.append(_finding(ERROR, project, "total_score",
+                              f"总分 {_num(project.total_score)} 高于各行最多能得的 {_num(reach)}（已填得分之和加未填得分行的分值）。",
+                              project.total_score, reach, "total"))
     if project.total_score is None:
         if complete:
             f.append(_finding(WARNING, project, "total_score", "总分为空。", "", total, "missing"))

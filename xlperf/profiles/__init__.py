@@ -67,6 +67,13 @@ class Profile:
     grades: tuple[tuple[Decimal, str], ...]
     bands: Mapping[str, Band]
     source: str
+    #: 预算执行率 is scored as an indicator row (Ningxia), not in the funds block; the reader
+    #: takes that row for the funds weight and score either way.
+    execution_in_indicators: bool = False
+    #: whether the 分值 total (``weights``) includes the funds row's 分值 (most forms: 10 + 90 = 100)
+    weights_include_funds: bool = True
+    #: tie-break when several profiles reproduce a form's figures: the most common rule first
+    common: int = 9
 
     def quantum(self, decimals: int) -> Decimal:
         return Decimal(1).scaleb(-decimals)
@@ -202,6 +209,9 @@ def load(name: str = DEFAULT_PROFILE) -> Profile:
             grades=grades,
             bands=MappingProxyType(bands),
             source=source,
+            execution_in_indicators=bool(funds.get("execution_in_indicators", False)),
+            weights_include_funds=bool(funds.get("in_weight_total", True)),
+            common=int(data.get("common", 9)),
         )
     except KeyError as exc:
         raise ProfileError(f"评分规则文件「{source}」缺少设置项 {exc.args[0]}。") from None
