@@ -58,8 +58,12 @@ def write_template(path: Path) -> None:
     seed = next(s for s in load_seeds() if s["source"].startswith("001"))
     proj = dict(seed["projects"][0], name=NAME)
     proj["funds"] = [dict(f) for f in proj["funds"]]
-    proj["funds"][0].update(initial=str(PLACEHOLDERS["initial"]), budget=str(PLACEHOLDERS["budget"]),
-                            executed=str(PLACEHOLDERS["executed"]))
+    # 年度资金总额 and its 当年财政拨款 row carry the same money (the total is its sub-rows' sum,
+    # which the checks verify): both get the placeholders
+    for f in proj["funds"]:
+        if f["row"] in ("年度资金总额", "当年财政拨款"):
+            f.update(initial=str(PLACEHOLDERS["initial"]), budget=str(PLACEHOLDERS["budget"]),
+                     executed=str(PLACEHOLDERS["executed"]))
     plan = plan_form(seed, proj, Variant(numeric=True))
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet("自评表")
