@@ -299,7 +299,7 @@ def anhui(path: Path, errors: bool = False) -> Expected:
                  profile="shanghai")
     if errors:
         e.errors = {("subrows", s.cell(rows[0], 3)), ("subrows", s.cell(rows[0], 4)),
-                    ("funds_score", s.cell(rows[0], 7))}
+                    ("subrows", s.cell(rows[0], 7))}   # the score, from the sub-rows' sums
     return e
 
 

@@ -13,8 +13,9 @@ What is checked (``Finding.check`` names the check):
 * ``rate``       执行率 = 全年执行数 ÷ 全年预算数 under the profile, in the form's money unit (every
   funds row that prints one);
 * ``funds_score`` 预算执行率得分 from the printed rate (as the forms compute it) — also when 预算执行率
-  is scored as an indicator row (Ningxia), and from the sub-rows' sums when the total row prints 0;
-* ``subrows``    年度资金总额's 全年预算数 / 全年执行数 = the sum of its sub-rows (when they print any);
+  is scored as an indicator row (Ningxia);
+* ``subrows``    年度资金总额's 全年预算数 / 全年执行数 = the sum of its sub-rows (when they print any), and
+  a total row printed 0 while its sub-rows spent: the funds score from the sub-rows' sums;
 * ``funds_over`` / ``score_over``  a score above its 分值 (or below 0);
 * ``weights``    the 分值 column (funds row included) totals the profile's weights (100);
 * ``total``      总分 (or a header 自评得分) = the sum of the printed scores, and never above what the
@@ -417,7 +418,7 @@ def _check_score_of_subrows(project: Project, p, weight, sums: dict, f: list) ->
         f.append(_finding(ERROR, project, "funds_score",
                           f"年度资金总额行为 0，而其下各行合计全年预算数 {_num(budget)}、全年执行数 {_num(executed)}："
                           f"执行率应为 {_num(rate)}%，预算执行率得分应为 {_num(expected)}（分值 {_num(weight)}，"
-                          f"按规则「{p.name}」），表上为 {_num(printed)}。", printed, expected, "funds_score"))
+                          f"按规则「{p.name}」），表上为 {_num(printed)}。", printed, expected, "subrows"))
 
 
 def _check_rate(project: Project, p, score: scoring.ProjectScore, row: str, line, printed, cells, f: list) -> None:
