@@ -244,3 +244,74 @@ def test_register_template_cli(tmp_path, capsys):
     assert cli.main(["register-template", "-o", str(out), "--sample", "--force"]) == 0
     assert out.read_bytes() == sample_register_bytes()
     assert Path(str(out) + ".bak").exists()
+
+
+# ------------------------------------------------------------------ what Excel stores for typed targets
+
+def _as_excel_saves(data: bytes, cached: dict[str, str]) -> bytes:
+    """openpyxl writes a formula without its value; Excel stores the value it calculated too."""
+    import re
+    import zipfile
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename.startswith("xl/worksheets/"):
+                for ref, value in cached.items():
+                    body = re.sub(rb'(<c r="' + ref.encode() + rb'"[^>]*>\s*<f>[^<]*</f>)\s*<v\s*/?>(?:</v>)?',
+                                  rb"\1<v>" + value.encode() + rb"</v>", body)
+            dst.writestr(info, body)
+    return out.getvalue()
+
+
+def test_typed_targets_read_back_as_the_notation_meant(tmp_path):
+    import datetime
+    projects = [_self_eval(k, f"项目{k}") for k in ("A", "B", "C", "D")]
+    wb = register_workbook(projects)
+    ws = wb[INDICATORS_SHEET]
+    # rows 2..5: project A; 6..9: B; 10..13: C; 14..17: D (E = 指标值, G = 实际完成值)
+    ws["E2"] = "=100%"                        # typed =100% in a General cell: a formula, shown 100%
+    ws["E2"].number_format = "0%"
+    ws["E3"] = 0.95                           # typed 95%: the number 0.95, percent format
+    ws["E3"].number_format = "0%"
+    ws["G3"] = 0.9636                         # an actual typed 96.36%
+    ws["G3"].number_format = "0.00%"
+    ws["E4"] = 12                             # a plain number stays a number
+    ws["E4"].number_format = "General"
+    ws["E6"] = "=A1*2"                        # B: a formula whose meaning the cell does not show
+    ws["E10"] = "=0.9"                        # C: shown 90% but the formula says 0.9: ambiguous
+    ws["E10"].number_format = "0%"
+    ws["E14"] = datetime.datetime(2024, 1, 2)  # D: Excel made a date of 1/2
+    ws["E14"].number_format = "yyyy-mm-dd"
+    buf = io.BytesIO()
+    wb.save(buf)
+    path = tmp_path / "登记表.xlsx"
+    path.write_bytes(_as_excel_saves(buf.getvalue(), {"E2": "1", "E6": "0", "E10": "0.9"}))
+
+    reg = read_register(path)
+    (a,) = [e.project for e in reg.entries]
+    assert [i.target for i in a.indicators][:3] == ["=100%", "95%", "12"]
+    assert a.indicators[1].actual == "96.36%"
+    errors = {e.location.cell: str(e) for e in reg.errors}
+    assert set(errors) == {"E6", "E10", "E14"}, errors
+    assert "「=A1*2」" in errors["E6"] and "文本格式" in errors["E6"] and "登记表.xlsx" in errors["E6"]
+    assert "「=0.9」" in errors["E10"]
+    assert "日期" in errors["E14"] and "工作表「绩效指标」" in errors["E14"]
+    assert {e.project.key for e in reg.rejected} == {"B", "C", "D"}
+
+
+def test_register_template_target_columns_are_text(tmp_path):
+    """Typing =100% or 95% into a text cell keeps exactly what was typed."""
+    import re
+    import zipfile
+    z = zipfile.ZipFile(io.BytesIO(register_bytes()))
+    styles = z.read("xl/styles.xml").decode()
+    xfs = re.findall(r"<xf [^>]*>", styles.split("<cellXfs", 1)[1].split("</cellXfs>", 1)[0])
+    wb = openpyxl.load_workbook(io.BytesIO(register_bytes()))
+    sheet_part = {ws.title: f"xl/worksheets/sheet{i}.xml" for i, ws in enumerate(wb.worksheets, start=1)}
+    xml = z.read(sheet_part[INDICATORS_SHEET]).decode()
+    for header in ("指标值", "实际完成值"):
+        col = 1 + [c.header for c in INDICATOR_COLUMNS].index(header)
+        m = re.search(rf'<col [^>]*style="(\d+)"[^>]*min="{col}" max="{col}"', xml)
+        assert m and 'numFmtId="49"' in xfs[int(m.group(1))], header

@@ -12,7 +12,8 @@ admin may reorder them or add columns of their own):
   optional 分值 and, for a 自评表, 实际完成值, 得分, 偏差原因分析及改进措施.
 
 Amounts are numbers in the project's 金额单位. :func:`read_register` reads a register
-(openpyxl read-only, values only) into :class:`~xlperf.model.Project` objects; every
+(python-calamine, plus the percent formats and formula texts
+:mod:`xlperf.safezip` finds) into :class:`~xlperf.model.Project` objects; every
 problem is an :class:`~xlperf.errors.XlperfError` naming the file, sheet and cell, and a
 project with a problem is left out while the others are read. :func:`register_workbook`
 writes the blank register template (with data validation and a 填写说明 sheet) and, from
@@ -160,15 +161,19 @@ class Register:
 
 
 class _Sheet:
-    """Header lookup and typed cell reading for one register sheet."""
+    """Header lookup and typed cell reading for one register sheet. ``rows`` yields each row's
+    values from column A (calamine: "" for an empty cell); ``percent`` and ``formulas`` are the
+    0-based (row, col) of percent-formatted cells and of formula cells with the formula's text
+    (:class:`~xlperf.safezip.Container` finds them in the sheet XML; calamine gives only values)."""
 
-    def __init__(self, path: str, ws, name: str, columns: tuple[Column, ...], errors: list):
+    def __init__(self, path: str, rows, name: str, columns: tuple[Column, ...], errors: list,
+                 percent=frozenset(), formulas=None):
         self.path, self.name, self.errors = path, name, errors
-        rows = ws.iter_rows(values_only=True)
+        self.percent, self.formulas = percent, formulas or {}
         header = next(rows, None) or ()
         found: dict[str, int] = {}
         for i, text in enumerate(header):
-            if text is None:
+            if text is None or text == "":
                 continue
             label = re.sub(r"\s+", "", str(text)).replace(":", "：").replace("(", "（").replace(")", "）")
             label = label.lstrip("*＊")
@@ -200,7 +205,9 @@ class _Sheet:
         return value
 
     def text(self, values, attr, row, errs) -> str:
-        value = self.raw(values, attr)
+        return self.as_text(self.raw(values, attr), attr, row, errs)
+
+    def as_text(self, value, attr, row, errs) -> str:
         if value is None:
             if self.columns[attr].required:
                 errs.append(self.error(row, attr, "不能为空。"))
@@ -213,6 +220,32 @@ class _Sheet:
             return format(value, "f")
         text = str(value)
         return text.strip() if self.columns[attr].type != "long" else text
+
+    def notation(self, values, attr, row, errs):
+        """A cell people type 指标值 notation into (指标值, 实际完成值): what they typed, when Excel
+        stored something else. ``=100%`` typed into a General cell is a formula (cached value 1,
+        percent format) and reads back as ``=100%``; 95% typed is the number 0.95 with a percent
+        format and reads back as ``95%``; anything whose meaning the cell does not show (another
+        formula, a date Excel made of 1/2) is refused with the cell named. Other numbers are
+        returned as they are (Decimal via :func:`from_excel` by the caller)."""
+        idx = self.index.get(attr)
+        where = (row - 1, idx)
+        formula = self.formulas.get(where) if idx is not None else None
+        if formula is not None:
+            m = _CONSTANT_FORMULA_RE.fullmatch(formula)
+            if m and (m.group(2) or where not in self.percent):
+                return f"={m.group(1)}{m.group(2)}"
+            errs.append(self.error(row, attr, f"是公式「={formula.strip()}」，看不出要填的值；请把单元格设为文本格式后"
+                                              "照原样输入（如 =100%、≥90%）。"))
+            return None
+        value = self.raw(values, attr)
+        if isinstance(value, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta)):
+            errs.append(self.error(row, attr, f"被 Excel 当成了日期或时间（{value}），看不出原来输入的内容；"
+                                              "请把单元格设为文本格式后重新输入。"))
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and where in self.percent:
+            return format((from_excel(value) * 100).normalize(), "f") + "%"
+        return value
 
     def number(self, values, attr, row, errs, *, what: str | None = None) -> Decimal | None:
         value = self.raw(values, attr)
@@ -227,6 +260,10 @@ class _Sheet:
             errs.append(self.error(row, attr, f"{what or self.columns[attr].header}不能为负数（{number}）。"))
             return None
         return number
+
+
+# A formula that is only a constant: =100% typed into a General cell (not =A1*2, not =1/3).
+_CONSTANT_FORMULA_RE = re.compile(r"\s*\+?\s*(\d+(?:\.\d+)?)\s*(%?)\s*")
 
 
 def _date(sheet: _Sheet, values, attr, row, errs) -> str:
@@ -255,25 +292,20 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
     Never raises for a bad row: problems are collected in :attr:`Register.errors` (each
     naming the sheet, row and column) and the affected project is left out. Raises
     :class:`RegisterError` only when the file itself cannot be read."""
-    from openpyxl import load_workbook
-
     from . import profiles as _profiles
 
     path = str(path)
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise RegisterError("找不到登记表文件。").at(path) from None
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise RegisterError(f"无法作为 Excel 工作簿打开：{exc}").at(path) from None
+    wb, cells = _open_register(path)
     errors: list[XlperfError] = []
     try:
+        sheets = []
         for name in (PROJECTS_SHEET, INDICATORS_SHEET):
-            if name not in wb.sheetnames:
+            if name not in cells:
                 raise RegisterError(f"缺少工作表「{name}」（登记表应有「{PROJECTS_SHEET}」和「{INDICATORS_SHEET}」两张表）。"
                                     ).at(path)
-        psheet = _Sheet(path, wb[PROJECTS_SHEET], PROJECTS_SHEET, PROJECT_COLUMNS, errors)
-        isheet = _Sheet(path, wb[INDICATORS_SHEET], INDICATORS_SHEET, INDICATOR_COLUMNS, errors)
+        for name, columns in ((PROJECTS_SHEET, PROJECT_COLUMNS), (INDICATORS_SHEET, INDICATOR_COLUMNS)):
+            sheets.append(_Sheet(path, _rows(wb.get_sheet_by_name(name)), name, columns, errors, *cells[name]))
+        psheet, isheet = sheets
         if psheet.missing or isheet.missing:
             return Register(path, [], errors)
 
@@ -347,6 +379,59 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
         wb.close()
 
 
+def _open_register(path: str):
+    """The register opened with python-calamine (values; ~10x faster than openpyxl on a large
+    register), and per sheet the (percent cells, formula cells) calamine does not expose, from
+    :class:`~xlperf.safezip.Container` over just the parts that say them (workbook, styles, the
+    two sheets). The register is the admin's own file, so the harvest guards are not run on it."""
+    from python_calamine import CalamineWorkbook
+
+    from .safezip import OLE_MAGIC, Container, Limits, Refused, inspect_bytes
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise RegisterError("找不到登记表文件。").at(path) from None
+    except OSError as exc:
+        raise RegisterError(f"无法读取登记表文件：{exc.strerror or exc}").at(path) from None
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = wb.sheet_names
+    except Exception as exc:  # calamine raises its own kinds for a file that is not a workbook
+        raise RegisterError(f"无法作为 Excel 工作簿打开：{exc}").at(path) from None
+    wanted = [n for n in (PROJECTS_SHEET, INDICATORS_SHEET) if n in names]
+    cells: dict[str, tuple] = {}
+    try:
+        if data.startswith(OLE_MAGIC):      # .xls: the checked BIFF stream gives the percent cells
+            container = inspect_bytes(data, Limits(max_file_bytes=len(data), max_area=1 << 40, max_rows=1 << 30,
+                                                   max_cells=1 << 40))
+            for name in wanted:
+                cells[name] = (container.percent_cells(name), {})
+            return wb, cells
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        parts = {n: zf.read(n) for n in zf.namelist() if n.endswith((".rels", "workbook.xml", "styles.xml"))}
+        container = Container("xlsx", b"", parts)
+        for name in wanted:
+            part = container.sheet_parts.get(name)
+            if part in zf.NameToInfo:
+                parts[part] = zf.read(part)
+            cells[name] = (container.percent_cells(name), container.formula_cells(name))
+            parts.pop(part, None)           # one sheet's XML at a time
+    except (zipfile.BadZipFile, Refused, OSError, ValueError) as exc:
+        wb.close()
+        raise RegisterError(f"无法作为 Excel 工作簿打开：{getattr(exc, 'message', exc)}").at(path) from None
+    return wb, cells
+
+
+def _rows(sheet):
+    """Each row's values from column A (calamine's rows start at row 1 but at the first used column)."""
+    if sheet.start is None:
+        return iter(())
+    pad = [""] * sheet.start[1]
+    return (pad + row for row in sheet.iter_rows()) if pad else iter(sheet.iter_rows())
+
+
 def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_profile, _profiles) -> Project:
     p = Project(kind=kind_text, year=0, name=sheet.text(values, "name", row, errs))
     p.key = sheet.text(values, "key", row, [])
@@ -393,13 +478,14 @@ def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_prof
 
 def _indicator_row(sheet: _Sheet, values, row, errs, project: Project, warnings: list) -> Indicator | None:
     n = len(errs)
+    target = sheet.as_text(sheet.notation(values, "target", row, errs), "target", row, errs)
     ind = Indicator(level1=sheet.text(values, "level1", row, errs), level2=sheet.text(values, "level2", row, errs),
-                    level3=sheet.text(values, "level3", row, errs), target=sheet.text(values, "target", row, errs))
+                    level3=sheet.text(values, "level3", row, errs), target=target)
     ind.weight = sheet.number(values, "weight", row, errs)
     if not ind.target:
         warnings.append(str(sheet.error(row, "target", "指标值为空（照样生成，请补填）", with_file=False)))
     if project.kind == SELF_EVALUATION:
-        actual = sheet.raw(values, "actual")
+        actual = sheet.notation(values, "actual", row, errs)
         if isinstance(actual, (int, float)) and not isinstance(actual, bool):
             ind.actual = from_excel(actual)
         elif actual is not None:

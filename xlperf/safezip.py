@@ -34,6 +34,7 @@ nothing is written.
 """
 from __future__ import annotations
 
+import html
 import io
 import os
 import posixpath
@@ -151,6 +152,23 @@ class Container:
             if ref:
                 out.add(ref)
         return frozenset(out)
+
+
+    def formula_cells(self, sheet: str) -> dict[tuple[int, int], str]:
+        """0-based (row, col) -> formula text (without "=", XML unescaped) of the cells of
+        ``sheet`` that hold a formula: calamine hands over only the cached value, so ``=100%``
+        typed into a General cell would read as 1. A shared formula's dependent cells give ""."""
+        part = self.sheet_parts.get(sheet) if self.format == "xlsx" else None
+        xml = self.parts.get(part) if part else None
+        if not xml or not _F_TAG_RE.search(xml):
+            return {}
+        out = {}
+        for attrs, text in _FORMULA_CELL_RE.findall(xml):
+            r = _R_ATTR_RE.search(b" " + attrs)
+            ref = parse_ref(r.group(1)) if r else None
+            if ref:
+                out[ref] = html.unescape(text.decode("utf-8", "replace"))
+        return out
 
 
 # Parts that repeat across a harvest (one template, many copies) are parsed once per process:
@@ -321,6 +339,10 @@ _CELL_FAST_PREFIXED_RE = re.compile(rb"<" + _PREFIX + rb'c r="([A-Za-z]{1,3})([0
 _PREFIXED_CELL_RE = re.compile(rb"<[A-Za-z_][\w.\-]*:c[\s/>]")
 _COLON_C_RE = re.compile(rb":c[\s/>]")
 _R_ATTR_RE = re.compile(rb'\sr="([^"]*)"')
+# A cell whose first child is a formula (OOXML puts <f> before <v>): its attributes and formula text.
+_F_TAG_RE = re.compile(rb"<" + _PREFIX + rb"f[\s/>]")
+_FORMULA_CELL_RE = re.compile(rb"<" + _PREFIX + rb"c\s([^<>]*?)>\s*<" + _PREFIX + rb"f(?:\s[^<>]*?)?(?:/>|>([^<]*)</"
+                              + _PREFIX + rb"f>)")
 _UNIQUE_RE = re.compile(rb"uniqueCount\s*=\s*[\"']\s*([0-9]+)")
 _SI_RE = re.compile(rb"<" + _PREFIX + rb"si[\s/>]")
 _QUOTED_RE = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
