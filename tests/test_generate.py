@@ -579,7 +579,7 @@ def _legacy_row_xml(self, row, layout, values, ind, labels, ht, k):
     return f'<row r="{r}"{attr}>{"".join(parts)}</row>'
 
 
-def _legacy_write(self, target, sheet_xml, workbook_xml, level=6):
+def _legacy_write(self, target, sheet_xml, workbook_xml, level=T.DEFLATE_LEVEL):
     T.write_zip(target, list(self.static_parts) + [T._part(self.sheet_part, sheet_xml, level),
                                                   T._part("xl/workbook.xml", workbook_xml, level)])
 

@@ -142,12 +142,18 @@ class _Part:
     data: bytes  # raw deflate stream
 
 
+#: zlib level of the parts written per file. Measured on the sample register's 自评表 sheets
+#: (43 KB of XML each): level 1 deflates in 1.2 ms, 3 in 1.8 ms, 6 in 4.4 ms (best of 15); the
+#: file grows from 11.7 KB to 13.0 KB. Deflate at 6 was ~27% of a worker's time per file.
+DEFLATE_LEVEL = 1
+
+
 def _deflate(data: bytes, level: int) -> bytes:
     c = zlib.compressobj(level, zlib.DEFLATED, -15)
     return c.compress(data) + c.flush()
 
 
-def _part(name: str, data: bytes, level: int = 6) -> _Part:
+def _part(name: str, data: bytes, level: int = DEFLATE_LEVEL) -> _Part:
     return _Part(name.encode("utf-8"), zlib.crc32(data), len(data), _deflate(data, level))
 
 
@@ -420,7 +426,7 @@ class CompiledTemplate:
             part = self._part_cache[key] = _part(name, data, level)
         return part
 
-    def write(self, target, sheet_xml: bytes, workbook_xml: bytes, level: int = 6) -> None:
+    def write(self, target, sheet_xml: bytes, workbook_xml: bytes, level: int = DEFLATE_LEVEL) -> None:
         write_zip(target, self._parts(sheet_xml, workbook_xml, level))
 
     def _parts(self, sheet_xml: bytes, workbook_xml: bytes, level: int) -> list[_Part]:
@@ -429,7 +435,7 @@ class CompiledTemplate:
         parts.append(self._cached_part("xl/workbook.xml", workbook_xml, level))
         return parts
 
-    def zip_bytes(self, sheet_xml: bytes, workbook_xml: bytes, level: int = 6) -> bytes:
+    def zip_bytes(self, sheet_xml: bytes, workbook_xml: bytes, level: int = DEFLATE_LEVEL) -> bytes:
         """The whole .xlsx as bytes (same bytes :func:`write_zip` writes)."""
         return zip_bytes(self._parts(sheet_xml, workbook_xml, level))
 
