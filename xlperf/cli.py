@@ -11,6 +11,7 @@ import importlib
 import logging
 import sys
 
+from . import progress
 from .errors import XlperfError, os_error_text
 
 # command → (module that registers it, its one-line help), in the order `xlperf --help` lists them.
@@ -66,6 +67,7 @@ def configure_console() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     configure_console()
+    progress.start()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("已中断。", file=sys.stderr)
         return 130
+    finally:
+        progress.finish()
 
 
 if __name__ == "__main__":

@@ -37,9 +37,10 @@ from . import profiles as _profiles
 from .errors import XlperfError, os_error_text
 from .layout import TEMPLATE_DIR, template_path
 from .model import DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, SELF_EVALUATION, Project
+from .progress import Progress, elapsed
 from .notation import Judgement, Qualitative, Quantity, is_blank, judgement_of, parse_actual, parse_target
 from .scoring import score_project
-from .template import FILE_MODE, CompiledTemplate, Formula, Layout, atomic_write, compile_template
+from .template import DEFLATE_LEVEL, FILE_MODE, CompiledTemplate, Formula, Layout, atomic_write, compile_template
 from .winpaths import casefold_key, mp_context, safe_name, try_lock  # noqa: F401 - safe_name is part of this module's API
 
 MODES = ("portable", "udf")
@@ -441,11 +442,13 @@ def _declaration(project: Project, t: CompiledTemplate) -> tuple[dict, list, lis
 
 
 def render(project: Project, *, mode: str = "portable", profile: str | None = None,
-           template_dir: Path | None = None, password: str | None = None, level: int = 6) -> bytes:
-    """The bytes of a filled workbook for ``project`` (its ``kind`` picks the template)."""
+           template_dir: Path | None = None, password: str | None = None, level: int = DEFLATE_LEVEL,
+           template: CompiledTemplate | None = None) -> bytes:
+    """The bytes of a filled workbook for ``project`` (its ``kind`` picks the template, unless
+    the compiled ``template`` is given: bulk runs look it up once, not per file)."""
     if mode not in MODES:
         raise GenerateError(f"计算方式应为 portable 或 udf，而不是「{mode}」。")
-    t = compiled(project.kind, template_dir)
+    t = template or compiled(project.kind, template_dir)
     p = _profiles.get(profile or project.profile or DEFAULT_PROFILE)
     if project.kind == SELF_EVALUATION:
         values, rows, dvs, heights, band_heights = _self_evaluation(project, t, mode, p)
@@ -598,6 +601,8 @@ class _Settings:
 _SETTINGS: _Settings | None = None
 _JOURNAL_FD: int | None = None
 _SHARED_JOBS: list | None = None
+#: form kind -> compiled template of the current bulk run (compiled before forking)
+_TEMPLATES: dict[str, CompiledTemplate] = {}
 
 
 def _csv_bytes(rows) -> bytes:
@@ -675,7 +680,10 @@ def _run_jobs(jobs) -> list[Outcome]:
                 if not s.force:
                     out.sha256, out.status = hashlib.sha256(existing).hexdigest(), STATUS_SKIPPED
                     continue
-            data = render(p, mode=s.mode, template_dir=s.template_dir, password=s.password)
+            t = _TEMPLATES.get(p.kind)
+            if t is None:   # not compiled before the fork (spawn): once per worker, not per file
+                t = _TEMPLATES[p.kind] = compiled(p.kind, s.template_dir)
+            data = render(p, mode=s.mode, template_dir=s.template_dir, password=s.password, template=t)
             out.sha256 = hashlib.sha256(data).hexdigest()
             if existing is not None and existing == data:
                 out.status = STATUS_SAME
@@ -758,36 +766,6 @@ def _init_worker(settings: _Settings, journal: str, parent: int) -> None:
             os._exit(1)
 
 
-class Progress:
-    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
-
-    def __init__(self, total: int | None, enabled: bool | None = None, label: str = "生成"):
-        self.total, self.done, self.label = total, 0, label
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.start = time.perf_counter()
-        self._last = 0.0
-
-    def update(self, n: int) -> None:
-        self.done += n
-        now = time.perf_counter()
-        if self.enabled and (now - self._last >= 0.1 or (self.total and self.done >= self.total)):
-            self._last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            if self.total:
-                frac = min(1.0, self.done / self.total)
-                bar = "█" * int(frac * 30) + "·" * (30 - int(frac * 30))
-                text = f"\r{self.label} {bar} {self.done}/{self.total} {frac:4.0%}  {rate:,.0f} 个/秒 "
-            else:
-                text = f"\r{self.label} {self.done} 个  {rate:,.0f} 个/秒 "
-            sys.stderr.write(text)
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.done:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def _lock(path: Path):
     """Open ``path`` (the journal) and lock it for this run: flock on Linux/macOS, a byte-range
     lock (msvcrt) on Windows — either is released by the system if the process dies."""
@@ -831,12 +809,15 @@ def plan(projects, namer: Namer | None = None):
 
 def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, workers: int | None = None,
                  chunk_size: int | None = None, template_dir: Path | None = None, password: str | None = None,
-                 progress: bool | None = None, durable: bool = True, total: int | None = None) -> Summary:
+                 progress: bool | None = None, durable: bool = True, total: int | None = None,
+                 release: bool = False) -> Summary:
     """Write one workbook per job into ``out_dir`` (see the comment above for the guarantees).
 
     ``jobs``: :class:`Job` objects, projects or register entries — a list (shared with the
     forked workers without copying) or any iterable (streamed in chunks, memory stays flat).
-    ``workers``: processes (default: CPU count; 1 = in this process)."""
+    ``workers``: processes (default: CPU count; 1 = in this process). ``release``: the list
+    given is emptied and each project dropped once its file is written (the CLI holds nothing
+    else; 20,000 projects are ~270 MB)."""
     global _SETTINGS, _JOURNAL_FD, _SHARED_JOBS
     if mode not in MODES:
         raise GenerateError(f"计算方式应为 portable 或 udf，而不是「{mode}」。")
@@ -853,14 +834,17 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
         _clean_stale(out_dir)
         os.ftruncate(lock_fd, 0)
         os.write(lock_fd, "\ufeff".encode() + _csv_bytes([MANIFEST_HEADER]))
+        _TEMPLATES.clear()
         for kind in (SELF_EVALUATION, DECLARATION):  # compile once, before forking
             try:
-                compiled(kind, template_dir)
+                _TEMPLATES[kind] = compiled(kind, template_dir)
             except XlperfError:
                 pass
         settings = _Settings(str(out_dir), mode, force, template_dir, password, durable)
         if isinstance(jobs, list):
-            jobs = list(plan(jobs))
+            given, jobs = jobs, list(plan(jobs))
+            if release:
+                given.clear()
             total = len(jobs)
             _prepare_folders(out_dir, jobs)
             stream = None
@@ -902,10 +886,17 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
         else:
             tasks = _chunked(stream, chunk_size)
             run = _run_jobs
+
+        def done(task) -> None:
+            """A written chunk's projects are not needed here any more (workers have their own copy)."""
+            if release and type(task) is tuple:
+                jobs[task[0]:task[1]] = [None] * (task[1] - task[0])
+
         if workers == 1:
             _SETTINGS, _JOURNAL_FD = settings, lock_fd
             for task in tasks:
                 take(run(task))
+                done(task)
         else:
             ctx = mp_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
             if ctx.get_start_method() != "fork" and stream is None:
@@ -914,13 +905,15 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
             inflight: deque = deque()
             task_iter = iter(tasks)
             for task in itertools.islice(task_iter, workers * 3):
-                inflight.append(pool.apply_async(run, (task,)))
+                inflight.append((task, pool.apply_async(run, (task,))))
             while inflight:
-                outcomes = inflight.popleft().get()
+                task, result = inflight.popleft()
+                outcomes = result.get()
                 nxt = next(task_iter, None)
                 if nxt is not None:
-                    inflight.append(pool.apply_async(run, (nxt,)))
+                    inflight.append((nxt, pool.apply_async(run, (nxt,))))
                 take(outcomes)
+                done(task)
             pool.close()
             pool.join()
             pool = None
@@ -1275,6 +1268,8 @@ def _cmd_fill(args) -> int:
 def _cmd_generate(args) -> int:
     from .model import KINDS
 
+    started = time.perf_counter()
+
     if bool(args.register) == bool(args.from_dir):
         raise GenerateError("请给出登记表（xlperf generate 登记表.xlsx --out 文件夹），或用 --from 指定申报表文件夹（滚动生成自评表），二者选一。")
     errors: list = []
@@ -1286,11 +1281,13 @@ def _cmd_generate(args) -> int:
     else:
         from .register import read_register
 
-        reg = read_register(args.register, kind=args.kind, year=args.year, default_profile=args.profile)
+        reg = read_register(args.register, kind=args.kind, year=args.year, default_profile=args.profile,
+                            progress=False if args.quiet else None)
         errors = reg.errors
         jobs = list(plan(sorted(reg.entries + reg.rejected, key=lambda e: e.row)))
         kinds = "、".join(k for k in KINDS if any(j.project.kind == k for j in jobs)) or (args.kind or "")
         source = f"登记表「{args.register}」（{kinds}）"
+        del reg                          # the jobs hold the projects; dropped as they are written
     for exc in errors:
         print(f"错误：{exc}", file=sys.stderr)
     if not jobs:
@@ -1298,7 +1295,7 @@ def _cmd_generate(args) -> int:
         return 1 if errors else 0
     summary = generate_all(jobs, Path(args.out), mode=args.mode, force=args.force, workers=args.jobs,
                            template_dir=args.templates, password=args.password,
-                           progress=False if args.quiet else None)
+                           progress=False if args.quiet else None, release=True)
     reported = {str(e) for e in errors}
     for o in summary.outcomes_failed:
         if not set(o.message.split("；")) <= reported:
@@ -1316,8 +1313,10 @@ def _cmd_generate(args) -> int:
     if summary.failed or errors:
         parts.append(f"未生成 {summary.failed} 个（错误 {len(errors) or summary.failed} 处，见上方）")
     rate = summary.files / summary.seconds if summary.seconds > 0 else 0
-    print(f"{source} → {summary.out_dir}：{'，'.join(parts)}；用时 {summary.seconds:.2f} 秒"
-          + (f"（{rate:,.0f} 个/秒）" if summary.files >= 100 else "") + f"。清单：{summary.manifest}")
+    wall = elapsed(started)   # the whole run: start-up and reading the register included
+    print(f"{source} → {summary.out_dir}：{'，'.join(parts)}；用时 {wall:.2f} 秒"
+          + (f"（其中生成 {summary.seconds:.2f} 秒，{rate:,.0f} 个/秒）" if summary.files >= 100 else "")
+          + f"。清单：{summary.manifest}")
     return 1 if (summary.failed or errors) else 0
 
 

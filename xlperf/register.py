@@ -285,26 +285,31 @@ def _date(sheet: _Sheet, values, attr, row, errs) -> str:
 
 
 def read_register(path, *, kind: str | None = None, year: int | None = None,
-                  default_profile: str | None = None) -> Register:
+                  default_profile: str | None = None, progress: bool | None = None) -> Register:
     """Read a register workbook. ``kind`` keeps only the projects of that 表格类型; ``year``
     overrides the register's 年度; ``default_profile`` applies where 评分规则 is blank.
 
     Never raises for a bad row: problems are collected in :attr:`Register.errors` (each
     naming the sheet, row and column) and the affected project is left out. Raises
-    :class:`RegisterError` only when the file itself cannot be read."""
+    :class:`RegisterError` only when the file itself cannot be read. ``progress``: a bar on
+    stderr for a long read (default: when stderr is a terminal)."""
     from . import profiles as _profiles
+    from .progress import Progress
 
     path = str(path)
     wb, cells = _open_register(path)
     errors: list[XlperfError] = []
+    bar = None
     try:
         sheets = []
         for name in (PROJECTS_SHEET, INDICATORS_SHEET):
             if name not in cells:
                 raise RegisterError(f"缺少工作表「{name}」（登记表应有「{PROJECTS_SHEET}」和「{INDICATORS_SHEET}」两张表）。"
                                     ).at(path)
-        for name, columns in ((PROJECTS_SHEET, PROJECT_COLUMNS), (INDICATORS_SHEET, INDICATOR_COLUMNS)):
-            sheets.append(_Sheet(path, _rows(wb.get_sheet_by_name(name)), name, columns, errors, *cells[name]))
+        ranges = [wb.get_sheet_by_name(name) for name in (PROJECTS_SHEET, INDICATORS_SHEET)]
+        bar = Progress(sum((r.end[0] + 1) if r.end else 0 for r in ranges), progress, "读取登记表", delay=1.0)
+        for rng, name, columns in zip(ranges, (PROJECTS_SHEET, INDICATORS_SHEET), (PROJECT_COLUMNS, INDICATOR_COLUMNS)):
+            sheets.append(_Sheet(path, _counted(_rows(rng), bar), name, columns, errors, *cells[name]))
         psheet, isheet = sheets
         if psheet.missing or isheet.missing:
             return Register(path, [], errors)
@@ -376,6 +381,8 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
                 out.append(entry)
         return Register(path, out, errors, skipped, rejected)
     finally:
+        if bar is not None:
+            bar.close()
         wb.close()
 
 
@@ -422,6 +429,14 @@ def _open_register(path: str):
         wb.close()
         raise RegisterError(f"无法作为 Excel 工作簿打开：{getattr(exc, 'message', exc)}").at(path) from None
     return wb, cells
+
+
+def _counted(rows, bar, every: int = 1000):
+    """``rows``, telling ``bar`` every ``every`` rows."""
+    for i, row in enumerate(rows, start=1):
+        if i % every == 0:
+            bar.update(every)
+        yield row
 
 
 def _rows(sheet):
