@@ -18,10 +18,12 @@ Safety rules, because every text in them was typed by someone else:
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import io
 import os
 import re
+import tempfile
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -30,7 +32,8 @@ from pathlib import Path
 
 from . import scoring
 from .errors import XlperfError
-from .template import atomic_write
+from .template import FILE_MODE, atomic_write
+from .progress import Progress, elapsed
 from .model import DECLARATION, DEFAULT_PROFILE, TO_YUAN, DeclaredFunds, FundsLine, Indicator, Project
 from .validate import (ERROR, NOTE, SEVERITIES, SEVERITY_RANK, WARNING, CheckRun, Finding, ProjectCheck,
                        attach_checks, check_harvest, check_projects, finding_check, severity_text)
@@ -332,24 +335,54 @@ def _clip(text) -> str:
     return s if len(s) <= MAX_CELL else s[: MAX_CELL - 1] + "…"
 
 
-def write_summary_xlsx(harvest_or_frames, path, force: bool = False) -> Path:
-    """Write 汇总.xlsx: 项目汇总, 指标明细, 检查结果 and a 图表 sheet with native charts."""
+def write_summary_xlsx(harvest_or_frames, path, force: bool = False, progress: bool | None = None) -> Path:
+    """Write 汇总.xlsx: 项目汇总, 指标明细, 检查结果 and a 图表 sheet with native charts
+    (streamed to disk row by row; ``progress``: a bar on stderr, default on a terminal)."""
     run = _as_run(harvest_or_frames)
     path = Path(path)
     _prepare(path, force)                 # refuse before the work, not after it
-    buf = io.BytesIO()
-    _write_xlsx(run, buf, path.parent)
-    return _write(path, force, buf.getvalue())
+    with _atomic_file(path, force) as tmp:
+        _write_xlsx(run, tmp, path.parent, progress)
+    return path
 
 
-def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
+@contextlib.contextmanager
+def _atomic_file(path: Path, force: bool):
+    """A temporary file beside ``path`` to write into (streamed, never held in memory),
+    fsynced and renamed over ``path`` when the block ends without error (as
+    :func:`xlperf.template.atomic_write`)."""
+    path = _prepare(path, force)
+    fd, tmp = tempfile.mkstemp(prefix=".~xlperf-", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        if hasattr(os, "chmod"):
+            os.chmod(tmp, FILE_MODE)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = None) -> None:
     import xlsxwriter
 
     rows = project_rows(run)
     selfevals = [r for r in rows if not r.is_declaration]
     declarations = [r for r in rows if r.is_declaration]
-    wb = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-                                      "strings_to_numbers": False, "nan_inf_to_errors": True})
+    n_indicators = sum(len(r.project.indicators) for r in rows)
+    n_items = sum(len(r.findings) for r in rows) + len(_attach(run)[1])
+    bar = Progress(len(rows) + n_indicators + n_items, progress, "写出汇总表", delay=1.0)
+    # constant_memory: each row goes to disk as the next begins (4 M cells for 20,000 forms
+    # took 675 MB in memory), so every sheet below is written strictly in row order.
+    wb = xlsxwriter.Workbook(target, {"constant_memory": True, "strings_to_formulas": False,
+                                      "strings_to_urls": False, "strings_to_numbers": False,
+                                      "nan_inf_to_errors": True})
     try:
         head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                               "valign": "vcenter", "align": "center"})
@@ -363,15 +396,20 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
                    WARNING: wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C"}),
                    NOTE: wb.add_format({"font_color": "#1F4E79", "bg_color": "#DDEBF7"})}
 
-        def table(ws, columns, records, print_cols=None):
-            """columns: (header, width, kind); records: lists of values. Text is always
-            written as a string, whatever it looks like. Printed on A4 landscape with the
-            header on every page: the first ``print_cols`` columns fitted to the page width,
-            or, without it, every column on pages across with 序号…项目名称 repeated."""
+        def table(ws, columns, records, print_cols=None, count=None, links=None):
+            """columns: (header, width, kind); records: lists of values (any iterable of
+            ``count`` of them). Text is always written as a string, whatever it looks like.
+            ``links(i)``: (column, url, text, tip) to write into row ``i`` with it (rows are
+            written once, in order). Printed on A4 landscape with the header on every page:
+            the first ``print_cols`` columns fitted to the page width, or, without it, every
+            column on pages across with 序号…项目名称 repeated."""
+            count = len(records) if count is None else count
             for j, (h, width, _kind) in enumerate(columns):
                 ws.write_string(0, j, h, head)
                 ws.set_column(j, j, width)
             for i, rec in enumerate(records, 1):
+                if i % 1000 == 0:
+                    bar.update(1000)
                 for j, ((_h, _w, kind), value) in enumerate(zip(columns, rec)):
                     if value is None or value == "":
                         ws.write_blank(i, j, None)
@@ -382,27 +420,29 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
                         ws.write_string(i, j, str(value), sev_fmt.get(value, text))
                     else:
                         ws.write_string(i, j, _clip(value), wrap if kind == "wrap" else text)
+                for col, url, string, tip in (links(i) if links else ()):
+                    ws.write_url(i, col, url, link, string=string, tip=tip)
             ws.freeze_panes(1, 0)
-            if records:
-                ws.autofilter(0, 0, len(records), len(columns) - 1)
+            if count:
+                ws.autofilter(0, 0, count, len(columns) - 1)
             ws.set_landscape()
             ws.set_paper(9)
             ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
             ws.repeat_rows(0)
             ws.set_footer("&C第 &P 页，共 &N 页")
             if print_cols:
-                ws.print_area(0, 0, max(len(records), 1), print_cols - 1)
+                ws.print_area(0, 0, max(count, 1), print_cols - 1)
                 ws.fit_to_pages(1, 0)
             else:
                 ws.repeat_columns(0, min(3, len(columns)) - 1)
 
-        def file_links(ws, listed, col):
-            """The file column of a project list links to the source workbook."""
-            for r in listed:
-                url = _external_link(r.project.source_file, r.project.source_sheet,
-                                     r.project.cells.get("name", "") or "A1", out_dir)
-                if url:
-                    ws.write_url(r.n, col, url, link, string=_clip(r.project.source_file), tip="打开原表")
+        def file_links(listed, col):
+            """The file column of a project list links to the source workbook (row i: listed[i-1])."""
+            def links(i):
+                p = listed[i - 1].project
+                url = _external_link(p.source_file, p.source_sheet, p.cells.get("name", "") or "A1", out_dir)
+                return [(col, url, _clip(p.source_file), "打开原表")] if url else []
+            return links
 
         # ---- 项目汇总
         ws = wb.add_worksheet("项目汇总")
@@ -421,8 +461,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
                          len(r.findings), r.counts[ERROR], r.counts[WARNING], r.counts[NOTE],
                          r.check.profile, r.check.profile_explanation, p.department,
                          p.source_file, p.source_sheet])
-        table(ws, cols, recs, print_cols=17)
-        file_links(ws, selfevals, 20)
+        table(ws, cols, recs, print_cols=17, links=file_links(selfevals, 20))
 
         # ---- 申报汇总
         ws = wb.add_worksheet("申报汇总")
@@ -442,8 +481,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
                          d.annual_carryover, d.annual_other, r.budget_yuan, len(p.indicators), len(r.findings),
                          r.counts[ERROR], r.counts[WARNING], r.counts[NOTE], p.department,
                          p.source_file, p.source_sheet])
-        table(ws, cols, recs)
-        file_links(ws, declarations, 23)
+        table(ws, cols, recs, links=file_links(declarations, 23))
 
         # ---- 指标明细
         ws = wb.add_worksheet("指标明细")
@@ -453,21 +491,23 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
                 ("实际完成值", 16, "text"), ("分值", 7, "two"), ("得分", 7, "two"), ("规则得分", 9, "two"),
                 ("是否达成", 8, "text"), ("计分方法", 30, "text"), ("偏差原因分析及改进措施", 40, "wrap"),
                 ("文件", 30, "text"), ("单元格", 8, "text")]
-        recs = []
-        for r in rows:
-            p = r.project
-            results = r.check.score.indicators if r.check.score else [None] * len(p.indicators)
-            for i, ind in enumerate(p.indicators):
-                res = results[i] if i < len(results) else None
-                met = "" if res is None else {True: "是", False: "否", None: "定性"}[res.met]
-                recs.append([r.n, p.kind, p.unit, p.name, ind.level1, ind.level2, ind.level3, ind.target,
-                             "" if ind.actual is None else (format(ind.actual, "f")
-                                                            if isinstance(ind.actual, Decimal) else ind.actual),
-                             ind.weight, ind.score if ind.override is None else ind.override,
-                             res.proposal if res else None, met, res.rule if res else "", ind.note,
-                             p.source_file, p.cells.get(f"indicators.{i}.score" if not r.is_declaration
-                                                        else f"indicators.{i}.target", "")])
-        table(ws, cols, recs)
+
+        def indicator_records():
+            for r in rows:
+                p = r.project
+                results = r.check.score.indicators if r.check.score else [None] * len(p.indicators)
+                for i, ind in enumerate(p.indicators):
+                    res = results[i] if i < len(results) else None
+                    met = "" if res is None else {True: "是", False: "否", None: "定性"}[res.met]
+                    yield [r.n, p.kind, p.unit, p.name, ind.level1, ind.level2, ind.level3, ind.target,
+                           "" if ind.actual is None else (format(ind.actual, "f")
+                                                          if isinstance(ind.actual, Decimal) else ind.actual),
+                           ind.weight, ind.score if ind.override is None else ind.override,
+                           res.proposal if res else None, met, res.rule if res else "", ind.note,
+                           p.source_file, p.cells.get(f"indicators.{i}.score" if not r.is_declaration
+                                                      else f"indicators.{i}.target", "")]
+
+        table(ws, cols, indicator_records(), count=n_indicators)
 
         # ---- 检查结果
         ws = wb.add_worksheet("检查结果")
@@ -477,18 +517,21 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
         items = [(f, r) for r in rows for f in r.findings] + [(f, None) for f in _attach(run)[1]]
         items.sort(key=lambda x: (SEVERITY_RANK.get(severity_text(x[0].severity), 9),
                                   (x[1].is_declaration, x[1].n) if x[1] else (True, 10**9)))
-        recs = [[severity_text(f.severity), r.project.unit if r else "", r.project.name if r else "", _check_name(f),
-                 f.message_zh, f.found, f.expected, f.file, f.sheet, f.cell, ""] for f, r in items]
-        table(ws, cols, recs, print_cols=7)
-        for i, (f, r) in enumerate(items, 1):
+        recs = ([severity_text(f.severity), r.project.unit if r else "", r.project.name if r else "", _check_name(f),
+                 f.message_zh, f.found, f.expected, f.file, f.sheet, f.cell, ""] for f, r in items)
+
+        def finding_links(i):
+            f, r = items[i - 1]
+            out = []
+            if r is not None:
+                out.append((2, f"internal:'{r.sheet}'!C{r.n + 1}", _clip(r.project.name), f"转到{r.sheet}"))
             url = _external_link(f.file, f.sheet, f.cell, out_dir)
             if url:
-                ws.write_url(i, 10, url, link, string=f"打开 {f.cell}" if f.cell else "打开文件",
-                             tip="打开原表中的单元格")
-            if r is not None:
-                ws.write_url(i, 2, f"internal:'{r.sheet}'!C{r.n + 1}", link, string=_clip(r.project.name),
-                             tip=f"转到{r.sheet}")
+                out.append((10, url, f"打开 {f.cell}" if f.cell else "打开文件", "打开原表中的单元格"))
+            return out
+
         ws.set_row(0, 20)
+        table(ws, cols, recs, print_cols=7, count=len(items), links=finding_links)
 
         # ---- 图表 (native charts on small data tables)
         ws = wb.add_worksheet("图表")
@@ -540,6 +583,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path) -> None:
         wb.set_properties({"title": "项目支出绩效自评汇总", "comments": "由 xlperf 生成"})
     finally:
         wb.close()
+        bar.close()
 
 
 # ------------------------------------------------------------------ HTML
@@ -602,10 +646,27 @@ def _finding_view(f, base: Path | None) -> dict:
             "file": _shown_path(f.file, base)}
 
 
+class _Views:
+    """Project views made as the template iterates (each list is shown once; holding a view
+    per project for 20,000 projects cost more than the page). ``made``: called per view."""
+
+    def __init__(self, rows, view, made=None):
+        self.rows, self.view, self.made = rows, view, made
+
+    def __iter__(self):
+        for r in self.rows:
+            if self.made:
+                self.made()
+            yield self.view(r)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", stats: dict | None = None,
-                 base: Path | None = None) -> dict:
+                 base: Path | None = None, made=None) -> dict:
     """Everything the template shows; ``base``: the report's folder (paths are shown
-    relative to it)."""
+    relative to it); ``made``: called for each project view the template takes."""
     rows = project_rows(run)
     selfevals = [r for r in rows if not r.is_declaration]
     declarations = [r for r in rows if r.is_declaration]
@@ -637,13 +698,12 @@ def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", s
             "findings": [_finding_view(f, base) for f in r.findings],
         }
 
-    views = {r.anchor: project_view(r) for r in rows}
     groups = []
     for unit, rs in units.items():
         c = Counter()
         for r in rs:
             c.update(r.counts)
-        groups.append({"unit": unit, "projects": [views[r.anchor] for r in rs],
+        groups.append({"unit": unit, "projects": _Views(rs, project_view, made),
                        "n_selfevals": sum(1 for r in rs if not r.is_declaration),
                        "n_declarations": sum(1 for r in rs if r.is_declaration),
                        "counts": {s: c.get(s, 0) for s in SEVERITIES}})
@@ -655,31 +715,41 @@ def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", s
         "budget": _fmt(budget), "executed": _fmt(executed), "rate": _fmt(overall),
         "counts": counts, "severities": SEVERITIES,
         "grades": _svg_grades(grade_counts(selfevals)), "rates": _svg_rates(ur),
-        "groups": groups, "projects": [views[r.anchor] for r in selfevals],
-        "declarations": [views[r.anchor] for r in declarations],
+        "groups": groups, "projects": _Views(selfevals, project_view, made),
+        "declarations": _Views(declarations, project_view, made),
         "problems": [_finding_view(f, base) for f in _sorted(_attach(run)[1])],
         "stats": {**(stats or {}), **({"worst_file": os.path.basename(str(stats["worst_file"]))}
                                        if stats and stats.get("worst_file") else {})},
     }
 
 
-def render_html(run_or_harvest, title: str = "项目支出绩效自评汇总", stats: dict | None = None,
-                base: Path | None = None) -> str:
+def _html_template():
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ASSETS)),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("report.html.j2").render(
-        **html_context(_as_run(run_or_harvest), title, stats, base))
+    return env.get_template("report.html.j2")
+
+
+def render_html(run_or_harvest, title: str = "项目支出绩效自评汇总", stats: dict | None = None,
+                base: Path | None = None) -> str:
+    return _html_template().render(**html_context(_as_run(run_or_harvest), title, stats, base))
 
 
 def write_html(harvest_or_frames, path, force: bool = False, title: str = "项目支出绩效自评汇总",
-               stats: dict | None = None) -> Path:
-    """Write the self-contained HTML report (no external reference of any kind)."""
-    _prepare(Path(path), force)
-    text = render_html(harvest_or_frames, title, stats, Path(path).resolve().parent)
-    return _write(Path(path), force, text.encode("utf-8"))
+               stats: dict | None = None, progress: bool | None = None) -> Path:
+    """Write the self-contained HTML report (no external reference of any kind), streamed
+    to disk as the template renders (never the whole page in memory)."""
+    path = Path(path)
+    _prepare(path, force)
+    run = _as_run(harvest_or_frames)
+    bar = Progress(2 * len(run.checks), progress, "写出网页报告", delay=1.0)   # a table row and a section each
+    context = html_context(run, title, stats, path.resolve().parent, made=bar.update)
+    with _atomic_file(path, force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.writelines(_html_template().generate(**context))
+    bar.close()
+    return path
 
 
 # ------------------------------------------------------------------ CLI
@@ -699,6 +769,8 @@ def _same_file(a: Path, b: Path) -> bool:
 def _cmd_harvest(args) -> int:
     from . import harvest as _harvest
 
+    started = time.perf_counter()
+
     out = Path(args.output)
     html = Path(args.html) if args.html else None
     outputs = [out] + ([html] if html else [])
@@ -710,7 +782,14 @@ def _cmd_harvest(args) -> int:
     if not files:
         raise XlperfError(f"在「{'、'.join(args.dirs)}」中没有找到 .xlsx / .xlsm / .xls 工作簿。")
     t0 = time.perf_counter()
-    h = _harvest.harvest(files, workers=args.workers, after=attach_checks)
+    bar = Progress(len(files), None, "读取并核对", delay=1.0)
+
+    def after(result) -> None:
+        attach_checks(result)
+        bar.update(1)
+
+    h = _harvest.harvest(files, workers=args.workers, after=after)
+    bar.close()
     read_s = time.perf_counter() - t0
     if args.declarations:
         dh = _harvest.harvest([args.declarations], workers=args.workers)
@@ -725,6 +804,7 @@ def _cmd_harvest(args) -> int:
     if times:
         worst = max(times, key=times.get)
         stats.update(worst_file=worst, worst_seconds=round(times[worst], 3))
+    t1 = time.perf_counter()
     write_summary_xlsx(run, out, force=args.force)
     if html:
         only_declarations = run.checks and all(c.project.kind == DECLARATION for c in run.checks)
@@ -737,12 +817,13 @@ def _cmd_harvest(args) -> int:
         for name, df in _harvest.to_frames(h).items():
             df.map(safe).rename(columns=_harvest.FRAME_COLUMNS_ZH).to_csv(
                 folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+    written_s = time.perf_counter() - t1
     c = run.counts()
     unread = len(getattr(h, "failed", []) or [])
     n_decl = sum(1 for c in run.checks if c.project.kind == DECLARATION)
     kinds = f"自评表项目 {len(run.checks) - n_decl} 个" + (f"、申报表项目 {n_decl} 个" if n_decl else "")
-    print(f"读取文件 {len(run.files)} 个（{unread} 个未能读取），{kinds}"
-          f"（读取并核对用时 {read_s + run.seconds:.2f} 秒）。")
+    print(f"读取文件 {len(run.files)} 个（{unread} 个未能读取），{kinds}（用时 {elapsed(started):.2f} 秒："
+          f"读取并核对 {read_s + run.seconds:.2f} 秒，写出汇总表和报告 {written_s:.2f} 秒）。")
     print("检查结果：" + "，".join(f"{s} {c[s]} 条" for s in SEVERITIES) + "。")
     if times:
         print(f"最慢的文件：{stats['worst_file']}（{stats['worst_seconds']:.2f} 秒）。")
