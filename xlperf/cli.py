@@ -32,6 +32,10 @@ COMMANDS = {
 }
 
 
+# The modules that contribute sub-commands (kept for code that asked for them before COMMANDS).
+COMMAND_MODULES = tuple(dict.fromkeys(module for module, _help in COMMANDS.values()))
+
+
 def _command_in(argv: list[str]) -> str | None:
     """The sub-command named in argv (the top level has only flags without values)."""
     for arg in argv:
