@@ -854,7 +854,16 @@ def check_paths(paths, declarations=None, profile=None, workers: int | None = No
     from . import harvest as _harvest
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    h = _harvest.harvest([str(p) for p in paths], workers=workers, after=attach_checks if profile is None else None)
+    from .progress import Progress
+    bar = Progress(None, None, "读取并核对", delay=1.0)     # on a terminal, for a long run
+
+    def after(result) -> None:
+        if profile is None:
+            attach_checks(result)
+        bar.update(1)
+
+    h = _harvest.harvest([str(p) for p in paths], workers=workers, after=after)
+    bar.close()
     decl: list[Project] = []
     if declarations:
         if isinstance(declarations, (str, Path)):
