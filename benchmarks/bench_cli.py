@@ -357,6 +357,7 @@ def one_size(n: int, parent: Path, repeat: int, check_runs: int) -> dict:
     def keep(m: Measured):
         if m.code not in (0, 1):
             raise SystemExit(f"{m.label} failed ({m.code}):\n{m.stderr[-3000:]}")
+        print(f"   {m.label}: 墙钟 {m.wall:.2f} 秒，CPU {m.cpu:.2f} 秒，峰值内存 {m.peak_kb / 1024:.0f} MB", flush=True)
         if m.label not in best or m.wall < best[m.label].wall:
             best[m.label] = m
 
