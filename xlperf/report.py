@@ -392,6 +392,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
         two = wb.add_format({"num_format": "0.00", "valign": "top"})
         whole = wb.add_format({"num_format": "0", "valign": "top"})
         link = wb.add_format({"font_color": "#1F4E79", "underline": 1, "valign": "top"})
+        numeric = {"money": money, "two": two, "int": whole}
         sev_fmt = {ERROR: wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
                    WARNING: wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C"}),
                    NOTE: wb.add_format({"font_color": "#1F4E79", "bg_color": "#DDEBF7"})}
@@ -407,19 +408,20 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
             for j, (h, width, _kind) in enumerate(columns):
                 ws.write_string(0, j, h, head)
                 ws.set_column(j, j, width)
+            kinds = [kind for _h, _w, kind in columns]
+            write_string, write_number = ws.write_string, ws.write_number
             for i, rec in enumerate(records, 1):
                 if i % 1000 == 0:
                     bar.update(1000)
-                for j, ((_h, _w, kind), value) in enumerate(zip(columns, rec)):
+                for j, (kind, value) in enumerate(zip(kinds, rec)):
                     if value is None or value == "":
-                        ws.write_blank(i, j, None)
-                    elif kind in ("money", "two", "int"):
-                        ws.write_number(i, j, float(value),
-                                        {"money": money, "two": two, "int": whole}[kind])
+                        continue                    # an empty cell (a blank without a format is not written)
+                    if kind in numeric:
+                        write_number(i, j, float(value), numeric[kind])
                     elif kind == "sev":
-                        ws.write_string(i, j, str(value), sev_fmt.get(value, text))
+                        write_string(i, j, str(value), sev_fmt.get(value, text))
                     else:
-                        ws.write_string(i, j, _clip(value), wrap if kind == "wrap" else text)
+                        write_string(i, j, _clip(value), wrap if kind == "wrap" else text)
                 for col, url, string, tip in (links(i) if links else ()):
                     ws.write_url(i, col, url, link, string=string, tip=tip)
             ws.freeze_panes(1, 0)
