@@ -200,7 +200,7 @@ class _Sheet:
         if idx is None or idx >= len(values):
             return None
         value = values[idx]
-        if isinstance(value, str) and value.strip() == "":
+        if value.__class__ is str and (not value or value.isspace()):
             return None
         return value
 
@@ -249,6 +249,10 @@ class _Sheet:
 
     def number(self, values, attr, row, errs, *, what: str | None = None) -> Decimal | None:
         value = self.raw(values, attr)
+        if value.__class__ is float:       # most cells: skip the text checks
+            number = from_excel(value)
+            if number >= 0:
+                return number
         if value is None or is_blank(value):
             return None
         try:
