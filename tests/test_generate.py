@@ -76,6 +76,20 @@ def test_sample_year_from_the_register(sample_run):
     assert not [p for p in out.rglob("*") if p.name.startswith(G.TMP_PREFIX)]
 
 
+def test_notes_name_the_register_cell_and_the_file_and_are_not_repeated(sample_run, capsys):
+    out, proc = sample_run
+    notes = [line for line in proc.stderr.splitlines() if line.startswith("提醒：")]
+    assert notes and all(f"文件「{SAMPLE_REGISTER}」，工作表「" in n and "（生成的文件：" in n for n in notes)
+    (h61,) = [n for n in notes if "单元格 H61：" in n]
+    assert "工作表「绩效指标」" in h61 and h61.endswith("_自评表.xlsx）")
+    generated = h61.rsplit("（生成的文件：", 1)[1].rstrip("）")
+    assert (out / generated).is_file()            # the named file exists (the named cell is the register's)
+    # A second run leaves every file alone and has nothing new to say.
+    assert cli.main(["generate", str(SAMPLE_REGISTER), "--out", str(out), "-j", "1"]) == 1   # still 5 refused
+    err = capsys.readouterr().err
+    assert "提醒：" not in err              # (the 5 refusals are errors of the register: said each time)
+
+
 def test_generated_files_are_what_render_gives(sample_run):
     out, _ = sample_run
     rows = {r["项目序号"]: r for r in read_manifest(out / MANIFEST)}

@@ -103,6 +103,26 @@ def test_kind_filter_and_year_override():
     assert len(decl.entries) == 40 and not decl.errors and decl.skipped_kind == 34
     assert {e.project.kind for e in decl.entries} == {DECLARATION}
     assert {e.project.year for e in decl.entries} == {2025}
+    # The year moves the plan dates with it (the register says 2023, its dates 2023-01-01…2023-12-31).
+    assert {(e.project.start, e.project.end) for e in decl.entries} == {("2025-01-01", "2025-12-31")}
+    assert not any("不在" in w for e in decl.entries for w in e.warnings)
+    same = read_register(SAMPLE_REGISTER, kind=DECLARATION)
+    assert {(e.project.start, e.project.end) for e in same.entries} == {("2023-01-01", "2023-12-31")}
+
+
+def test_plan_dates_outside_the_year_warn_at_the_register_cell(tmp_path):
+    wb = openpyxl.load_workbook(SAMPLE_REGISTER)
+    ws = wb[PROJECTS_SHEET]
+    header = [c.value for c in ws[1]]
+    col = header.index("计划开始日期") + 1
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, col).value)
+    ws.cell(row, col).value = "2022-07-01"
+    wb.save(tmp_path / "登记表.xlsx")
+    reg = read_register(tmp_path / "登记表.xlsx", kind=DECLARATION)
+    entry = next(e for e in reg.entries if e.row == row)
+    (w,) = entry.warnings
+    cell = f"{openpyxl.utils.get_column_letter(col)}{row}"
+    assert w.startswith(f"文件「{tmp_path / '登记表.xlsx'}」，工作表「{PROJECTS_SHEET}」，单元格 {cell}：") and "2022-07-01" in w
     se = read_register(SAMPLE_REGISTER, kind=SELF_EVALUATION)
     assert len(se.entries) == 29 and len(se.rejected) == 5
     assert {e.project.year for e in se.entries} == {2022, 2023}

@@ -417,7 +417,7 @@ def test_check_paths_with_declarations(forms, tmp_path, capsys):
     by_name = {c.project.name: c for c in run.checks}
     (drift,) = by_name["卫生银联专线"].findings
     assert (drift.check, drift.severity, drift.found, drift.expected) == (
-        "declared", validate.WARNING, "=100.00(%)", "≥95.00(%)")
+        "declared", validate.ERROR, "=100.00(%)", "≥95.00(%)")
     assert drift.cell == "D14" and drift.file.endswith("卫生银联专线.xlsx")
     assert [f.check for f in by_name["执法办案及能力提升"].findings] == ["funds_score"]
     parser = argparse.ArgumentParser(prog="xlperf")
@@ -426,7 +426,7 @@ def test_check_paths_with_declarations(forms, tmp_path, capsys):
                               "--json", "--workers", "0"])
     assert args.func(args) == 1
     out = json.loads(capsys.readouterr().out)
-    assert out["counts"] == {"错误": 1, "警告": 1, "提示": 0}
+    assert out["counts"] == {"错误": 2, "警告": 0, "提示": 0}      # the changed target is 错误
     args = parser.parse_args(["check", str(tmp_path / "自评" / "卫生银联专线.xlsx"), "--workers", "0"])
     assert args.func(args) == 0
     assert "未发现问题" in capsys.readouterr().out

@@ -344,7 +344,7 @@ def test_targets_against_the_declaration(forms):
     d.declared.annual_total = D("15000")
     got = check_project(p, d)
     drift = [f for f in got if f.check == "declared"][0]
-    assert (drift.severity, drift.found, drift.expected) == (WARNING, "=100.00(%)", "≥95.00(%)")
+    assert (drift.severity, drift.found, drift.expected) == (ERROR, "=100.00(%)", "≥95.00(%)")   # the score basis moved
     assert "患者满意度" in [f for f in got if f.check == "declared_missing"][0].message_zh
     money = [f for f in got if f.check == "declared_funds"][0]
     assert (money.severity, money.found, money.expected) == (NOTE, "1.39", "1.50")
@@ -416,6 +416,31 @@ def test_declaration_dates_targets_and_weights(forms):
     assert (f.check, f.severity, f.found, f.expected) == ("weights", ERROR, "101", "100")
 
 
+def test_plan_dates_outside_the_year_are_flagged(forms):
+    p = project(forms, "000-01")
+    assert p.year == 2023 and check_project(p) == []
+    p.year = 2024                                     # a title moved to 2024, dates left at 2023
+    p.cells.update(start="B6", end="D6")
+    got = check_project(p)
+    assert [(f.check, f.severity, f.found, f.expected) for f in got] == [
+        ("decl_year", WARNING, "2023-01-01", "2024 年内的日期"), ("decl_year", WARNING, "2023-12-31", "2024 年内的日期")]
+    assert [f.cell for f in got] == ["B6", "D6"]
+    p.start, p.end = "2024-03-01", "2024-11-30"
+    assert check_project(p) == []
+
+
+def test_spending_over_the_budget_is_a_warning(forms):
+    p = project(forms, "004-01")
+    line = p.funds["当年财政拨款"]
+    line.budget, line.executed, line.rate = D("120.5"), D("130"), None
+    p.cells["funds.当年财政拨款.executed"] = "E7"
+    (f,) = [f for f in check_project(p) if f.check == "overspent"]
+    assert (f.severity, f.found, f.expected) == (WARNING, "130", "≤ 120.5")
+    assert f.cell == "E7" and "超支 9.5" in f.message_zh
+    line.executed = D("120.5")                        # spent exactly the budget: fine
+    assert not [f for f in check_project(p) if f.check == "overspent"]
+
+
 def test_every_check_type_is_exercised():
     """The module docstring's list of checks is the list the tests above trigger."""
     import re
@@ -424,7 +449,7 @@ def test_every_check_type_is_exercised():
     documented -= {"check"}
     triggered = {"rate", "funds_score", "funds_over", "score_over", "weights", "total", "grade", "band",
                  "reason", "departure", "unit", "declared", "declared_missing", "declared_funds",
-                 "missing", "unreadable", "engine", "decl_sum", "decl_dates",
+                 "missing", "unreadable", "engine", "decl_sum", "decl_dates", "decl_year", "overspent",
                  "subrows"}    # tests/test_regions.py triggers it on the other regions' forms
     assert documented == triggered
 

@@ -565,6 +565,9 @@ class Outcome:
     sha256: str
     status: str
     message: str = ""
+    #: What to tell the user about this file when it is written: the register's warnings (they
+    #: name the register's cell) and notes on the file itself. Not in the manifest row.
+    notes: tuple = ()
 
     def row(self) -> tuple:
         return (self.path, self.key, self.code, self.kind, self.sha256, self.status, self.message)
@@ -666,7 +669,7 @@ def _run_jobs(jobs) -> list[Outcome]:
     for job in jobs:
         p = job.project
         message = "；".join(w.rstrip("。") for w in job.warnings)
-        out = Outcome(job.path, p.key, job.code, p.kind, "", STATUS_FAILED, message)
+        out = Outcome(job.path, p.key, job.code, p.kind, "", STATUS_FAILED, message, tuple(job.warnings))
         outcomes.append(out)
         if job.error:
             out.message = job.error
@@ -728,6 +731,7 @@ def _run_jobs(jobs) -> list[Outcome]:
                 except OSError:
                     shutil.copy2(final, backup)
                 o.message = _join(f"原文件备份为 {os.path.basename(backup)}", o.message)
+                o.notes = (f"原文件备份为 {os.path.basename(backup)}",) + o.notes
             os.replace(tmp, final)
         except OSError as exc:
             _unlink_quietly(tmp)
@@ -741,6 +745,15 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def note_line(path: str, note: str) -> str:
+    """One 提醒 line: a register warning names its own cell (文件「登记表」，工作表…) and then
+    the file it concerns; a note on the generated file names that file first."""
+    note = note.rstrip("。")
+    if note.startswith("文件「"):
+        return f"{note}（生成的文件：{path}）"
+    return f"{path}：{note}"
 
 
 def _join(first, second: str) -> str:
@@ -875,8 +888,9 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
                 counts[o.status] = counts.get(o.status, 0) + 1
                 if o.status == STATUS_FAILED:
                     failed.append(o)
-                elif o.message:
-                    warnings.append(f"{o.path}：{o.message}")
+                elif o.status in (STATUS_NEW, STATUS_REPLACED):
+                    # A file left alone (skipped, unchanged) was reported when it was written.
+                    warnings.extend(note_line(o.path, n) for n in o.notes)
             bar.update(len(outcomes))
 
         if stream is None:

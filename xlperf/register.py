@@ -288,6 +288,17 @@ def _date(sheet: _Sheet, values, attr, row, errs) -> str:
     return ""
 
 
+def shift_year(iso: str, years: int) -> str:
+    """An ISO date moved by whole years (29 February becomes 28 February); blank stays blank."""
+    if not iso or not years:
+        return iso
+    d = _dt.date.fromisoformat(iso)
+    try:
+        return d.replace(year=d.year + years).isoformat()
+    except ValueError:
+        return d.replace(year=d.year + years, day=28).isoformat()
+
+
 def read_register(path, *, kind: str | None = None, year: int | None = None,
                   default_profile: str | None = None, progress: bool | None = None) -> Register:
     """Read a register workbook. ``kind`` keeps only the projects of that 表格类型; ``year``
@@ -346,6 +357,11 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
                 errors.extend(errs)
                 continue
             entries[key] = Entry(project, row, code)
+            for attr, label in (("start", "计划开始日期"), ("end", "计划完成日期")):
+                when = getattr(project, attr)
+                if when and project.year and not when.startswith(f"{project.year}-"):
+                    entries[key].warnings.append(str(psheet.error(
+                        row, attr, f"{label} {when} 不在 {project.year} 年度内（照样生成；跨年度项目请确认）")))
             project_errors[key] = errs
             order.append(key)
 
@@ -457,16 +473,19 @@ def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_prof
     p.department = sheet.text(values, "department", row, errs)
     p.unit = sheet.text(values, "unit", row, errs)
     y = sheet.raw(values, "year")
-    if year is not None:
-        p.year = int(year)
-    elif y is None:
-        errs.append(sheet.error(row, "year", "不能为空（或在命令行用 --year 指定）。"))
-    else:
+    row_year = None
+    if y is not None:
         m = re.fullmatch(r"\s*(\d{4})\s*年?\s*(?:度)?\s*", str(int(y) if isinstance(y, float) and y.is_integer() else y))
         if m and 1990 <= int(m.group(1)) <= 2100:
-            p.year = int(m.group(1))
-        else:
+            row_year = int(m.group(1))
+        elif year is None:
             errs.append(sheet.error(row, "year", f"「{y}」不是年份（应写成 2024）。"))
+    if year is not None:
+        p.year = int(year)
+    elif row_year is not None:
+        p.year = row_year
+    elif y is None:
+        errs.append(sheet.error(row, "year", "不能为空（或在命令行用 --year 指定）。"))
     unit = sheet.text(values, "money_unit", row, errs) or "元"
     if unit not in MONEY_UNITS:
         errs.append(sheet.error(row, "money_unit", f"应为 元 或 万元，而不是「{unit}」。"))
@@ -483,6 +502,9 @@ def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_prof
         p.category = sheet.text(values, "category", row, errs)
         p.start = _date(sheet, values, "start", row, errs)
         p.end = _date(sheet, values, "end", row, errs)
+        if row_year is not None and p.year and p.year != row_year:
+            # --year moves the whole form: dates written for the register's year move with it.
+            p.start, p.end = (shift_year(d, p.year - row_year) for d in (p.start, p.end))
         p.total_goal = sheet.text(values, "total_goal", row, errs)
         p.declared = DeclaredFunds(**{name: sheet.number(values, f"declared.{name}", row, errs)
                                       for name in DeclaredFunds.__dataclass_fields__})
@@ -502,7 +524,7 @@ def _indicator_row(sheet: _Sheet, values, row, errs, project: Project, warnings:
                     level3=sheet.text(values, "level3", row, errs), target=target)
     ind.weight = sheet.number(values, "weight", row, errs)
     if not ind.target:
-        warnings.append(str(sheet.error(row, "target", "指标值为空（照样生成，请补填）", with_file=False)))
+        warnings.append(str(sheet.error(row, "target", "指标值为空（照样生成，请补填）")))
     if project.kind == SELF_EVALUATION:
         actual = sheet.notation(values, "actual", row, errs)
         if isinstance(actual, (int, float)) and not isinstance(actual, bool):
@@ -527,7 +549,7 @@ def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int]
         if issue.index is None:
             error = psheet.error(entry.row, issue.field, issue.message)
         else:
-            error = isheet.error(rows[issue.index], issue.field, issue.message, with_file=not issue.warning)
+            error = isheet.error(rows[issue.index], issue.field, issue.message)   # a warning names the register too
         if issue.warning:
             entry.warnings.append(str(error))
         else:

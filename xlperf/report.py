@@ -47,6 +47,7 @@ CHECK_NAMES = {
     "reason": "偏差原因", "departure": "人工评分", "unit": "计量单位", "declared": "与申报表一致",
     "declared_missing": "与申报表一致", "declared_funds": "与申报表一致", "missing": "空白",
     "unreadable": "无法识别", "engine": "计分规则", "decl_sum": "资金合计", "decl_dates": "计划日期",
+    "decl_year": "计划日期", "overspent": "超预算支出",
 }
 
 

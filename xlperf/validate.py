@@ -25,12 +25,15 @@ What is checked (``Finding.check`` names the check):
 * ``reason``     a missed target or a docked score without 偏差原因分析 (警告);
 * ``departure``  a human score that departs from the rule *with* a written reason (提示: legitimate);
 * ``unit``       the actual value carries a different unit from the target's;
-* ``declared`` / ``declared_missing`` / ``declared_funds``  drift from the 申报表, when given;
+* ``overspent``  全年执行数 above 全年预算数 on a funds row (警告: the score is capped, so only this shows it);
+* ``declared`` / ``declared_missing`` / ``declared_funds``  drift from the 申报表, when given (a changed
+  target is 错误: the score is measured against it);
 * ``missing`` / ``unreadable``  a figure that is blank or cannot be read, so cannot be checked;
 * ``engine``     what the engine refuses (an override without a reason, spending without a budget).
 
 A 申报表 is checked on its own terms: ``decl_sum`` (项目资金总额 = 财政资金 + 其他资金,
 年度资金申请总额 = its three parts, and not above the project's total), ``decl_dates``,
+``decl_year`` (plan dates outside the form's year, 警告),
 ``missing`` / ``unreadable`` targets, and ``weights`` when it gives 分值.
 
 The rounding of a form made elsewhere is not printed on it: :func:`infer_profile` finds
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -325,6 +329,13 @@ def _check_funds(project: Project, p, score: scoring.ProjectScore, f: list) -> N
             continue  # a blank amount on a sub-row: the forms leave those empty (seed 002)
         f.append(_finding(ERROR, project, [f"funds.{row}.executed", f"funds.{row}.budget"],
                           f"{row}：{exc.message}", _num(fl.executed), "", "engine"))
+    # Spending above the budget: the rate is capped for the score, so nothing else shows it.
+    for row, fl in project.funds.items():
+        if fl.budget is not None and fl.executed is not None and fl.budget > 0 and fl.executed > fl.budget:
+            f.append(_finding(WARNING, project, [f"funds.{row}.executed"],
+                              f"{row}的全年执行数 {_num(fl.executed)} 大于全年预算数 {_num(fl.budget)}"
+                              f"（超支 {_num(fl.executed - fl.budget)}{project.money_unit or '元'}），请核实或说明。",
+                              fl.executed, f"≤ {_num(fl.budget)}", "overspent"))
     # The sub-rows (当年财政拨款…) print their own 执行率 on most forms: same rule, no score.
     for row, fl in project.funds.items():
         if row != MAIN_ROW:
@@ -626,8 +637,11 @@ def _check_declared(project: Project, declared: Project, f: list) -> None:
         used.add(j)
         d = declared.indicators[j]
         if not _same_target(ind.target, d.target):
-            f.append(_finding(WARNING, project, [f"indicators.{i}.target"],
-                              f"指标「{ind.level3}」的年度指标值「{ind.target}」与{where}的「{d.target}」不一致。",
+            # 错误, not 警告: the score is measured against this target, so a target changed
+            # after the declaration changes the score itself (the classic audit finding).
+            f.append(_finding(ERROR, project, [f"indicators.{i}.target"],
+                              f"指标「{ind.level3}」的年度指标值「{ind.target}」与{where}的「{d.target}」不一致"
+                              f"（得分以申报的指标值为准，改动目标会改变得分）。",
                               ind.target, d.target, "declared"))
     for j, d in enumerate(declared.indicators):
         if j not in used:
@@ -687,6 +701,7 @@ def _check_declaration(project: Project, p, f: list) -> None:
         f.append(_finding(ERROR, project, ["end", "start"],
                           f"计划完成日期 {project.end} 早于计划开始日期 {project.start}。",
                           project.end, project.start, "decl_dates"))
+    _check_plan_year(project, f)
     if not project.indicators:
         f.append(_finding(WARNING, project, "name", "申报表中没有读到任何绩效指标。", "", "", "missing"))
         return
@@ -710,6 +725,26 @@ def _check_declaration(project: Project, p, f: list) -> None:
             f.append(_finding(ERROR, project, ["total_weight"],
                               f"分值合计应为 {_num(expected)}，实际为 {_num(total)}（预算执行率 {_num(funds_weight)}"
                               f" + 指标 {_num(total - funds_weight)}）。", total, expected, "weights"))
+
+
+def _date_year(text: str) -> int | None:
+    m = re.match(r"\s*(\d{4})\s*[-/.年]", text or "")
+    return int(m.group(1)) if m else None
+
+
+def _check_plan_year(project: Project, f: list) -> None:
+    """Plan dates of a year's 申报表 lie in that year. 警告, not 错误: a project that runs
+    across years may legitimately print its whole period; a date left over from last
+    year's form (the usual cause) is what this catches."""
+    if not project.year:
+        return
+    for attr, label in (("start", "计划开始日期"), ("end", "计划完成日期")):
+        when = getattr(project, attr)
+        y = _date_year(when)
+        if y is not None and y != project.year:
+            f.append(_finding(WARNING, project, attr,
+                              f"{label} {when} 不在表格年度 {project.year} 年内（是否沿用了上一年的日期？"
+                              f"跨年度项目请确认）。", when, f"{project.year} 年内的日期", "decl_year"))
 
 
 def _decl_key(p: Project) -> tuple:
