@@ -293,6 +293,20 @@ def test_html_content(sample, tmp_path):
     assert "表上未填，按总分推算" in html
 
 
+def test_html_title_says_what_the_folder_held_and_rules_read_as_one_sentence(forms, sample, tmp_path):
+    html = write_html(sample, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<title>项目支出绩效自评汇总</title>" in html                 # 自评表 only
+    assert "推断为" not in re.sub(r'title="[^"]*"', "", html)          # the inference detail: on hover only
+    rules = re.findall(r'<span class="rule" title="([^"]+)">([^<]+)</span>', html)
+    assert rules and {r[1] for r in rules} <= {"按「上海预算一体化系统（截尾）」规则核算",
+                                               "按「Excel 表格版（执行率向上舍入）」规则核算"}
+    assert all(r[0] for r in rules)
+    decl = copy.deepcopy(forms["000-01"].project)
+    both = report.render_html([copy.deepcopy(forms["001-01"].project), decl])
+    assert "<title>项目支出绩效目标申报与自评汇总</title>" in both
+    assert "<title>项目支出绩效目标申报汇总</title>" in report.render_html([decl])
+
+
 def test_html_escapes_harvested_text(forms, tmp_path):
     p = copy.deepcopy(forms["001-01"].project)
     p.name = '<script>alert("x")</script>'

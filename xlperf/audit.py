@@ -403,7 +403,7 @@ def register_cli(sub) -> None:
     p = sub.add_parser("audit", help="核对种子表：重算印出的执行率、得分、总分和评分等级",
                        description="按各表的评分规则重算种子自评表印出的执行率、资金得分、总分和评分等级，"
                                    "列出印出的错误和人工调整的指标得分。")
-    p.add_argument("seeds", nargs="?", metavar="SEEDS_YAML",
+    p.add_argument("seeds", nargs="?", metavar="转录文件",
                    help="种子表转录文件（默认 workbooks/seeds.yaml 或环境变量 XLPERF_SEEDS）")
     p.set_defaults(func=_main)
 

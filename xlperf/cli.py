@@ -12,6 +12,7 @@ import logging
 import sys
 
 from . import progress
+from .argparse_zh import Parser
 from .errors import XlperfError, os_error_text
 
 # command → (module that registers it, its one-line help), in the order `xlperf --help` lists them.
@@ -22,8 +23,8 @@ COMMANDS = {
     "recalc": ("recalc", "用评分引擎重新计分并写出检查结果（不改动填写内容）"),
     "register-template": ("register", "生成登记表模板（项目清单 + 绩效指标，含数据验证和填写说明）"),
     "templates": ("layout", "重新生成标准模板（自评表、申报表）"),
-    "harvest": ("report", "汇总文件夹中的自评表：逐项核对，写出汇总.xlsx（含图表）和网页报告"),
-    "check": ("validate", "核对自评表：执行率、得分、分值、总分、等级、偏差原因、单位、与申报表一致"),
+    "harvest": ("report", "汇总文件夹中的自评表和申报表：逐项核对，写出汇总.xlsx（含图表）和网页报告"),
+    "check": ("validate", "核对自评表和申报表：执行率、得分、分值、总分、等级、偏差原因、单位、资金合计、计划日期、与申报表一致"),
     "addin": ("addin", "Excel 加载项 xlperf.xlam：生成、安装、卸载、状态"),
     "audit": ("audit", "核对种子表：重算印出的执行率、得分、总分和评分等级"),
     "history": ("history", "多年历史：把各年度汇总的表格存入一个数据库，出趋势报告"),
@@ -47,7 +48,7 @@ def _command_in(argv: list[str]) -> str | None:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with *command*, only its module is imported and registered, otherwise
     every command is a stub carrying its help line (enough for usage and --help)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="xlperf", description="财政项目支出绩效申报表/自评表：生成、计分、检查、汇总。")
     parser.add_argument("-v", "--verbose", action="store_true", help="输出调试日志（英文）")
     sub = parser.add_subparsers(dest="command", metavar="命令")

@@ -1340,7 +1340,7 @@ def register_cli(sub) -> None:
                    help="项目数据（YAML 或 JSON）：一个项目，字段同 workbooks/seeds.yaml 中 projects 的一项"
                         "（见 workbooks/SEEDS-SCHEMA.md），另加 kind（申报表/自评表）、year，可选 money_unit（元/万元）、profile")
     p.add_argument("--seed", help="改用样例数据中的项目，如 001-01")
-    p.add_argument("--kind", choices=["申报表", "自评表"])
+    p.add_argument("--kind", choices=["申报表", "自评表"], help="表格类型（默认取项目数据中的 kind）")
     p.add_argument("-o", "--out", required=True, help="输出 .xlsx 文件")
     p.add_argument("--mode", choices=MODES, default="portable",
                    help="portable：仅用 Excel 原生函数（默认，发给他人用）；udf：调用 xlperf 加载项函数")

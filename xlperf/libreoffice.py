@@ -304,10 +304,12 @@ def render_png(paths, outdir, dpi: int = 80) -> list[Path]:
 
 
 def register_cli(sub) -> None:
-    p = sub.add_parser("render", help="用 LibreOffice 将工作簿打印为 PDF 和 PNG 图片（预览打印效果）")
-    p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, required=True, help="输出文件夹")
-    p.add_argument("--dpi", type=int, default=80)
+    p = sub.add_parser("render", help="用 LibreOffice 将工作簿打印为 PDF 和 PNG 图片（预览打印效果）",
+                       description="按工作簿自身的打印设置（纸张、页眉页脚、打印区域）用 LibreOffice 打印成 PDF，"
+                                   "再把每一页转成 PNG 图片，写入输出文件夹；不改动工作簿。")
+    p.add_argument("files", nargs="+", type=Path, metavar="工作簿", help="要预览的 .xlsx 文件（可多个）")
+    p.add_argument("--out", type=Path, required=True, metavar="文件夹", help="输出文件夹（PDF 和每页一张 PNG）")
+    p.add_argument("--dpi", type=int, default=80, help="PNG 图片的分辨率（每英寸点数，默认 80）")
 
     def run(args) -> int:
         for png in render_png(args.files, args.out, args.dpi):

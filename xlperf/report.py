@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from . import profiles as _profiles
 from . import scoring
 from .errors import XlperfError
 from .template import FILE_MODE, atomic_write
@@ -583,7 +584,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
         note = ("各单位执行率 = 该单位全年执行数合计 ÷ 全年预算数合计（均折合为元），按上海一体化系统的规则截尾取两位小数；"
                 "万元表的金额按 1 万元 = 10000 元折算。")
         ws.write_string(start + len(ur) + 2, 0, note)
-        wb.set_properties({"title": "项目支出绩效自评汇总", "comments": "由 xlperf 生成"})
+        wb.set_properties({"title": report_title(run), "comments": "由 xlperf 生成"})
     finally:
         wb.close()
         bar.close()
@@ -666,10 +667,30 @@ class _Views:
         return len(self.rows)
 
 
-def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", stats: dict | None = None,
+def report_title(run: CheckRun) -> str:
+    """The title says what the folder held: 自评表, 申报表 or both."""
+    kinds = {c.project.kind == DECLARATION for c in run.checks}
+    if kinds == {True}:
+        return "项目支出绩效目标申报汇总"
+    if kinds == {True, False}:
+        return "项目支出绩效目标申报与自评汇总"
+    return "项目支出绩效自评汇总"
+
+
+def rule_sentence(profile: str) -> str:
+    """The rounding profile as an admin reads it: 按「上海预算一体化系统（截尾）」规则核算."""
+    try:
+        return f"按「{_profiles.get(profile).short}」规则核算"
+    except XlperfError:
+        return f"按「{profile}」规则核算"
+
+
+def html_context(run: CheckRun, title: str | None = None, stats: dict | None = None,
                  base: Path | None = None, made=None) -> dict:
     """Everything the template shows; ``base``: the report's folder (paths are shown
-    relative to it); ``made``: called for each project view the template takes."""
+    relative to it); ``made``: called for each project view the template takes;
+    ``title`` defaults to :func:`report_title`."""
+    title = title or report_title(run)
     rows = project_rows(run)
     selfevals = [r for r in rows if not r.is_declaration]
     declarations = [r for r in rows if r.is_declaration]
@@ -695,6 +716,7 @@ def html_context(run: CheckRun, title: str = "项目支出绩效自评汇总", s
             "money_unit": p.money_unit, "budget": _fmt(r.budget), "executed": _fmt(r.executed),
             "rate": _fmt(r.rate), "rate_source": r.rate_source, "total": _fmt(r.total), "grade": r.grade or "—",
             "grade_source": r.grade_source, "profile": r.check.profile,
+            "rule": rule_sentence(r.check.profile),
             "profile_explanation": r.check.profile_explanation, "file": _shown_path(p.source_file, base),
             "sheet": p.source_sheet, "counts": r.counts,
             "worst": next((s for s in SEVERITIES if r.counts[s]), ""),
@@ -735,12 +757,12 @@ def _html_template():
     return env.get_template("report.html.j2")
 
 
-def render_html(run_or_harvest, title: str = "项目支出绩效自评汇总", stats: dict | None = None,
+def render_html(run_or_harvest, title: str | None = None, stats: dict | None = None,
                 base: Path | None = None) -> str:
     return _html_template().render(**html_context(_as_run(run_or_harvest), title, stats, base))
 
 
-def write_html(harvest_or_frames, path, force: bool = False, title: str = "项目支出绩效自评汇总",
+def write_html(harvest_or_frames, path, force: bool = False, title: str | None = None,
                stats: dict | None = None, progress: bool | None = None) -> Path:
     """Write the self-contained HTML report (no external reference of any kind), streamed
     to disk as the template renders (never the whole page in memory)."""
@@ -810,9 +832,7 @@ def _cmd_harvest(args) -> int:
     t1 = time.perf_counter()
     write_summary_xlsx(run, out, force=args.force)
     if html:
-        only_declarations = run.checks and all(c.project.kind == DECLARATION for c in run.checks)
-        write_html(run, html, force=args.force, stats=stats,
-                   title="项目支出绩效目标申报汇总" if only_declarations else "项目支出绩效自评汇总")
+        write_html(run, html, force=args.force, stats=stats)
     if args.csv:
         folder = Path(args.csv)
         folder.mkdir(parents=True, exist_ok=True)
@@ -835,15 +855,15 @@ def _cmd_harvest(args) -> int:
 
 
 def register_cli(sub) -> None:
-    p = sub.add_parser("harvest", help="汇总文件夹中的自评表：逐项核对，写出汇总.xlsx（含图表）和网页报告",
-                       description="读取文件夹（含子文件夹）中的全部自评表（只读、安全），逐项核对，"
-                                   "写出汇总.xlsx（项目汇总、指标明细、检查结果、图表）和可离线打开的网页报告；"
+    p = sub.add_parser("harvest", help="汇总文件夹中的自评表和申报表：逐项核对，写出汇总.xlsx（含图表）和网页报告",
+                       description="读取文件夹（含子文件夹）中的全部自评表和申报表（只读、安全），逐项核对，"
+                                   "写出汇总.xlsx（项目汇总、申报汇总、指标明细、检查结果、图表）和可离线打开的网页报告；"
                                    "发现“错误”时退出码为 1。")
-    p.add_argument("dirs", nargs="+", metavar="DIR", help="自评表所在文件夹（或文件）")
+    p.add_argument("dirs", nargs="+", metavar="文件夹", help="自评表、申报表所在文件夹（或文件）")
     p.add_argument("-o", "--output", default="汇总.xlsx", help="汇总工作簿（默认 汇总.xlsx）")
-    p.add_argument("--html", metavar="report.html", help="同时写出网页报告")
-    p.add_argument("--declarations", metavar="DIR", help="申报表所在文件夹：核对指标值是否与申报一致")
+    p.add_argument("--html", metavar="报告.html", help="同时写出网页报告（单个文件，可离线打开）")
+    p.add_argument("--declarations", metavar="申报表文件夹", help="申报表所在文件夹：核对自评表的指标值是否与申报一致")
     p.add_argument("--force", action="store_true", help="覆盖已存在的输出文件")
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="并行读取的进程数（默认按 CPU 核数）")
-    p.add_argument("--csv", metavar="DIR", help="另把读到的原始数据写成 CSV（projects/funds/indicators/problems）")
+    p.add_argument("--workers", type=int, default=None, metavar="进程数", help="并行读取的进程数（默认按 CPU 核数）")
+    p.add_argument("--csv", metavar="文件夹", help="另把读到的原始数据写成 CSV（projects/funds/indicators/problems）")
     p.set_defaults(func=_cmd_harvest)

@@ -968,11 +968,12 @@ def _cmd_check(args) -> int:
 
 
 def register_cli(sub) -> None:
-    p = sub.add_parser("check", help="核对自评表：执行率、得分、分值、总分、等级、偏差原因、单位、与申报表一致",
-                       description="重算每张自评表上的数字并列出不一致之处；发现“错误”时退出码为 1。")
-    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="自评表工作簿或其所在文件夹")
-    p.add_argument("--declarations", metavar="DIR", help="申报表所在文件夹：核对指标值是否与申报一致")
-    p.add_argument("--profile", help="指定评分规则（默认按表上数字推断）")
+    p = sub.add_parser("check", help="核对自评表和申报表：执行率、得分、分值、总分、等级、偏差原因、单位、资金合计、计划日期、与申报表一致",
+                       description="重算每张自评表上的数字、核对每张申报表的资金合计和指标值，列出不一致之处；"
+                                   "发现“错误”时退出码为 1。")
+    p.add_argument("paths", nargs="+", metavar="文件或文件夹", help="自评表、申报表工作簿或其所在文件夹")
+    p.add_argument("--declarations", metavar="申报表文件夹", help="申报表所在文件夹：核对自评表的指标值是否与申报一致")
+    p.add_argument("--profile", metavar="规则", help="指定评分规则（默认按表上数字推断）")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="并行读取的进程数")
+    p.add_argument("--workers", type=int, default=None, metavar="进程数", help="并行读取的进程数（默认按 CPU 核数）")
     p.set_defaults(func=_cmd_check)

@@ -109,7 +109,7 @@ def register_cli(subparsers) -> None:
     p.set_defaults(func=_cmd_status)
 
     p = ops.add_parser("check", help="静态检查一个加载项文件（功能区 XML、回调宏、RunPython 目标）")
-    p.add_argument("file", type=Path, help="xlperf.xlam")
+    p.add_argument("file", type=Path, help="要检查的加载项文件 xlperf.xlam")
     p.add_argument("--vba", type=Path, help="待加入的 .bas 模块所在文件夹（默认 文件旁的 xlperf-vba）")
     p.set_defaults(func=_cmd_check)
 

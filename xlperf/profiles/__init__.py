@@ -74,6 +74,7 @@ class Profile:
     weights_include_funds: bool = True
     #: tie-break when several profiles reproduce a form's figures: the most common rule first
     common: int = 9
+    short: str = ""         # a few words for a sentence shown to an admin (the label is the detail)
 
     def quantum(self, decimals: int) -> Decimal:
         return Decimal(1).scaleb(-decimals)
@@ -193,6 +194,7 @@ def load(name: str = DEFAULT_PROFILE) -> Profile:
         return Profile(
             name=str(data.get("name", Path(source).stem)),
             label=str(data.get("label", data.get("name", ""))),
+            short=str(data.get("short") or data.get("label") or data.get("name", "")),
             rate_decimals=int(funds["rate_decimals"]),
             rate_rounding=_mode(funds["rate_rounding"], "funds.rate_rounding", source),
             score_decimals=int(funds["score_decimals"]),
