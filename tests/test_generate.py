@@ -115,7 +115,7 @@ def test_sample_workbooks_show_the_printed_scores(sample_run, seeds):
         checked += 1
     assert checked == 29
     values, _ = read_named_cells(out / rows["001-02"]["文件"])
-    assert values["xp_ind_override"][5] == 9 and "未写明理由" in values["xp_ind_note"][5]
+    assert values["xp_ind_override"][5] == 9 and values["xp_ind_note"][5] in (None, "")   # no placeholder prose
 
 
 def test_names_are_safe_for_windows(sample_run):

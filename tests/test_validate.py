@@ -315,12 +315,13 @@ def test_engine_refusals_are_findings(forms):
     p.funds["其他资金"].budget, p.funds["其他资金"].executed = D("0"), D("5.00")
     f = [x for x in check_project(p) if x.check == "engine"][0]
     assert f.severity == ERROR and "其他资金" in f.message_zh
-    # An xlperf workbook's 人工调整得分 without a reason: refused by the engine.
+    # An xlperf workbook's 人工调整得分 without a reason: the engine refuses it as an override,
+    # the check reports it as what it is to the user, a human score without its 偏差原因 (警告).
     p = project(forms, "001-01")
     p.indicators[0].override = D("9.00")
     p.indicators[0].score = D("9.00")
     p.total_score = D("95.35")
-    assert ("engine", ERROR) in kinds(check_project(p))
+    assert kinds(check_project(p)) == [("reason", WARNING)]
     p.indicators[0].note = "复核后扣 1 分"
     assert kinds(check_project(p)) == [("departure", NOTE)]    # a human score with its reason: for review
 
@@ -529,6 +530,21 @@ def test_the_generators_placeholder_is_no_reason(forms):
     assert ("reason", WARNING) in kinds(check_project(p))
     ind.note = "问卷样本不足，复核后扣 1 分"
     assert ("reason", WARNING) not in kinds(check_project(p))
+
+
+def test_an_override_without_a_reason_is_a_missing_reason_not_an_engine_error(forms):
+    """What the generator now writes for a register score without reason: 人工调整得分 9,
+    偏差原因 blank. The check asks for the reason at the note cell, like a printed score."""
+    p = project(forms, "001-02")
+    ind = p.indicators[-1]
+    ind.override, ind.note = ind.score, ""
+    p.cells["indicators.5.note"] = "H18"
+    got = [(f.check, f.severity) for f in check_project(p)]
+    assert ("reason", WARNING) in got and ("engine", ERROR) not in got
+    (f,) = [f for f in check_project(p) if f.check == "reason"]
+    assert f.cell == "H18"
+    ind.override = D("11")                                # above 分值: still an error
+    assert ("score_over", ERROR) in kinds(check_project(p))
 
 
 def test_a_sub_row_rate_that_does_not_reproduce(forms):

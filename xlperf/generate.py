@@ -112,6 +112,26 @@ def _merged_width(t: CompiledTemplate, col: str, row: int) -> float:
     return t.widths.get(col, 8.43)
 
 
+#: Header fields whose text may be long (a project name of 60 characters in a 16-wide cell).
+_HEADER_TEXTS = ("xp_project_name", "xp_department", "xp_unit", "xp_nature", "xp_category")
+
+
+def _header_heights(t: CompiledTemplate, values: dict) -> dict[int, float]:
+    """Heights of the header rows from their texts: a fixed height clips a long name's first
+    and last lines in print (the text is centred vertically in a too-short row)."""
+    out: dict[int, float] = {}
+    by_row = {r.number: r for r in t.rows}
+    for name in _HEADER_TEXTS:
+        text = values.get(name)
+        if not t.has(name) or not text:
+            continue
+        row = t.names[name].row1
+        base = float((by_row[row].attrs.get("ht") if row in by_row else None) or 15)
+        lines = _lines(str(text), _merged_width(t, t.names[name].col1, row))
+        out[row] = max(out.get(row, base), _height(lines, base))
+    return out
+
+
 def _level_merges(t: CompiledTemplate, layout: Layout, indicators) -> list[str]:
     """Merge runs of equal 一级/二级 names, as on the paper form."""
     merges = []
@@ -456,6 +476,7 @@ def render(project: Project, *, mode: str = "portable", profile: str | None = No
         values, rows, dvs, heights, band_heights = _declaration(project, t)
     else:
         raise GenerateError(f"表格类型应为 申报表 或 自评表，而不是「{project.kind}」。")
+    heights = {**_header_heights(t, values), **heights}
     layout = Layout(t.band, max(1, len(project.indicators)))
     labels = {key: text.replace("{year}", str(project.year)).replace("{money_unit}", project.money_unit or "元")
               for key, text in t.label_templates.items()}

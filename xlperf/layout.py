@@ -85,7 +85,10 @@ def _page(ws, print_area: str, title_rows: str):
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.5
-    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    # LibreOffice makes the footer as tall as (bottom − footer) margins: 0.3 in from the edge
+    # with 0.8 in below the body leaves the 「第 1 页，共 N 页」 line whole (0.6/0.5 cut it in half).
+    ws.page_margins.top, ws.page_margins.header = 0.6, 0.3
+    ws.page_margins.bottom, ws.page_margins.footer = 0.8, 0.3
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     ws.protection.sheet = True
     ws.protection.formatColumns = False
@@ -122,7 +125,7 @@ def self_evaluation_workbook() -> Workbook:
     for r in (3, 4):
         ws.row_dimensions[r].height = 24
 
-    _box(ws, "A5:A9", "项目资金（{money_unit}）")
+    _box(ws, "A5:A9", "项目资金\n（{money_unit}）")
     _box(ws, "B5")
     for col, label in zip("CDEFGH", ("年初预算数", "全年预算数", "全年执行数", "分值", "执行率(%)", "得分")):
         _box(ws, f"{col}5", label)
@@ -141,7 +144,7 @@ def self_evaluation_workbook() -> Workbook:
     for r in range(5, 10):
         ws.row_dimensions[r].height = 20
 
-    _box(ws, "A10:A11", "年度总体目标")
+    _box(ws, "A10:A11", "年度总体\n目标")   # break where a reader would, not before 「标」
     _box(ws, "B10:D10", "预期目标")
     _box(ws, "E10:H10", "实际完成情况")
     _box(ws, "B11:D11", locked=False, h="left")
@@ -227,7 +230,7 @@ def declaration_workbook() -> Workbook:
     for r in (3, 4, 5):
         ws.row_dimensions[r].height = 30
 
-    _box(ws, "A6:A9", "项目资金（{money_unit}）")
+    _box(ws, "A6:A9", "项目资金\n（{money_unit}）")
     left = ("项目资金总额", "其中：财政资金", None, "其他资金")
     right = ("年度资金申请总额", "其中：当年财政拨款", "上年结转资金", "其他资金")
     for i in range(4):

@@ -76,17 +76,18 @@ def prepare(p: Project, _profiles, who: str | None = None) -> list[Issue]:
             continue
         if ind.score is None or ind.score == result.proposal:
             continue
-        note = ind.note
-        if not note.strip():
-            note = pending_reason(ind.score, result.proposal)
+        # No placeholder prose in the form (it goes to the 财政局 as printed): the reason cell
+        # stays blank, the 提醒 says so, and `check` reports the missing reason.
+        if not ind.note.strip():
             issues.append(Issue(i, "score", f"得分 {plain(ind.score)} 与规则得分 {plain(result.proposal)} 不同但未写明理由："
-                                            "已作为人工调整得分写入，并在偏差原因栏注明待补充", warning=True))
-        try:
-            assess_indicator(ind.target, ind.actual, ind.weight, prof, Override(ind.score, note))
+                                            "已作为人工调整得分写入，偏差原因栏留空待填写", warning=True))
+        try:   # the score itself (range, band) is checked as if a reason were written
+            assess_indicator(ind.target, ind.actual, ind.weight, prof,
+                             Override(ind.score, ind.note if ind.note.strip() else
+                                      pending_reason(ind.score, result.proposal)))
         except XlperfError as exc:
             issues.append(Issue(i, "score", exc.message))
             continue
-        ind.note = note
         ind.override = ind.score
     return issues
 

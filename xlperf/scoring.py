@@ -95,6 +95,10 @@ def funds_score(rate, weight=None, profile=DEFAULT_PROFILE) -> Decimal:
 _PENDING = re.compile(r"（登记表得分 [-\d.]+ 与规则得分 [-\d.]+ 不同，未写明理由，请补充。）")
 
 
+#: The engine's refusal of a human score without a reason (validate tells it from the others).
+NO_REASON = "人工调整得分必须写明理由"
+
+
 def pending_reason(score: Decimal, proposal: Decimal) -> str:
     return f"（登记表得分 {plain(score)} 与规则得分 {plain(proposal)} 不同，未写明理由，请补充。）"
 
@@ -218,7 +222,7 @@ def _with_override(result: IndicatorResult, override: Override) -> IndicatorResu
     reason = (override.reason or "").strip()
     w = result.weight
     if not reason:
-        raise ScoringError("人工调整得分必须写明理由（偏差原因分析及改进措施）。")
+        raise ScoringError(NO_REASON + "（偏差原因分析及改进措施）。")
     if score < 0 or score > w:
         raise ScoringError(f"得分 {score} 超出范围：应在 0 到分值 {w} 之间（得分不能大于分值）。")
     if result.band is not None and w > 0 and not result.band.contains(score / w):

@@ -470,9 +470,13 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
                 f.append(_finding(WARNING, project, [f"{key}.actual", f"{key}.score"],
                                   f"指标「{name}」的实际完成值为空，无法核对得分。", "", "", "missing"))
             continue
+        refused = score.errors.get(f"{key}.override")
+        # An override whose only fault is the missing reason is a human score like a printed
+        # one: reported below as a missing 偏差原因 (警告), not as an engine refusal.
+        unexplained = refused is not None and not note and refused.message.startswith(scoring.NO_REASON)
         for ekey in (f"{key}.score", f"{key}.override"):
             exc = score.errors.get(ekey)
-            if exc is not None:
+            if exc is not None and not (unexplained and ekey.endswith(".override")):
                 sev = WARNING if ekey.endswith(".score") else ERROR
                 f.append(_finding(sev, project, [f"{key}.actual", f"{key}.target", f"{key}.score"],
                                   f"指标「{name}」：{exc.message}",
@@ -491,7 +495,7 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
         w = res.weight
         human = ind.override if ind.override is not None else ind.score
         if ind.override is not None and ind.score is not None and ind.score != res.score \
-                and f"{key}.override" not in score.errors:
+                and (refused is None or unexplained):
             f.append(_finding(ERROR, project, f"{key}.score",
                               f"指标「{name}」得分 {_num(ind.score)} 与人工调整得分 {_num(ind.override)} 不一致。",
                               ind.score, res.score, "score_over"))
@@ -504,7 +508,7 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
                               f"指标「{name}」得分 {_num(human)} 超出 0 到分值 {_num(w)} 的范围（得分不能大于分值）。",
                               human, w, "score_over"))
             continue
-        if f"{key}.override" in score.errors:
+        if refused is not None and not unexplained:
             continue  # an xlperf workbook's override the engine refused: reported above
         # Otherwise an override is a human score like a printed one: a departure with a
         # reason is a 提示, without one (or with only the generator's placeholder) a 警告.
