@@ -1,18 +1,31 @@
 """Issue 13 item 8: every sample form prints whole. The whole sample year is generated from
 the register, printed to PDF by LibreOffice in one call, and read back with pdftotext:
-every registered project name appears whole, every page carries its whole footer
-「第 i 页，共 N 页」, and no prose of the generator (a placeholder reason) is printed."""
+every registered project name appears whole and inside its row (LibreOffice keeps clipped
+text in the PDF under a clip path, so the words' boxes are checked: between the year line
+above and the 主管部门 row below), every page carries its whole footer 「第 i 页，共 N 页」
+inside the page, and no prose of the generator (a placeholder reason) is printed."""
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 
 import pytest
 
+import openpyxl
+
 import needs
-from xlperf import cli, libreoffice
+from xlperf import cli, layout, libreoffice
 from xlperf.generate import MANIFEST, STATUS_NEW, read_manifest
 from xlperf.register import SAMPLE_REGISTER, read_register
+
+
+def _margins() -> tuple[float, float]:
+    ws = openpyxl.load_workbook(layout.template_path("申报表")).active
+    return ws.page_margins.bottom * 72, ws.page_margins.footer * 72
+
+
+BOTTOM, FOOTER = _margins()   # in points; the same page setup on both forms (layout._page)
 
 
 def _squeeze(text: str) -> str:
@@ -38,27 +51,58 @@ def printed(tmp_path_factory):
     texts = {}
     for (r, src), pdf in zip(sources, sorted(pdfs)):
         assert pdf.stem == src.stem
-        texts[r["项目序号"]] = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
-                                          check=True).stdout
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        boxes = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
+                               check=True).stdout
+        texts[r["项目序号"]] = (text, _pages(boxes))
     return texts
+
+
+_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
+
+
+def _pages(xhtml: str) -> list[tuple[float, list[tuple[float, float, str]]]]:
+    """Per page: its height and its words as (yMin, yMax, text), in reading order."""
+    out = []
+    for m in re.finditer(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', xhtml, re.S):
+        words = [(float(w[1]), float(w[3]), html.unescape(w[4])) for w in _WORD.findall(m.group(2))]
+        out.append((float(m.group(1)), words))
+    return out
 
 
 def test_every_registered_name_prints_whole(printed):
     reg = read_register(SAMPLE_REGISTER)
     names = {e.project.key: e.project.name for e in reg.entries}
     assert len(printed) == 69 and set(printed) <= set(names)
-    for key, text in printed.items():
+    for key, (text, pages) in printed.items():
         assert _squeeze(names[key]) in _squeeze(text), (key, names[key])
+        _, words = pages[0]
+        top = max(y1 for _, y1, w in words if "年度）" in w)             # the （2023年度） line above
+        bottom = min(y0 for y0, _, w in words if w == "主管部门")          # the next row's label
+        i = next(i for i, (_, _, w) in enumerate(words) if w == "项目名称")
+        got, seen = _squeeze(names[key]), ""
+        for y0, y1, w in words[i + 1:]:
+            if not got.startswith(seen + w):
+                continue                                                  # a label of the same row
+            seen += w
+            assert top <= y0 and y1 <= bottom, (key, w, y0, y1, top, bottom)
+            if seen == got:
+                break
+        assert seen == got, (key, seen)
 
 
 def test_every_page_has_its_whole_footer(printed):
-    for key, text in printed.items():
-        pages = [p for p in text.split("\f") if p.strip()]
+    for key, (text, pages) in printed.items():
         footers = re.findall(r"第\s*(\d+)\s*页，\s*共\s*(\d+)\s*页", text)
         assert [int(i) for i, _ in footers] == list(range(1, len(pages) + 1)), key
         assert {int(n) for _, n in footers} == {len(pages)}, key
+        # LibreOffice draws the footer in the band between the two margins and clips it there
+        # (0.6/0.5 in left 7 pt: the line was cut in half). Glyph boxes may overhang by ~0.5 pt.
+        for height, words in pages:
+            y0, y1 = max(((y0, y1) for y0, y1, w in words if w.startswith("第")), key=lambda b: b[1])  # lowest
+            assert height - BOTTOM <= y0 and y1 <= height - FOOTER + 2, (key, y0, y1, height)
 
 
 def test_no_prose_of_the_generator_is_printed(printed):
-    for key, text in printed.items():
+    for key, (text, _) in printed.items():
         assert "未写明理由" not in text and "请补充" not in text, key

@@ -161,7 +161,7 @@ def self_evaluation_workbook() -> Workbook:
     # The prototype indicator row: repeated once per indicator by the generator.
     for col in "ABC":
         _box(ws, f"{col}13", locked=False)
-    _box(ws, "D13", locked=False)
+    _box(ws, "D13", locked=False, fmt="@")   # targets are text: =100% typed stays =100%, not a formula
     _box(ws, "E13", locked=False, fmt="@")
     _box(ws, "F13", locked=False, fmt="0.00", h="right")
     _box(ws, "G13", fmt="0.00", h="right")
@@ -255,7 +255,7 @@ def declaration_workbook() -> Workbook:
     ws.row_dimensions[12].height = 24
     for col in "BCD":
         _box(ws, f"{col}13", locked=False)
-    _box(ws, "E13:F13", locked=False)
+    _box(ws, "E13:F13", locked=False, fmt="@")   # 年度指标值 is text: =100% typed stays =100%
     ws.row_dimensions[13].height = 22
 
     names = {
