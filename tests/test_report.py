@@ -529,4 +529,15 @@ def test_summary_prints_on_a4_landscape_with_headers_on_every_page(sample, tmp_p
     assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
     header = [c.value for c in ws[1]]
     assert str(ws.print_area).endswith(f"$A$1:${chr(ord('A') + header.index('提示'))}${len(sample.checks) + 1}")
-    assert wb["指标明细"].print_title_cols == "$A:$C"
+    # Every list fits the page width (issue 13 item 8: 申报汇总 and 指标明细 printed 18 and 111
+    # pages across), with the columns a reader needs; file paths stay on screen.
+    for name, last in (("申报汇总", "提示"), ("指标明细", "偏差原因分析及改进措施")):
+        ws = wb[name]
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (1, None), name
+        assert ws.page_setup.fitToHeight == 0, name
+        header = [c.value for c in ws[1]]
+        col = openpyxl.utils.get_column_letter(header.index(last) + 1)
+        assert re.search(rf"\$A\$1:\${col}\$\d+$", str(ws.print_area)), (name, ws.print_area)
+    charts = wb["图表"]
+    assert charts.sheet_properties.pageSetUpPr.fitToPage
+    assert [b.id for b in charts.row_breaks.brk] == [18]      # the second chart starts a page

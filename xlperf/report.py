@@ -485,7 +485,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
                          d.annual_carryover, d.annual_other, r.budget_yuan, len(p.indicators), len(r.findings),
                          r.counts[ERROR], r.counts[WARNING], r.counts[NOTE], p.department,
                          p.source_file, p.source_sheet])
-        table(ws, cols, recs, links=file_links(declarations, 23))
+        table(ws, cols, recs, links=file_links(declarations, 23), print_cols=22)   # to 提示: fits the page width
 
         # ---- 指标明细
         ws = wb.add_worksheet("指标明细")
@@ -511,7 +511,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
                            p.source_file, p.cells.get(f"indicators.{i}.score" if not r.is_declaration
                                                       else f"indicators.{i}.target", "")]
 
-        table(ws, cols, indicator_records(), count=n_indicators)
+        table(ws, cols, indicator_records(), count=n_indicators, print_cols=15)   # to 偏差原因: fits the width
 
         # ---- 检查结果
         ws = wb.add_worksheet("检查结果")
@@ -537,8 +537,11 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
         ws.set_row(0, 20)
         table(ws, cols, recs, print_cols=7, count=len(items), links=finding_links)
 
-        # ---- 图表 (native charts on small data tables)
+        # ---- 图表 (native charts on small data tables), each chart on its own printed page
         ws = wb.add_worksheet("图表")
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.set_footer("&C第 &P 页，共 &N 页")
         ws.set_column(0, 0, 30)
         ws.set_column(1, 3, 14)
         ws.write_string(0, 0, "评分等级", head)
@@ -580,7 +583,9 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
                 (u["rate"] or 0) <= 100 for u in ur) else None})
             chart.set_y_axis({"reverse": True, "crossing": "max"})
             chart.set_size({"width": 720, "height": max(240, 60 + 28 * len(ur))})
-            ws.insert_chart(start + 2 + len(ur) if len(ur) > 20 else 18, 5, chart)
+            second = start + 2 + len(ur) if len(ur) > 20 else 18
+            ws.insert_chart(second, 5, chart)
+            ws.set_h_pagebreaks([second])
         note = ("各单位执行率 = 该单位全年执行数合计 ÷ 全年预算数合计（均折合为元），按上海一体化系统的规则截尾取两位小数；"
                 "万元表的金额按 1 万元 = 10000 元折算。")
         ws.write_string(start + len(ur) + 2, 0, note)
