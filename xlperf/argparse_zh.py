@@ -68,7 +68,7 @@ METAVARS = {
     "out": "输出", "output": "输出", "profile": "规则", "year": "年度", "jobs": "进程数", "workers": "进程数",
     "templates": "模板文件夹", "password": "密码", "seed": "编号", "register": "登记表", "file": "文件",
     "input": "项目文件", "seeds": "转录文件", "xlstart": "文件夹", "vba": "文件夹", "saved": "文件",
-    "export": "文件夹", "dpi": "分辨率", "files": "文件",
+    "export": "文件夹", "dpi": "分辨率", "files": "文件", "db": "数据库文件", "html": "网页文件",
 }
 
 

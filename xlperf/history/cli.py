@@ -37,10 +37,10 @@ def register_cli(sub) -> None:
     a = hs.add_parser("add", help="导入一个文件夹（或 xlperf 的 汇总.xlsx 所列的文件）",
                       description="读取并核对文件夹中的表格，写入历史数据库。同一文件再次导入不会重复；"
                                   "内容有变的文件替换旧版本并记录变化；导入中断时数据库保持原样。")
-    a.add_argument("paths", nargs="+", metavar="文件夹或汇总.xlsx")
+    a.add_argument("paths", nargs="+", metavar="文件夹或汇总.xlsx", help="某一年度表格所在文件夹，或 xlperf 写出的 汇总.xlsx")
     a.add_argument("--db", default=DEFAULT_DB, help=f"历史数据库文件（默认 {DEFAULT_DB}）")
     a.add_argument("--profile", help="指定评分规则（默认按表上数字推断）")
-    a.add_argument("--workers", type=int, default=None, metavar="N", help="并行读取的进程数")
+    a.add_argument("--workers", type=int, default=None, metavar="进程数", help="并行读取的进程数")
     a.set_defaults(func=_cmd_add)
     r = hs.add_parser("report", help="写出趋势报告（网页，可选工作簿）",
                       description="从历史数据库写出可离线打开的网页报告，并可另出带图表的工作簿；"
@@ -54,7 +54,7 @@ def register_cli(sub) -> None:
     i = hs.add_parser("identity", help="读回工作簿“项目对应”表中人工指定的项目编号",
                       description="读取 xlperf history report -o 写出的工作簿中的“项目对应”工作表："
                                   "“人工指定编号”一列填写的内容决定该表格属于哪个项目（留空则按自动识别）。")
-    i.add_argument("workbook", type=Path, metavar="趋势.xlsx")
+    i.add_argument("workbook", type=Path, metavar="趋势.xlsx", help="填写过“项目对应”表的趋势工作簿")
     i.add_argument("--db", default=DEFAULT_DB, help=f"历史数据库文件（默认 {DEFAULT_DB}）")
     i.set_defaults(func=_cmd_identity)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
