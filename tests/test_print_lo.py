@@ -106,3 +106,42 @@ def test_every_page_has_its_whole_footer(printed):
 def test_no_prose_of_the_generator_is_printed(printed):
     for key, (text, _) in printed.items():
         assert "未写明理由" not in text and "请补充" not in text, key
+
+
+def test_group_labels_are_printed_again_after_a_page_break(tmp_path):
+    """A form of 36 indicators runs over several pages; each page shows the 一级指标 of its
+    first indicator row inside the page body. (A merge running over a page break is drawn
+    once, centred on the whole merge and clipped: on the next page its text sits in the top
+    margin, outside the body, where pdftotext still finds it — hence the position check.)"""
+    import copy
+
+    from xlperf import generate, seeds
+    from xlperf.model import LEVEL1
+
+    needs.require("soffice")
+    needs.require("pdftotext")
+    forms = {f.id: f for f in seeds.load()}
+    sources, groups = [], {}
+    for fid in ("001-02", "000-01"):
+        p = copy.deepcopy(forms[fid].project)
+        extra = []
+        for i in range(30):
+            ind = copy.deepcopy(p.indicators[i % len(p.indicators)])
+            ind.level3 += f"第{i}项"
+            ind.weight = ind.score = ind.override = None
+            extra.append(ind)
+        p.indicators = sorted(p.indicators + extra, key=lambda x: LEVEL1.index(x.level1))
+        groups.update({_squeeze(i.level3): i.level1 for i in p.indicators})
+        path = tmp_path / f"long-{fid}.xlsx"
+        path.write_bytes(generate.render(p))
+        sources.append(path)
+    top = openpyxl.load_workbook(layout.template_path("申报表")).active.page_margins.top * 72
+    for pdf in libreoffice.to_pdf(sources, tmp_path / "pdf", timeout=600):
+        boxes = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
+                               check=True).stdout
+        pages = _pages(boxes)
+        assert len(pages) >= 2, pdf
+        for i, (height, words) in enumerate(pages[1:], 2):
+            body = [(y0, w) for y0, y1, w in words if top <= y0 and y1 <= height - BOTTOM]
+            first = next(groups[w] for _, w in sorted(body) if w in groups)
+            assert first in {w for _, w in body}, (pdf.name, i, first)

@@ -35,6 +35,7 @@ from xml.sax.saxutils import escape, quoteattr
 from . import formulas as F
 from . import profiles as _profiles
 from .errors import XlperfError, os_error_text
+from . import layout as _layout
 from .layout import TEMPLATE_DIR, template_path
 from .model import DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, SELF_EVALUATION, Project
 from .progress import Progress, elapsed
@@ -132,16 +133,60 @@ def _header_heights(t: CompiledTemplate, values: dict) -> dict[int, float]:
     return out
 
 
-def _level_merges(t: CompiledTemplate, layout: Layout, indicators) -> list[str]:
-    """Merge runs of equal 一级/二级 names, as on the paper form."""
+#: Share of the computed page height the breaks may fill: column widths and fonts differ a
+#: little between Excel and LibreOffice, and a break placed late is overtaken by an automatic one.
+_PAGE_SAFETY = 0.95
+
+
+def _page_breaks(t: CompiledTemplate, kind: str, heights: dict, band_heights: list, n: int) -> list[int]:
+    """Rows after which a printed page ends (manual breaks), placed inside the indicator
+    table only: the page is A4 portrait fitted to the width of the printed columns, the
+    indicator header row repeated at the top of every page (layout's page setup)."""
+    from .template import col_index, col_letter
+    m = _layout.MARGINS
+    last = col_index(_layout.PRINT_COLUMNS[kind])
+    width_pt = sum((t.widths.get(col_letter(c), 8.43) * 7 + 5) * 0.75 for c in range(1, last + 1))
+    scale = min(1.0, (_layout.A4_INCHES[0] - m["left"] - m["right"]) * 72 / width_pt)
+    page = (_layout.A4_INCHES[1] - m["top"] - m["bottom"]) * 72 / scale * _PAGE_SAFETY
+    template = {r.number: float(r.attrs.get("ht") or 15) for r in t.rows}
+    title = heights.get(_layout.TITLE_ROW, template.get(_layout.TITLE_ROW, 15))
+    layout = Layout(t.band, max(1, n))
+    sizes = []                                   # (output row, height) in print order
+    for r in sorted(template):
+        if r == t.band:
+            sizes += [(t.band + k, band_heights[k] if k < len(band_heights) else template[r]) for k in range(n)]
+        else:
+            sizes.append((layout.row(r), heights.get(r, template[r])))
+    breaks, used = [], 0.0
+    for row, h in sizes:
+        if used + h > page and t.band < row <= layout.last_band_row:
+            breaks.append(row - 1)
+            used = title
+        used += h
+    return breaks
+
+
+def _repeat_labels(rows: list[dict], band: int, breaks: list[int], indicators) -> None:
+    """The 一级/二级指标 of the first indicator on a new page, printed again there."""
+    for b in breaks:
+        k = b + 1 - band
+        if 0 < k < len(rows):
+            rows[k]["xp_ind_level1"] = indicators[k].level1
+            rows[k]["xp_ind_level2"] = indicators[k].level2
+
+
+def _level_merges(t: CompiledTemplate, layout: Layout, indicators, breaks: list[int] = ()) -> list[str]:
+    """Merge runs of equal 一级/二级 names, as on the paper form; a run stops at a page break
+    (its label is printed again on the next page)."""
     merges = []
+    starts = {b + 1 - layout.band for b in breaks}
     for name, key in (("xp_ind_level1", lambda i: (i.level1,)), ("xp_ind_level2", lambda i: (i.level1, i.level2))):
         if not t.has(name):
             continue
         col = t.names[name].col1
         start = 0
         for k in range(1, len(indicators) + 1):
-            if k == len(indicators) or key(indicators[k]) != key(indicators[start]):
+            if k == len(indicators) or key(indicators[k]) != key(indicators[start]) or k in starts:
                 if k - start > 1:
                     merges.append(f"{col}{layout.band + start}:{col}{layout.band + k - 1}")
                 start = k
@@ -477,13 +522,15 @@ def render(project: Project, *, mode: str = "portable", profile: str | None = No
     else:
         raise GenerateError(f"表格类型应为 申报表 或 自评表，而不是「{project.kind}」。")
     heights = {**_header_heights(t, values), **heights}
+    breaks = _page_breaks(t, project.kind, heights, band_heights, len(project.indicators))
+    _repeat_labels(rows, t.band, breaks, project.indicators)
     layout = Layout(t.band, max(1, len(project.indicators)))
     labels = {key: text.replace("{year}", str(project.year)).replace("{money_unit}", project.money_unit or "元")
               for key, text in t.label_templates.items()}
     sheet = t.render_sheet(values, rows, labels=labels, heights=heights, band_heights=band_heights,
                            validations=_validations(dvs),
-                           extra_merges=_level_merges(t, layout, project.indicators),
-                           protection_password=password)
+                           extra_merges=_level_merges(t, layout, project.indicators, breaks),
+                           protection_password=password, row_breaks=breaks)
     workbook = t.render_workbook_xml(len(project.indicators), full_calc_on_load=(mode == "portable"))
     buf = io.BytesIO()
     t.write(buf, sheet, workbook, level)

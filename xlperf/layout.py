@@ -75,6 +75,14 @@ def _absolute(ref: str) -> str:
     return ":".join(out)
 
 
+#: Page setup of both forms (inches), read by the generator to place page breaks.
+MARGINS = {"left": 0.5, "right": 0.5, "top": 0.6, "header": 0.3, "bottom": 0.8, "footer": 0.3}
+A4_INCHES = (8.27, 11.69)
+#: The last printed column of each form and its repeated title row (the indicator header).
+PRINT_COLUMNS = {"自评表": "H", "申报表": "F"}
+TITLE_ROW = 12
+
+
 def _page(ws, print_area: str, title_rows: str):
     ws.print_area = print_area
     ws.print_title_rows = title_rows
@@ -84,11 +92,10 @@ def _page(ws, print_area: str, title_rows: str):
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.5
     # LibreOffice makes the footer as tall as (bottom − footer) margins: 0.3 in from the edge
     # with 0.8 in below the body leaves the 「第 1 页，共 N 页」 line whole (0.6/0.5 cut it in half).
-    ws.page_margins.top, ws.page_margins.header = 0.6, 0.3
-    ws.page_margins.bottom, ws.page_margins.footer = 0.8, 0.3
+    for side, inches in MARGINS.items():
+        setattr(ws.page_margins, side, inches)
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     ws.protection.sheet = True
     ws.protection.formatColumns = False
@@ -203,7 +210,7 @@ def self_evaluation_workbook() -> Workbook:
     }
     for name, ref in names.items():
         _name(wb, name, s, ref)
-    _page(ws, "A1:H15", "12:12")
+    _page(ws, f"A1:{PRINT_COLUMNS['自评表']}15", f"{TITLE_ROW}:{TITLE_ROW}")
     ws.freeze_panes = None
     return wb
 
@@ -271,7 +278,7 @@ def declaration_workbook() -> Workbook:
     }
     for name, ref in names.items():
         _name(wb, name, s, ref)
-    _page(ws, "A1:F13", "12:12")
+    _page(ws, f"A1:{PRINT_COLUMNS['申报表']}13", f"{TITLE_ROW}:{TITLE_ROW}")
     return wb
 
 

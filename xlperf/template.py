@@ -337,7 +337,7 @@ class CompiledTemplate:
                      *, labels: Mapping[str, str], heights: Mapping[int, float] | None = None,
                      band_heights: Sequence[float] | None = None, validations: str = "",
                      extra_merges: Iterable[str] = (), protection_password: str | None = None,
-                     ) -> bytes:
+                     row_breaks: Sequence[int] = ()) -> bytes:
         n = max(1, len(indicators))
         layout = Layout(self.band, n)
         heights = heights or {}
@@ -362,13 +362,18 @@ class CompiledTemplate:
         last = layout.row(self.rows[-1].number) if self.rows else 1
         if self.rows and self.rows[-1].number == self.band:  # the band is the last row (申报表)
             last = layout.last_band_row
+        # Manual page breaks (after each listed row): the generator places them where it repeats
+        # the 一级/二级指标 labels, so a page never starts with a blank group cell.
+        breaks = (f'<rowBreaks count="{len(row_breaks)}" manualBreakCount="{len(row_breaks)}">' +
+                  "".join(f'<brk id="{r}" max="16383" man="1"/>' for r in row_breaks) + "</rowBreaks>"
+                  ) if row_breaks else ""
         slots = {"dimension": f'<dimension ref="A1:{self.max_col}{last}"/>', "rows": "".join(out_rows),
-                 "merges": merge_xml, "validations": str(validations),
+                 "merges": merge_xml, "validations": str(validations), "breaks": breaks,
                  "protection": _protection_xml(protection_password)}
         if self.pieces is None:
             return self.skeleton.render(
                 dimension=f"A1:{self.max_col}{last}", rows=out_rows, merges=merge_xml,
-                validations=validations,
+                validations=validations, breaks=breaks,
                 protection=_protection_xml(protection_password),
             ).encode("utf-8")
         # The skeleton's text with its slots filled: what the jinja2 skeleton renders, joined directly.
@@ -645,7 +650,8 @@ def compile_template(path: Path | str) -> CompiledTemplate:
                             sheet_part, wb_xml, skeleton, labels, widths, pieces=pieces)
 
 
-_SLOTS = {"sheetProtection": "protection", "mergeCells": "merges", "dataValidations": "validations"}
+_SLOTS = {"sheetProtection": "protection", "mergeCells": "merges", "dataValidations": "validations",
+          "rowBreaks": "breaks"}
 
 
 def _skeleton(sheet, sheet_data) -> tuple[jinja2.Template, list]:
