@@ -556,7 +556,12 @@ def test_self_evaluation_round_trip(drawn):
     # nothing else — except, once overrides are read, a 提示 on a human score that departs from the rule
     overridden = {named.ref("xp_ind_score", k) for k, ind in enumerate(filled.indicators) if ind.override is not None}
     # (the drawn funds sub-rows are independent of the total, so validate's 'subrows' may fire)
-    others = [f for f in findings if f.check not in ("missing", "subrows")]
+    # and a 警告 on every funds row the draw spent above its budget, at its 全年执行数
+    over = {named.ref("xp_funds_executed", i) for i, row in enumerate(FUNDS_ROWS)
+            if (fl := filled.funds.get(row)) is not None and fl.budget and fl.executed is not None
+            and fl.executed > fl.budget > 0}
+    assert {f.cell for f in findings if f.check == "overspent"} == over, [str(f) for f in findings]
+    others = [f for f in findings if f.check not in ("missing", "subrows", "overspent")]
     assert all(overrides_read and f.check == "departure" and str(f.severity) == "提示" and f.cell in overridden
                for f in others), [str(f) for f in others]
 
