@@ -498,8 +498,6 @@ def test_harvest_with_declarations_lists_every_project_once(year, tmp_path):
 
 # ------------------------------------------------------------------ recalc, re-runs, next year
 
-@pytest.mark.xfail(strict=True, reason="secrecalc (#13 item 2): recalc's _重算 copy and 检查结果 sheet are "
-                                       "not read as forms")
 def test_recalc_in_both_modes_leaves_no_phantom(year, tmp_path):
     folder = tmp_path / "自评"
     shutil.copytree(year["se"], folder)
