@@ -472,8 +472,6 @@ def validate_shown(d: Decimal) -> Decimal:
     return shown(d, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="excel (#13 item 5): a blank target judged 达成指标 — the workbook's "
-                                       "formulas and the engine must agree")
 def test_a_blank_target_scores_the_same_in_the_workbook_and_the_engine(year):
     path = year["se_files"]["P04"]
     wb = openpyxl.load_workbook(path, data_only=True)
