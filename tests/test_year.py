@@ -379,8 +379,6 @@ def test_dates_and_typed_targets_reach_the_declaration(year):
     assert [i.level3 for i in d.indicators][INSERT_ROW[1]] == INSERT_ROW[2][2]   # the inserted row is read
 
 
-@pytest.mark.xfail(strict=True, reason="speed (#13 item 4, register side): =100% typed as a formula and 95% as a "
-                                       "percent-formatted number are read back as the notation meant")
 def test_register_targets_typed_as_excel_stores_them(year):
     files = year["decl_files"]
     assert read_declaration(files["P01"]).indicators[2].target == "=100%"
