@@ -882,7 +882,27 @@ def build_corpus(root: Path) -> list[Case]:
     add("prefixed_ns.xlsx", raw_xlsx([("S", _prefixed(sheet_xml(grid)))]), "any", "SpreadsheetML with x: prefix")
     add("sheet_name_weird.xlsx", raw_xlsx([("'<>&\"%s😀", sheet_xml(grid))]), "harvested", "odd sheet name")
     add("absolute_paths.xlsx", _rename_parts(good), "any", "zip entries with absolute-looking names")
+
+    # -- issue 17/18 (second probe): a form must not hide itself as xlperf's own 汇总.xlsx
+    add("hiding_as_summary.xlsx", hiding_as_summary(grid), "harvested",
+        "empty 项目汇总/指标明细/检查结果 sheets next to a real form", info="汇总表")
+    add("hiding_fake_marker.xlsx", hiding_as_summary(grid, token="0" * 64), "harvested",
+        "summary sheet names plus a made-up xlperf_marker property", info="汇总表")
     return cases
+
+
+def hiding_as_summary(grid, token: str | None = None) -> bytes:
+    """A form that carries empty sheets named like xlperf's 汇总.xlsx (and optionally a made-up
+    marker property): it must be read, not skipped as our own output."""
+    extra = {}
+    if token is not None:
+        extra["docProps/custom.xml"] = (
+            '<?xml version="1.0" encoding="UTF-8"?><Properties xmlns="http://schemas.openxmlformats.org/'
+            'officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/docPropsVTypes"><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" '
+            f'name="xlperf_marker"><vt:lpwstr>{token}</vt:lpwstr></property></Properties>')
+    return raw_xlsx([("项目汇总", sheet_xml([])), ("指标明细", sheet_xml([])), ("检查结果", sheet_xml([])),
+                     ("自评表", sheet_xml(grid))], extra=extra)
 
 
 def _is_label_text(v: str) -> bool:

@@ -464,6 +464,11 @@ def test_cli_harvest_writes_both_reports(forms, tmp_path, capsys):
     assert out.exists() and html.exists()
     assert "读取文件 11 个（0 个未能读取），自评表项目 11 个（" in text and "错误 3 条，警告 2 条，提示 5 条" in text
     assert "最慢的文件：" in text and ".xlsx" in text
+    first = out.read_bytes()
+    args = parser.parse_args(argv)
+    assert args.func(args) == 1                      # its own outputs are replaced, kept as .bak
+    assert (folder / "汇总.xlsx.bak").read_bytes() == first and (tmp_path / "report.html.bak").exists()
+    html.write_text("不是 xlperf 写的", encoding="utf-8")  # a foreign file: never without --force
     with pytest.raises(OutputExists):
         args.func(parser.parse_args(argv))
     args = parser.parse_args(argv + ["--force"])

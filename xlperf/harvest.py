@@ -45,6 +45,7 @@ from typing import Callable
 from .errors import NotationError
 from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
 from .notation import clean_text, from_excel, strip_html, to_decimal
+from .marker import verify_xlsx
 from .safezip import DEFAULT_LIMITS, Container, Limits, Refused, a1, open_container, parse_ref
 
 log = logging.getLogger(__name__)
@@ -1174,8 +1175,13 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
         metas = wb.sheets_metadata
         sheet_names = [m.name for m in metas]
         if OWN_SUMMARY_SHEETS.issubset(sheet_names):
-            res.skipped = "这是 xlperf 生成的汇总表（项目汇总 / 指标明细 / 检查结果），不是自评表或申报表，未读取。"
-            return
+            # Sheet names can be copied; the mark cannot (xlperf.marker): only a summary this
+            # user's xlperf wrote at this very path, unchanged, is skipped. Otherwise read it.
+            if container.format == "xlsx" and verify_xlsx(container.parts, name):
+                res.skipped = "这是 xlperf 在此处生成的汇总表（项目汇总 / 指标明细 / 检查结果），不是自评表或申报表，未读取。"
+                return
+            probs.append(Problem(Severity.INFO, name, "", "", "工作簿有汇总表的工作表名（项目汇总 / 指标明细 / 检查结果），"
+                                 "但不是 xlperf 在此处生成的汇总表（无有效标记），已按自评表/申报表读取。"))
         grids: dict[str, tuple] = {}
         base = os.path.basename(name)
         dot = base.rfind(".")

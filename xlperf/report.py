@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from . import marker, scoring
 from . import profiles as _profiles
-from . import scoring
+from .safezip import Limits
 from .errors import XlperfError
 from .template import FILE_MODE, atomic_write
 from .progress import Progress, elapsed
@@ -54,6 +55,9 @@ CHECK_NAMES = {
 
 class OutputExists(XlperfError):
     """The output file exists and ``force`` was not given."""
+
+
+_BACKUP_LIMITS = Limits(max_file_bytes=2**31)
 
 
 # ------------------------------------------------------------------ the rows
@@ -285,20 +289,35 @@ def _check_name(f) -> str:
 
 # ------------------------------------------------------------------ atomic output
 
+def _is_own(path: Path) -> bool:
+    """Whether ``path`` is a 汇总.xlsx / report this user's xlperf wrote there, unchanged
+    since (:mod:`xlperf.marker`)."""
+    if path.suffix.lower() in (".html", ".htm"):
+        return marker.verify_html_file(path)
+    return marker.verify_xlsx_file(path)
+
+
 def _prepare(path: Path, force: bool) -> Path:
+    """Check that ``path`` may be written: absent, ``force``, or our own earlier output
+    (recognised by its mark; it is kept as ``<name>.bak`` when replaced). A foreign file
+    is never replaced without ``force``."""
     path = Path(path)
-    if path.exists() and not force:
-        raise OutputExists(f"输出文件「{path}」已存在；如要覆盖，请加 --force。")
-    if path.exists() and path.is_dir():
+    if os.path.isdir(path):
         raise XlperfError(f"输出路径「{path}」是一个文件夹。")
+    if os.path.lexists(path) and not force and not _is_own(path):
+        raise OutputExists(f"输出文件「{path}」已存在，且不是 xlperf 在此处生成的文件；如要覆盖，请加 --force。")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def _write(path: Path, force: bool, data: bytes) -> Path:
     """Write ``data`` atomically (:func:`xlperf.template.atomic_write`), never over an
-    existing file without ``force``."""
+    existing foreign file without ``force``; our own earlier output is kept as ``.bak``.
+    A link or FIFO planted at ``path`` is replaced, never followed or opened."""
     path = _prepare(path, force)
+    if not force and os.path.lexists(path):          # our own (checked above): keep a backup
+        from .safezip import read_source
+        atomic_write(path.with_name(path.name + ".bak"), read_source(path, _BACKUP_LIMITS))
     atomic_write(path, data)
     return path
 
@@ -343,13 +362,13 @@ def write_summary_xlsx(harvest_or_frames, path, force: bool = False, progress: b
     run = _as_run(harvest_or_frames)
     path = Path(path)
     _prepare(path, force)                 # refuse before the work, not after it
-    with _atomic_file(path, force) as tmp:
+    with _atomic_file(path, force, seal=lambda data: marker.seal_xlsx(data, path)) as tmp:
         _write_xlsx(run, tmp, path.parent, progress)
     return path
 
 
 @contextlib.contextmanager
-def _atomic_file(path: Path, force: bool):
+def _atomic_file(path: Path, force: bool, seal=None):
     """A temporary file beside ``path`` to write into (streamed, never held in memory),
     fsynced and renamed over ``path`` when the block ends without error (as
     :func:`xlperf.template.atomic_write`)."""
@@ -358,6 +377,14 @@ def _atomic_file(path: Path, force: bool):
     os.close(fd)
     try:
         yield tmp
+        if seal is not None:      # our mark (xlperf.marker), over the finished content
+            with open(tmp, "rb") as fh:
+                data = seal(fh.read())
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+        if not force and os.path.lexists(path):   # our own earlier output (checked): keep a backup
+            from .safezip import read_source
+            atomic_write(path.with_name(path.name + ".bak"), read_source(path, _BACKUP_LIMITS))
         if hasattr(os, "chmod"):
             os.chmod(tmp, FILE_MODE)
         with open(tmp, "rb+") as fh:
@@ -776,7 +803,7 @@ def write_html(harvest_or_frames, path, force: bool = False, title: str | None =
     run = _as_run(harvest_or_frames)
     bar = Progress(2 * len(run.checks), progress, "写出网页报告", delay=1.0)   # a table row and a section each
     context = html_context(run, title, stats, path.resolve().parent, made=bar.update)
-    with _atomic_file(path, force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+    with _atomic_file(path, force, seal=lambda data: marker.seal_html(data.decode("utf-8"), path).encode("utf-8")) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         fh.writelines(_html_template().generate(**context))
     bar.close()
     return path
@@ -805,8 +832,7 @@ def _cmd_harvest(args) -> int:
     html = Path(args.html) if args.html else None
     outputs = [out] + ([html] if html else [])
     for target in outputs:
-        if target.exists() and not args.force:
-            raise OutputExists(f"输出文件「{target}」已存在；如要覆盖，请加 --force。")
+        _prepare(target, args.force)         # refuse a foreign file before the work
     # Our own outputs are never read back as forms (they may sit in the folder harvested).
     files = [f for f in _harvest.collect_files(args.dirs) if not any(_same_file(Path(f), o) for o in outputs)]
     if not files:

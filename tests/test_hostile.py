@@ -1,0 +1,89 @@
+"""Hostile and unlucky input, second probe (issues 17 and 18): each test is one row of
+docs/security.md. The files come from tests/hostile_corpus.py."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import hostile_corpus as hc
+from xlperf import cli, harvest, marker, report
+
+GRID = None
+
+
+def grid():
+    global GRID
+    if GRID is None:
+        GRID = hc.small_form_grid()
+    return [row[:] for row in GRID]
+
+
+def form_bytes(g=None, name="自评表") -> bytes:
+    return hc.raw_xlsx([(name, hc.sheet_xml(g or grid()))])
+
+
+def run_cli(argv, capsys):
+    code = cli.main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# ------------------------------------------------------------------ own outputs (#17.3, #13.7)
+
+def test_own_mark_is_bound_to_content_and_place(tmp_path):
+    out = tmp_path / "汇总.xlsx"
+    data = marker.seal_xlsx(form_bytes(), out)
+    out.write_bytes(data)
+    assert marker.verify_xlsx_file(out)
+    copy = tmp_path / "sub" / "汇总.xlsx"                    # a copy elsewhere is not ours
+    copy.parent.mkdir()
+    shutil.copy(out, copy)
+    assert not marker.verify_xlsx_file(copy)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:              # nor is an edited one, mark kept
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(b"15", b"16")
+    assert not marker.verify_xlsx(parts, out)
+    html = marker.seal_html("<html><head><title>x</title></head><body>1</body></html>", tmp_path / "r.html")
+    assert marker.verify_html(html, tmp_path / "r.html") and not marker.verify_html(html.replace("1<", "2<"),
+                                                                                        tmp_path / "r.html")
+
+
+def test_a_form_cannot_hide_as_our_summary(tmp_path):
+    f = tmp_path / "汇总.xlsx"
+    f.write_bytes(hc.hiding_as_summary(grid()))
+    r = harvest.read_workbook(f)
+    assert r.projects and not r.skipped
+    assert any("汇总表" in q.message_zh and str(q.severity) == "提示" for q in r.problems)
+
+
+def test_a_real_summary_moved_elsewhere_is_read_not_skipped(tmp_path, capsys):
+    src = tmp_path / "收回"
+    src.mkdir()
+    (src / "a.xlsx").write_bytes(form_bytes())
+    code, *_ = run_cli(["harvest", str(src), "-o", str(src / "汇总.xlsx"), "--workers", "0"], capsys)
+    assert (src / "汇总.xlsx").exists()
+    assert harvest.read_workbook(src / "汇总.xlsx").skipped                  # in place: ours, skipped
+    other = tmp_path / "别处"
+    other.mkdir()
+    shutil.copy(src / "汇总.xlsx", other / "汇总.xlsx")
+    assert not harvest.read_workbook(other / "汇总.xlsx").skipped           # copied: read as a file
+
+
+def test_harvest_replaces_its_own_summary_with_a_backup_never_a_foreign_file(tmp_path, capsys):
+    src = tmp_path / "收回"
+    src.mkdir()
+    (src / "a.xlsx").write_bytes(form_bytes())
+    out = src / "汇总.xlsx"
+    argv = ["harvest", str(src), "-o", str(out), "--workers", "0"]
+    assert run_cli(argv, capsys)[0] in (0, 1)
+    first = out.read_bytes()
+    assert run_cli(argv, capsys)[0] in (0, 1)                 # README quick-start run twice
+    assert (src / "汇总.xlsx.bak").read_bytes() == first
+    out.write_bytes(hc.hiding_as_summary(grid()))              # a unit's file of that name
+    code, _out, err = run_cli(argv, capsys)
+    assert code == 2 and "--force" in err and out.read_bytes() == hc.hiding_as_summary(grid())

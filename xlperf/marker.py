@@ -1,0 +1,212 @@
+"""Recognising xlperf's own output files by a mark nobody else can make.
+
+A file is "ours" (a 汇总.xlsx this user's xlperf wrote, a report, a recalc sheet) only
+when it carries a token that is an HMAC, under a secret key kept in this user's xlperf
+configuration folder, of
+
+* what the file holds (every part but the one carrying the token), and
+* optionally where it was written (its resolved absolute path).
+
+So a unit cannot make a form pass for our output by naming sheets 项目汇总/指标明细/
+检查结果 or by copying the properties of a real summary (the key never leaves the admin's
+machine; a copied summary sits at another path; an edited one holds other content).
+Whatever fails the check is treated as foreign: read as a form, never overwritten
+without ``--force``. The sealing and checking functions are generic (:func:`seal`,
+:func:`verify`) with wrappers for xlsx (a custom document property) and HTML (a
+``<meta>``).
+
+The key: ``$XLPERF_CONFIG_DIR`` or the platform's user configuration folder
+(``%APPDATA%\\xlperf``, ``~/.config/xlperf``), file ``marker.key``, 32 random bytes, created
+on first use with owner-only permissions. When it cannot be stored, a key for this process
+only is used: nothing written earlier verifies, which errs on the safe side (files are read,
+not skipped; outputs are not overwritten without ``--force``).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import os
+import re
+import secrets
+import sys
+import zipfile
+from pathlib import Path
+from typing import Iterable
+
+__all__ = ["seal", "verify", "seal_xlsx", "verify_xlsx", "verify_xlsx_file", "seal_html", "verify_html",
+           "verify_html_file", "where_of", "PROPERTY"]
+
+PROPERTY = "xlperf_marker"          # custom document property (xlsx) / meta name (HTML)
+_VERSION = b"xlperf-marker-1"
+_KEY_FILE = "marker.key"
+_process_key: bytes | None = None
+
+
+def _config_dir() -> Path:
+    env = os.environ.get("XLPERF_CONFIG_DIR")
+    if env:
+        return Path(env)
+    if sys.platform.startswith("win"):
+        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "xlperf"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "xlperf"
+
+
+def _key() -> bytes:
+    global _process_key
+    path = _config_dir() / _KEY_FILE
+    try:
+        data = _read_key(path)
+        if data is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_BINARY", 0), 0o600)
+            try:
+                os.write(fd, secrets.token_bytes(32))
+            finally:
+                os.close(fd)
+            data = _read_key(path)
+        if data:
+            return data
+    except OSError:
+        pass
+    if _process_key is None:      # unusable config folder: a key that dies with the process
+        _process_key = secrets.token_bytes(32)
+    return _process_key
+
+
+def _read_key(path: Path) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        return None
+    try:
+        data = os.read(fd, 64)
+    finally:
+        os.close(fd)
+    return data if len(data) == 32 else b""
+
+
+def where_of(path) -> str:
+    """The location a mark is bound to: the resolved absolute path (links resolved, so a link
+    to a summary is the summary)."""
+    return os.path.normcase(os.path.realpath(os.path.abspath(os.fspath(path))))
+
+
+def seal(content: bytes | Iterable[bytes], where=None) -> str:
+    """The token for ``content`` (bytes, or chunks taken in order) written at ``where``
+    (a path; None binds to content only, for files that travel, e.g. recalc's sheet)."""
+    h = hmac.new(_key(), _VERSION, hashlib.sha256)
+    h.update(b"\0" + (where_of(where).encode("utf-8", "surrogateescape") if where is not None else b"*") + b"\0")
+    for chunk in ([content] if isinstance(content, (bytes, bytearray)) else content):
+        c = hashlib.sha256(chunk).digest()   # length-safe framing of each chunk
+        h.update(c)
+    return h.hexdigest()
+
+
+def verify(token: str | None, content: bytes | Iterable[bytes], where=None) -> bool:
+    return bool(token) and hmac.compare_digest(str(token), seal(content, where))
+
+
+# ------------------------------------------------------------------ xlsx
+
+_CUSTOM = "docProps/custom.xml"
+_CUSTOM_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties"
+_CUSTOM_CT = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
+_TOKEN_RE = re.compile(rb'name="' + PROPERTY.encode() + rb'"[^>]*>\s*<vt:lpwstr>([0-9a-f]{64})</vt:lpwstr>')
+
+
+def _content_chunks(parts: dict[str, bytes]) -> list[bytes]:
+    out = []
+    for name in sorted(parts):
+        if name != _CUSTOM:
+            out += [name.encode("utf-8", "surrogateescape"), parts[name]]
+    return out
+
+
+def seal_xlsx(data: bytes, where) -> bytes:
+    """Return the xlsx ``data`` with a custom property that marks it as written by xlperf at
+    ``where``. The workbook must not carry custom properties of its own."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    if _CUSTOM in parts:
+        raise ValueError("workbook already has custom properties")
+    ct = parts["[Content_Types].xml"]
+    parts["[Content_Types].xml"] = ct.replace(
+        b"</Types>", b'<Override PartName="/' + _CUSTOM.encode() + b'" ContentType="' + _CUSTOM_CT.encode()
+        + b'"/></Types>')
+    rels = parts["_rels/.rels"]
+    parts["_rels/.rels"] = rels.replace(
+        b"</Relationships>", b'<Relationship Id="rIdXlperfMarker" Type="' + _CUSTOM_REL.encode()
+        + b'" Target="' + _CUSTOM.encode() + b'"/></Relationships>')
+    token = seal(_content_chunks(parts), where)
+    parts[_CUSTOM] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" '
+        'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
+        '<property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" name="' + PROPERTY + '">'
+        f"<vt:lpwstr>{token}</vt:lpwstr></property></Properties>").encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, body in parts.items():
+            out.writestr(name, body)
+    return buf.getvalue()
+
+
+def verify_xlsx(parts: dict[str, bytes], where) -> bool:
+    """Whether the decompressed parts of an xlsx (e.g. :attr:`xlperf.safezip.Container.parts`)
+    carry a valid mark for ``where``."""
+    custom = parts.get(_CUSTOM)
+    m = _TOKEN_RE.search(custom) if custom else None
+    return bool(m) and verify(m.group(1).decode(), _content_chunks(parts), where)
+
+
+def verify_xlsx_file(path) -> bool:
+    """:func:`verify_xlsx` for a file on disk (read through the safe-zip checks; any refusal
+    or error means "not ours")."""
+    from .safezip import Refused, open_container
+    try:
+        c = open_container(path)
+    except (Refused, OSError):
+        return False
+    return c.format == "xlsx" and verify_xlsx(c.parts, path)
+
+
+# ------------------------------------------------------------------ HTML
+
+_META_RE = re.compile(r'<meta name="' + PROPERTY + r'" content="([0-9a-f]{0,64})">')
+_META_EMPTY = f'<meta name="{PROPERTY}" content="">'
+
+
+def seal_html(text: str, where) -> str:
+    """Insert (or fill) the marker ``<meta>`` in the ``<head>`` of ``text``."""
+    if _META_EMPTY not in text:
+        text = text.replace("<head>", "<head>\n" + _META_EMPTY, 1)
+    token = seal(text.encode("utf-8"), where)
+    return text.replace(_META_EMPTY, f'<meta name="{PROPERTY}" content="{token}">', 1)
+
+
+def verify_html_file(path, limit: int = 64 * 2**20) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            import stat
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.fstat(fd).st_size > limit:
+                return False
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                data = fh.read(limit + 1)
+        finally:
+            os.close(fd)
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return verify_html(text, path)
+
+
+def verify_html(text: str, where) -> bool:
+    m = _META_RE.search(text)
+    if not m:
+        return False
+    blank = text[:m.start()] + _META_EMPTY + text[m.end():]
+    return verify(m.group(1), blank.encode("utf-8"), where)
