@@ -888,7 +888,23 @@ def build_corpus(root: Path) -> list[Case]:
         "empty 项目汇总/指标明细/检查结果 sheets next to a real form", info="汇总表")
     add("hiding_fake_marker.xlsx", hiding_as_summary(grid, token="0" * 64), "harvested",
         "summary sheet names plus a made-up xlperf_marker property", info="汇总表")
+    # -- terminal injection through a project name and a file name (#17.7)
+    add("terminal_escapes.xlsx", form_with_name(grid, TERMINAL_NAME), "harvested",
+        "ANSI/OSC escapes, CR and a bidi override in the project name")
+    add("\x1b]0;标题\x07\x1b[2K\u202e名.xlsx", good, "harvested", "escapes in the file name")
     return cases
+
+
+#: A project name that would retitle the window, erase the line and repaint it (#17.7).
+TERMINAL_NAME = "\x1b]0;pwned\x07\x1b[2K\r  未发现问题。\x1b[8m隐藏\u202e反向\x9b31m"
+
+
+def form_with_name(grid, name: str) -> bytes:
+    g2 = [row[:] for row in grid]
+    g2[2][2] = "\x00NAME\x00"
+    # XML cannot hold C0 controls: OOXML writes them as _xHHHH_, as Excel does.
+    ooxml = re.sub("[\x00-\x08\x0b-\x1f]", lambda m: f"_x{ord(m.group()):04X}_", name)
+    return raw_xlsx([("自评表", sheet_xml(g2).replace("\x00NAME\x00", escape(ooxml)))])
 
 
 def hiding_as_summary(grid, token: str | None = None) -> bytes:

@@ -87,3 +87,24 @@ def test_harvest_replaces_its_own_summary_with_a_backup_never_a_foreign_file(tmp
     out.write_bytes(hc.hiding_as_summary(grid()))              # a unit's file of that name
     code, _out, err = run_cli(argv, capsys)
     assert code == 2 and "--force" in err and out.read_bytes() == hc.hiding_as_summary(grid())
+
+
+# ------------------------------------------------------------------ terminal (#17.7)
+
+UNSAFE = __import__("re").compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def test_nothing_from_a_file_drives_the_terminal(tmp_path, capsys):
+    import json
+    (tmp_path / "a.xlsx").write_bytes(hc.form_with_name(grid(), hc.TERMINAL_NAME))
+    (tmp_path / "\x1b]0;标题\x07\x1b[2K\u202e名.xlsx").write_bytes(b"\x1b[2Jnot a workbook")
+    for argv in (["check", str(tmp_path), "--workers", "0"],
+                 ["harvest", str(tmp_path), "-o", str(tmp_path / "out" / "汇总.xlsx"), "--workers", "0"]):
+        _code, out, err = run_cli(argv, capsys)
+        assert "未发现问题" in out or "汇总表" in out
+        assert not UNSAFE.search(out + err), (out + err)[:2000]
+        assert argv[0] == "harvest" or "\\u001b" in out + err
+    _code, out, _err = run_cli(["check", str(tmp_path / "a.xlsx"), "--json"], capsys)
+    assert not UNSAFE.search(out)
+    name = json.loads(out)["projects"][0]["name"]
+    assert name == hc.TERMINAL_NAME.replace("\r", "")        # JSON still exact: \\uXXXX escapes

@@ -72,6 +72,12 @@ def configure_console() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     configure_console()
+    from .terminal import guard
+    with guard():    # nothing a file holds may drive the terminal (escapes, bidi, CR)
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     progress.start()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_command_in(argv))
