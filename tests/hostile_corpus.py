@@ -892,7 +892,29 @@ def build_corpus(root: Path) -> list[Case]:
     add("terminal_escapes.xlsx", form_with_name(grid, TERMINAL_NAME), "harvested",
         "ANSI/OSC escapes, CR and a bidi override in the project name")
     add("\x1b]0;标题\x07\x1b[2K\u202e名.xlsx", good, "harvested", "escapes in the file name")
+
+    # -- extreme numbers: per-cell findings, never decimal.InvalidOperation (#17.1, #18.2)
+    for tag, (r, c, value) in EXTREME_VALUES.items():
+        g2 = [row[:] for row in grid]
+        g2[r][c] = value
+        add(f"extreme_{tag}.xlsx", raw_xlsx([("自评表", sheet_xml(g2))]), "harvested",
+            f"extreme value {value!r} at row {r + 1} col {c + 1}", warn="合理范围")
+    # -- a file name that is not UTF-8: GBK bytes, as unzip leaves Chinese Windows names (#17.1)
+    if os.name == "posix":
+        add(os.fsdecode("自评表_中文名".encode("gbk") + b".xlsx"), good, "harvested", "GBK file name",
+            info="UTF-8")
     return cases
+
+
+#: (row, col, value) on :func:`small_form_grid` — F6 全年执行数, E6 全年预算数, G7 分数,
+#: H6 执行率, G13 an indicator's 分值 — each outside any form's range (#18.2).
+EXTREME_VALUES = {
+    "executed_30_digits": (5, 5, "1" * 30), "executed_26_digits_number": (5, 5, 1.2345678901234567e25),
+    "executed_1e308": (5, 5, 1e308), "executed_minus_1e308": (5, 5, -1e308),
+    "weight_30_digits": (12, 6, "9" * 30), "funds_weight_30_digits": (5, 6, "9" * 30),
+    "budget_tiny": (5, 4, 1e-300), "budget_tiny_text": (5, 4, "0." + "0" * 40 + "1"),
+    "rate_1e300": (5, 7, 1e300), "score_5000_digits": (5, 8, "9" * 5000),
+}
 
 
 #: A project name that would retitle the window, erase the line and repaint it (#17.7).

@@ -108,3 +108,69 @@ def test_nothing_from_a_file_drives_the_terminal(tmp_path, capsys):
     assert not UNSAFE.search(out)
     name = json.loads(out)["projects"][0]["name"]
     assert name == hc.TERMINAL_NAME.replace("\r", "")        # JSON still exact: \\uXXXX escapes
+
+
+# ------------------------------------------------------------------ one bad file, extreme numbers (#17.1, #18.2)
+
+def extreme_folder(tmp_path) -> Path:
+    folder = tmp_path / "极端"
+    cases = [c for c in hc.build_corpus(tmp_path / "corpus") if c.path.name.startswith(("extreme_", "自评表_"))
+             or "UTF-8" in c.checks.get("info", "")]
+    folder.mkdir()
+    for c in cases:
+        os.replace(c.path, folder / c.path.name)
+    (folder / "good.xlsx").write_bytes(form_bytes())
+    return folder
+
+
+def test_one_bad_file_never_aborts_a_harvest(tmp_path, capsys):
+    folder = extreme_folder(tmp_path)
+    out = tmp_path / "out"
+    code, text, err = run_cli(["harvest", str(folder), "-o", str(out / "汇总.xlsx"), "--html", str(out / "r.html"),
+                               "--csv", str(out / "csv"), "--workers", "0"], capsys)
+    assert code in (0, 1) and "Traceback" not in err, err
+    assert (out / "汇总.xlsx").exists() and (out / "r.html").exists() and (out / "csv" / "problems.csv").exists()
+    assert f"读取文件 {len(list(folder.iterdir()))} 个（0 个未能读取）" in text
+    problems = (out / "csv" / "problems.csv").read_text(encoding="utf-8-sig")
+    assert "自评表_中文名.xlsx" in problems                     # the GBK name, shown decoded
+    code, text, err = run_cli(["check", str(folder), "--workers", "0"], capsys)
+    assert code in (0, 1) and "Traceback" not in err
+
+
+def test_extreme_values_are_per_cell_findings(tmp_path):
+    from xlperf import validate
+    for tag, (r, c, value) in hc.EXTREME_VALUES.items():
+        g = grid()
+        g[r][c] = value
+        f = tmp_path / f"{tag}.xlsx"
+        f.write_bytes(form_bytes(g))
+        res = harvest.read_workbook(f)
+        cell = f"{hc.col_letters(c)}{r + 1}"
+        assert any(q.cell == cell and "合理范围" in q.message_zh for q in res.problems), (tag, res.problems)
+        run = validate.check_harvest(harvest.Harvest([res]))       # never decimal.InvalidOperation
+        assert run.checks
+
+
+def test_the_engine_has_its_own_context_and_never_raises_invalid_operation():
+    import decimal
+    from xlperf import scoring
+    from xlperf.errors import XlperfError
+    D = decimal.Decimal
+    with decimal.localcontext(decimal.Context(prec=3)):        # a caller's context changes nothing
+        assert scoring.execution_rate("132.20", "131.01") == D("99.09")
+    for budget, spent in ((D("1E-40"), D("999999999999999")), ("1" * 30, "1"), (D("1E+308"), "1"),
+                          ("0." + "0" * 40 + "1", "9.53")):
+        try:
+            scoring.execution_rate(budget, spent)
+        except XlperfError:
+            pass
+    for rate, weight in ((D("1E+14"), "9" * 14), ("99.99", "9" * 30), (D("1E-300"), "10")):
+        try:
+            scoring.funds_score(rate, weight)
+        except XlperfError:
+            pass
+    for target, actual in (("≥95%", "1" + "0" * 40 + "%"), ("≥" + "9" * 40 + "件", "1件"), ("=0件", "1E+300件")):
+        try:
+            scoring.assess_indicator(target, actual, "10")
+        except XlperfError:
+            pass

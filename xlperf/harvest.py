@@ -44,8 +44,9 @@ from typing import Callable
 
 from .errors import NotationError
 from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
-from .notation import clean_text, from_excel, strip_html, to_decimal
+from .notation import clean_text, from_excel, plausible, strip_html, to_decimal
 from .marker import verify_xlsx
+from .terminal import display_name
 from .safezip import DEFAULT_LIMITS, Container, Limits, Refused, a1, open_container, parse_ref
 
 log = logging.getLogger(__name__)
@@ -421,6 +422,7 @@ _SINGLE_LINE = str.maketrans("", "", "\r\n")
 # notation.from_excel itself, cached by value: weights, scores and many amounts repeat from
 # form to form (errors, for NaN/infinity, are not cached; 0.0 and -0.0 both give Decimal 0).
 _from_float = lru_cache(maxsize=1 << 14, typed=True)(from_excel)
+_TINY = Decimal("1e-9")    # below any amount, weight or rate a form shows (with MAX_MAGNITUDE above)
 
 
 def _clean(v: str, single_line: bool) -> tuple[str, bool]:
@@ -507,18 +509,23 @@ class _Reader:
                 raise NotationError(f"{what}应为数字，而不是逻辑值 {'TRUE' if v else 'FALSE'}。")
             if isinstance(v, float):
                 d = _from_float(v)
+                if d and abs(d) < _TINY:      # 1e-300 as a 全年预算数: no form holds it
+                    raise NotationError(f"{what} {v!r} 过小，超出表格数字的合理范围，未采用，请核对。")
                 if rate and self.g.is_percent(pos):
                     d = Decimal(_plain(d * 100))
                 elif percent_hint is not None:
                     d = percent_hint(d)
-                return d
+                return plausible(d, what)
             if isinstance(v, int):
-                return Decimal(v)
+                return to_decimal(v, what)
             if isinstance(v, str):
                 if _FORMULA_RE.match(v):
                     self.warn(pos, f"{what}单元格文字像公式（可能是公式注入），未计算。", v, "数字")
                     return None
-                return to_decimal(v, what, blank=None)
+                d = to_decimal(v, what, blank=None)
+                if d and abs(d) < _TINY:
+                    raise NotationError(f"{what}「{v}」过小，超出表格数字的合理范围，未采用，请核对。")
+                return d
             raise NotationError(f"{what}应为数字，而不是{type(v).__name__}「{v}」。")
         except NotationError as exc:
             self.warn(pos, exc.message, v, "数字（如 1234.50）")
@@ -1086,13 +1093,15 @@ def read_workbook(path, limits: Limits | None = None) -> HarvestResult:
     a file that yields no project gets exactly one ``错误`` problem naming the reason."""
     limits = limits or DEFAULT_LIMITS
     t0 = time.perf_counter()
-    name = str(path)
+    # A name that is not UTF-8 (GBK bytes left by unzip) is shown decoded: no report, CSV or
+    # terminal could hold it as Python hands it over (lone surrogates).
+    name = display_name(os.fspath(path))
     res = HarvestResult(file=name)
     try:
         container = open_container(path, limits)
         res.format, res.size = container.format, len(container.data)
         res.sha256 = sha256(container.data).hexdigest()
-        _read_container(container, res, limits)
+        _read_container(container, res, limits, os.fspath(path))
     except Refused as exc:
         res.projects, res.problems = [], [Problem(Severity.ERROR, name, "", "", exc.message, exc.found, exc.expected)]
     except (KeyboardInterrupt, SystemExit):
@@ -1103,6 +1112,9 @@ def read_workbook(path, limits: Limits | None = None) -> HarvestResult:
         log.debug("read_workbook %s failed", name, exc_info=True)
         res.projects, res.problems = [], [Problem(Severity.ERROR, name, "", "", _calamine_message(exc),
                                                   f"{type(exc).__name__}: {str(exc)[:200]}")]
+    if res.projects and name != os.fspath(path):
+        res.problems.append(Problem(Severity.INFO, name, "", "", "文件名不是 UTF-8 编码（可能是解压中文 Windows 的 zip 所致），"
+                                    "已按 GBK 显示；建议改为正常的文件名。", repr(os.fsencode(path))[:200], ""))
     if res.skipped:
         res.problems = [Problem(Severity.INFO, name, "", "", res.skipped)]
     elif not res.projects:
@@ -1150,10 +1162,11 @@ def _calamine_message(exc: BaseException) -> str:
 OWN_SUMMARY_SHEETS = frozenset({"项目汇总", "指标明细", "检查结果"})
 
 
-def _read_container(container: Container, res: HarvestResult, limits: Limits) -> None:
+def _read_container(container: Container, res: HarvestResult, limits: Limits, path: str = "") -> None:
     from python_calamine import CalamineWorkbook, SheetTypeEnum
 
     name = res.file
+    path = path or name
     probs = res.problems
     if container.has_vba:
         probs.append(Problem(Severity.INFO, name, "", "", "工作簿含宏（VBA），宏未运行。", "vbaProject", ""))
@@ -1177,7 +1190,7 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits) ->
         if OWN_SUMMARY_SHEETS.issubset(sheet_names):
             # Sheet names can be copied; the mark cannot (xlperf.marker): only a summary this
             # user's xlperf wrote at this very path, unchanged, is skipped. Otherwise read it.
-            if container.format == "xlsx" and verify_xlsx(container.parts, name):
+            if container.format == "xlsx" and verify_xlsx(container.parts, path):
                 res.skipped = "这是 xlperf 在此处生成的汇总表（项目汇总 / 指标明细 / 检查结果），不是自评表或申报表，未读取。"
                 return
             probs.append(Problem(Severity.INFO, name, "", "", "工作簿有汇总表的工作表名（项目汇总 / 指标明细 / 检查结果），"

@@ -276,6 +276,23 @@ def is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and clean_text(value) in _BLANKS)
 
 
+#: No amount, score, weight or rate on a form reaches this (10^15 元 is a thousand trillion, and
+#: Excel keeps 15 significant digits): a larger value is refused where it is read, so the
+#: engine never computes with a 30-digit 执行数 or 1e308 (``decimal.InvalidOperation``).
+MAX_MAGNITUDE = Decimal("1e15")
+
+
+def plausible(d: Decimal, what: str = "数值") -> Decimal:
+    """``d`` itself, or :class:`NotationError` when it is not finite or beyond
+    :data:`MAX_MAGNITUDE` (outside what any form can hold)."""
+    if not d.is_finite():
+        raise NotationError(f"{what}应为有限数字，而不是 {d}。")
+    if abs(d) >= MAX_MAGNITUDE:
+        shown = f"{d:.6E}" if d.adjusted() > 20 else format(d, "f")
+        raise NotationError(f"{what} {shown} 超出表格数字的合理范围（绝对值应小于 10^15），未采用，请核对。")
+    return d
+
+
 def to_decimal(value, what: str = "数值", blank=_RAISE) -> Decimal:
     """Read an amount/score/weight exactly: ``"1,234.50"``, ``"1234.50元"``, ``1234``,
     ``Decimal("1234.5")`` → ``Decimal``. Floats are refused (binary rounding); blank
@@ -283,10 +300,10 @@ def to_decimal(value, what: str = "数值", blank=_RAISE) -> Decimal:
     if isinstance(value, bool):
         raise NotationError(f"{what}应为数字，而不是 {value!r}。")
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise NotationError(f"{what}应为有限数字，而不是 {value}。")
-        return value
+        return plausible(value, what)
     if isinstance(value, int):
+        if abs(value) >= 10**15:
+            raise NotationError(f"{what}（{len(str(abs(value)))} 位整数）超出表格数字的合理范围（绝对值应小于 10^15），未采用，请核对。")
         return Decimal(value)
     if isinstance(value, float):
         raise NotationError(_FLOAT_MESSAGE.format(value=value))
@@ -303,8 +320,10 @@ def to_decimal(value, what: str = "数值", blank=_RAISE) -> Decimal:
             break
     if not _PLAIN_NUMBER_RE.match(s):
         raise NotationError(f"{what}「{value}」不是有效数字（应写成 1234.50 或 1,234.50 这样的形式）。")
+    if len(s) > 60:    # a 5000-digit amount: refused before any arithmetic on it
+        raise NotationError(f"{what}（{len(s)} 个字符）超出表格数字的合理范围（绝对值应小于 10^15），未采用，请核对。")
     try:
-        return _number(s)
+        return plausible(_number(s), what)
     except InvalidOperation:  # pragma: no cover - the regex admits only valid numbers
         raise NotationError(f"{what}「{value}」不是有效数字。") from None
 
@@ -330,6 +349,8 @@ def from_excel(value) -> Decimal | None:
             raise NotationError(f"数值 {value!r} 无效。")
         if value == 0:
             return Decimal(0)  # -0.0 → 0
+        if abs(value) >= 1e15:
+            plausible(Decimal(value))
         d = Decimal(repr(value))
         if len(d.normalize().as_tuple().digits) > EXCEL_DIGITS:
             exact = Decimal(value)

@@ -22,9 +22,11 @@ Defined edge cases (see tests/test_scoring.py):
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import (ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow,
+                     localcontext)
 from typing import Iterable
 
 from . import profiles as _profiles
@@ -38,6 +40,27 @@ HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 
 
+#: The engine's arithmetic, explicit so that no caller's context changes a result and no
+#: input makes it raise ``decimal.InvalidOperation``: 50 digits hold any quotient of two
+#: amounts the readers admit (|x| < 10^15, see :func:`xlperf.notation.plausible`) to the
+#: cent; anything beyond becomes a :class:`ScoringError` naming the value.
+ENGINE = Context(prec=50, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
+                 traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+def _engine(fn):
+    """Run ``fn`` under :data:`ENGINE`; an arithmetic trap becomes a :class:`ScoringError`."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            with localcontext(ENGINE):
+                return fn(*args, **kwargs)
+        except (InvalidOperation, DivisionByZero, Overflow):
+            raise ScoringError("数值超出可计算的范围（过大、过小或位数过多），无法计分，请核对金额与分值。") from None
+    return wrapper
+
+
+@_engine
 def excel_round(value: Decimal, decimals: int, mode: str) -> Decimal:
     """Excel's ROUNDDOWN (``down``), ROUNDUP (``up``) or ROUND (``half_up``), exactly."""
     return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUNDING[mode])
@@ -52,6 +75,7 @@ def _weight(weight, what="分值") -> Decimal:
 
 # ------------------------------------------------------------------------ funds
 
+@_engine
 def execution_rate(full_year_budget, executed, profile=DEFAULT_PROFILE) -> Decimal:
     """预算执行率 in percent: 全年执行数 ÷ 全年预算数 × 100, rounded as the profile says.
 
@@ -74,6 +98,7 @@ def execution_rate(full_year_budget, executed, profile=DEFAULT_PROFILE) -> Decim
     return rate
 
 
+@_engine
 def funds_score(rate, weight=None, profile=DEFAULT_PROFILE) -> Decimal:
     """预算执行率 得分 from the (already rounded) rate: rate% × weight, rounded per profile,
     capped at the weight when the profile says so. ``weight`` defaults to the profile's."""
@@ -178,6 +203,7 @@ def _quantitative(t: Quantity, a: Quantity, w: Decimal, p: Profile) -> tuple[Dec
     return w * av / tv, False, "未达到目标值：分值 × 实际值 ÷ 目标值"
 
 
+@_engine
 def assess_indicator(target, actual, weight, profile=DEFAULT_PROFILE, override: Override | None = None,
                      ) -> IndicatorResult:
     """Score one indicator by the rules and check a human override against them.
@@ -245,6 +271,7 @@ def _unit_finding(t: Quantity, a: Quantity) -> str:
     return ""
 
 
+@_engine
 def indicator_score(target, actual, weight, profile=DEFAULT_PROFILE) -> Decimal:
     """The rule's proposed 得分 for one indicator (see :func:`assess_indicator`)."""
     return assess_indicator(target, actual, weight, profile).proposal
@@ -252,11 +279,13 @@ def indicator_score(target, actual, weight, profile=DEFAULT_PROFILE) -> Decimal:
 
 # ---------------------------------------------------------------- total, grade
 
+@_engine
 def total(scores: Iterable) -> Decimal:
     """总分: the exact sum of the scores (funds score included by the caller)."""
     return sum((to_decimal(s, "得分") for s in scores), ZERO)
 
 
+@_engine
 def grade(total_score, profile=DEFAULT_PROFILE) -> str:
     """评分等级 for a total: 优 / 良 / 中 / 差 with the profile's bands (min inclusive)."""
     p = _profiles.get(profile)
@@ -267,6 +296,7 @@ def grade(total_score, profile=DEFAULT_PROFILE) -> str:
     return p.grades[-1][1]
 
 
+@_engine
 def default_weights(level1_names: list[str], profile=DEFAULT_PROFILE) -> list[Decimal]:
     """Split each 一级指标's profile weight over its indicators: 2 decimals, the remainder
     going to the last indicator of that level, so each level sums exactly."""
@@ -302,6 +332,7 @@ class ProjectScore:
     errors: dict
 
 
+@_engine
 def score_project(project, profile=None) -> ProjectScore:
     """Score a :class:`xlperf.model.Project` (自评表) under its profile.
 
@@ -326,7 +357,11 @@ def score_project(project, profile=None) -> ProjectScore:
             errors[f"funds.{row}.rate"] = exc
     weight = project.funds_weight if project.funds_weight is not None else p.funds_weight
     main = rates.get("年度资金总额")
-    fscore = funds_score(main, weight, p) if main is not None else None
+    try:
+        fscore = funds_score(main, weight, p) if main is not None else None
+    except XlperfError as exc:
+        fscore = None
+        errors["funds.年度资金总额.score"] = exc
     results = []
     for i, ind in enumerate(project.indicators):
         if ind.actual is None or is_blank(ind.actual) or ind.weight is None:

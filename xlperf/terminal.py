@@ -22,9 +22,38 @@ _UNSAFE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u
 
 
 def clean(text) -> str:
-    """``text`` with every control, bidi and invisible formatting character shown as ``\\uXXXX``."""
+    """``text`` with every control, bidi and invisible formatting character shown as ``\\uXXXX``
+    (and a file name's undecodable bytes as in :func:`display_name`)."""
     s = str(text)
+    if _SURROGATE_RE.search(s):
+        s = display_name(s)
     return _UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", s) if _UNSAFE_RE.search(s) else s
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def display_name(path: str) -> str:
+    """A file name fit to show and to write into a report. Python hands over a name whose
+    bytes are not UTF-8 (GBK bytes, as ``unzip`` leaves names from Chinese Windows zips) with
+    lone surrogates, which no UTF-8 output can hold: its bytes are read as GB18030 when they
+    are that, else each undecodable byte is shown as ``\\xNN``."""
+    if not _SURROGATE_RE.search(path):
+        return path
+    raw = path.encode("utf-8", "surrogateescape") if _escaped_only(path) else None
+    if raw is not None:
+        for codec in ("gb18030",):
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError:
+                pass
+        return raw.decode("utf-8", "backslashreplace")
+    return _SURROGATE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", path)
+
+
+def _escaped_only(s: str) -> bool:
+    """Whether every surrogate in ``s`` is one ``surrogateescape`` made (U+DC80–U+DCFF)."""
+    return all("\udc80" <= ch <= "\udcff" for ch in _SURROGATE_RE.findall(s))
 
 
 class _Guarded:

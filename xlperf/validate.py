@@ -783,15 +783,32 @@ def check_file(projects: Sequence[Project], profile=None) -> list[ProjectCheck]:
     together, falling back to each project's own figures. Pure; what
     :func:`attach_checks` runs on each file as the harvest delivers it."""
     evaluations = [p for p in projects if p.kind == "自评表"]
-    name, why = infer_profile(evaluations) if profile is None and len(evaluations) > 1 else (None, "")
+    try:
+        name, why = infer_profile(evaluations) if profile is None and len(evaluations) > 1 else (None, "")
+    except Exception:  # noqa: BLE001 - see _unreviewable
+        name, why = None, ""
     out = []
     for p in projects:
-        if name is not None and p.kind == "自评表":
-            chk = review_project(p, None, name)
-            chk.profile_explanation = f"本文件 {len(evaluations)} 个项目合并推断：{why}"
-        else:
-            chk = review_project(p, None, profile)
+        try:
+            if name is not None and p.kind == "自评表":
+                chk = review_project(p, None, name)
+                chk.profile_explanation = f"本文件 {len(evaluations)} 个项目合并推断：{why}"
+            else:
+                chk = review_project(p, None, profile)
+        except Exception as exc:  # noqa: BLE001 - one project's odd values never stop a check run
+            chk = _unreviewable(p, profile, exc)
         out.append(chk)
+    return out
+
+
+def _unreviewable(project: Project, profile, exc: Exception) -> ProjectCheck:
+    """The check of a project whose values the checks could not handle: one 错误 that says
+    so (the rest of the run goes on; issue 17 item 1)."""
+    log.warning("%s: checks failed", project.source_file, exc_info=True)
+    name = profile if isinstance(profile, str) else getattr(profile, "name", None) or project.profile or DEFAULT_PROFILE
+    out = ProjectCheck(project, name, "无法核算。")
+    out.findings.append(_finding(ERROR, project, "name", "该项目的数字无法核算（数值超出范围或格式异常），请核对表上金额、分值和得分。",
+                                 "", "", "engine"))
     return out
 
 
