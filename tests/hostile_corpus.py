@@ -903,7 +903,16 @@ def build_corpus(root: Path) -> list[Case]:
     if os.name == "posix":
         add(os.fsdecode("自评表_中文名".encode("gbk") + b".xlsx"), good, "harvested", "GBK file name",
             info="UTF-8")
+    # -- CSV injection after normalisation (#18.7): project names a spreadsheet folds into formulas
+    for i, text in enumerate(CSV_EVIL):
+        add(f"csv_evil_{i}.xlsx", form_with_name(grid, text), "harvested", f"CSV-hostile name {text!r}")
     return cases
+
+
+#: Texts that a spreadsheet opening a CSV evaluates once it has folded full-width forms and
+#: skipped BOM / zero-width / bidi characters (#18.7).
+CSV_EVIL = ["＝HYPERLINK(\"http://192.0.2.1/\",\"点\")", "\ufeff=1+1", "\u200b+cmd|' /C calc'!A0", "﹦1+1",
+            "－2+3+cmd|' /C calc'!A0", "＠SUM(1+1)", "\u202e=1+1", "\u3000=1+1"]
 
 
 #: (row, col, value) on :func:`small_form_grid` — F6 全年执行数, E6 全年预算数, G7 分数,

@@ -174,3 +174,54 @@ def test_the_engine_has_its_own_context_and_never_raises_invalid_operation():
             scoring.assess_indicator(target, actual, "10")
         except XlperfError:
             pass
+
+
+# ------------------------------------------------------------------ CSV export (#18.7, #18.4)
+
+def _as_spreadsheet_sees(field: str) -> str:
+    import unicodedata
+    return unicodedata.normalize("NFKC", harvest._CSV_INVISIBLE.sub("", field))
+
+
+def test_csv_export_neutralises_what_a_spreadsheet_would_evaluate(tmp_path, capsys):
+    import csv
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, text in enumerate(hc.CSV_EVIL):
+        (folder / f"{i}.xlsx").write_bytes(hc.form_with_name(grid(), text))
+    out = tmp_path / "csv"
+    run_cli(["harvest", str(folder), "-o", str(tmp_path / "汇总.xlsx"), "--csv", str(out), "--workers", "0"], capsys)
+    with open(out / "projects.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    names = [r[rows[0].index("项目名称")] for r in rows[1:]]
+    assert len(names) == len(hc.CSV_EVIL)
+    for row in rows[1:]:
+        for field in row:
+            assert field.startswith("'") or _as_spreadsheet_sees(field)[:1] not in ("=", "+", "-", "@"), field
+
+
+def test_csv_targets_refuse_overwrite_and_planted_links_or_fifos(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.xlsx").write_bytes(form_bytes())
+    out = tmp_path / "csv"
+    argv = ["harvest", str(folder), "-o", str(tmp_path / "汇总.xlsx"), "--csv", str(out), "--workers", "0"]
+    assert run_cli(argv, capsys)[0] in (0, 1)
+    before = (out / "projects.csv").read_bytes()
+    code, _o, err = run_cli(argv, capsys)                       # CSVs are never replaced silently
+    assert code == 2 and "--force" in err and (out / "projects.csv").read_bytes() == before
+    secret = tmp_path / "secret.txt"
+    secret.write_text("keep", encoding="utf-8")
+    (out / "projects.csv").unlink()
+    (out / "projects.csv").symlink_to(secret)                   # a planted link is replaced, not followed
+    if hasattr(os, "mkfifo"):
+        (out / "funds.csv").unlink()
+        os.mkfifo(out / "funds.csv")                            # a FIFO does not hang the write
+    assert run_cli(argv + ["--force"], capsys)[0] in (0, 1)
+    assert secret.read_text(encoding="utf-8") == "keep" and not (out / "projects.csv").is_symlink()
+    assert (out / "funds.csv").is_file()
+    linked = tmp_path / "linked"
+    linked.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    code, _o, err = run_cli(argv[:-3] + [str(linked), "--workers", "0", "--force"], capsys)
+    assert code == 2 and "链接" in err and not list((tmp_path / "elsewhere").iterdir())

@@ -31,6 +31,7 @@ import signal
 import sys
 import threading
 import time
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -1630,8 +1631,20 @@ def to_frames(h: Harvest) -> dict:
 
 # ====================================================================== export helper
 
+#: What a spreadsheet skips or folds before it decides a CSV field is a formula: white space,
+#: BOM, zero-width and bidi characters, and full-width forms (＝, ＋, －, ＠ fold to =, +, -, @).
+_CSV_INVISIBLE = re.compile("^[\\s\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\x00-\x1f]*")
+
+
 def _csv_safe(v):
-    """Text that a spreadsheet would take for a formula gets a leading apostrophe (CSV export)."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """Text that a spreadsheet would take for a formula gets a leading apostrophe (CSV export):
+    OWASP's rule (a field starting with = + - @ TAB CR) applied to the text as a spreadsheet
+    sees it — after NFKC and without leading invisible characters (``＝1+1``, ``\\ufeff=1+1``)."""
+    if not isinstance(v, str) or not v:
+        return v
+    if v[0] in "=+-@\t\r\n":
+        return "'" + v
+    head = unicodedata.normalize("NFKC", _CSV_INVISIBLE.sub("", v[:64]))
+    if head[:1] in ("=", "+", "-", "@"):
         return "'" + v
     return v

@@ -823,6 +823,43 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+CSV_NAMES = ("projects", "funds", "indicators", "problems")
+
+
+def _csv_targets(folder, force: bool) -> list[Path]:
+    """The CSV files ``--csv`` writes, checked first: the folder must not be a link (a link
+    planted there would send the files elsewhere), and an existing CSV is replaced only with
+    ``force`` (they carry no mark of ours)."""
+    folder = Path(folder)
+    if os.path.islink(folder):
+        raise XlperfError(f"CSV 输出文件夹「{folder}」是一个链接，为安全起见未写入；请指定一个普通文件夹。")
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise XlperfError(f"CSV 输出路径「{folder}」不是文件夹。")
+    targets = [folder / f"{name}.csv" for name in CSV_NAMES]
+    existing = [t for t in targets if os.path.lexists(t)]
+    if existing and not force:
+        raise OutputExists(f"CSV 文件「{existing[0]}」已存在；如要覆盖，请加 --force。")
+    for t in targets:
+        if os.path.isdir(t):
+            raise XlperfError(f"输出路径「{t}」是一个文件夹。")
+    return targets
+
+
+def write_csvs(h, folder, force: bool = False) -> list[Path]:
+    """projects/funds/indicators/problems.csv (UTF-8 with BOM, Chinese headers), every text
+    field neutralised for spreadsheets (:func:`xlperf.harvest._csv_safe`), each written
+    atomically: a link or FIFO planted at a target is replaced, never followed or opened."""
+    from . import harvest as _harvest
+
+    targets = _csv_targets(folder, force)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    frames = _harvest.to_frames(h)
+    for target, name in zip(targets, CSV_NAMES):
+        text = frames[name].map(_harvest._csv_safe).rename(columns=_harvest.FRAME_COLUMNS_ZH).to_csv(index=False)
+        atomic_write(target, ("\ufeff" + text).encode("utf-8"))
+    return targets
+
+
 def _cmd_harvest(args) -> int:
     from . import harvest as _harvest
 
@@ -833,6 +870,8 @@ def _cmd_harvest(args) -> int:
     outputs = [out] + ([html] if html else [])
     for target in outputs:
         _prepare(target, args.force)         # refuse a foreign file before the work
+    if args.csv:
+        _csv_targets(args.csv, args.force)
     # Our own outputs are never read back as forms (they may sit in the folder harvested).
     files = [f for f in _harvest.collect_files(args.dirs) if not any(_same_file(Path(f), o) for o in outputs)]
     if not files:
@@ -865,12 +904,7 @@ def _cmd_harvest(args) -> int:
     if html:
         write_html(run, html, force=args.force, stats=stats)
     if args.csv:
-        folder = Path(args.csv)
-        folder.mkdir(parents=True, exist_ok=True)
-        safe = getattr(_harvest, "_csv_safe", lambda v: v)
-        for name, df in _harvest.to_frames(h).items():
-            df.map(safe).rename(columns=_harvest.FRAME_COLUMNS_ZH).to_csv(
-                folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+        write_csvs(h, args.csv, force=args.force)
     written_s = time.perf_counter() - t1
     c = run.counts()
     unread = len(getattr(h, "failed", []) or [])
