@@ -906,7 +906,94 @@ def build_corpus(root: Path) -> list[Case]:
     # -- CSV injection after normalisation (#18.7): project names a spreadsheet folds into formulas
     for i, text in enumerate(CSV_EVIL):
         add(f"csv_evil_{i}.xlsx", form_with_name(grid, text), "harvested", f"CSV-hostile name {text!r}")
+    # -- dense-allocation dodges: references the fast scan did not read, parts named as images (#18.3)
+    for tag, xml in dense_dodges(grid).items():
+        add(f"dense_{tag}.xlsx", xml, "refused", f"dense-allocation dodge: {tag}")
+    # -- odd values: a cached formula error, NaN and infinity read as blank must be said (#18.6)
+    err_xml = sheet_xml(grid).replace('<c r="F6" t="inlineStr"><is><t xml:space="preserve">9.53</t></is></c>',
+                                      '<c r="F6" t="e"><f>1/0</f><v>#DIV/0!</v></c>')
+    add("odd_cached_error.xlsx", raw_xlsx([("自评表", err_xml)]), "harvested", "cached #DIV/0! in 全年执行数",
+        warn="公式错误值")
+    g2 = [row[:] for row in grid]
+    g2[5][5], g2[5][4] = float("nan"), float("inf")
+    add("odd_nan_inf.xlsx", raw_xlsx([("自评表", sheet_xml(g2))]), "harvested", "NaN and inf amounts", warn="无效")
+    add("odd_nul_zero_width.xlsx", form_with(grid, {(3, 7): LOOK_ALIKE_UNITS[2], (2, 2): "项目\u200b\x00名\u202e"}),
+        "harvested", "NUL, zero-width and RTL characters in names")
+    # -- the same project three times over, and an older version of it (#17.8)
+    for name, data, _mtime in duplicate_files(grid):
+        add(name, data, "harvested", "a duplicate of one project")
     return cases
+
+
+def dense_dodges(grid) -> dict[str, bytes]:
+    """Files whose few cells span a huge rectangle, written so that a scan limited to 3-letter
+    columns, 7-digit rows or ``.xml`` part names would miss it (#18.3). Each must be refused
+    (or its sheet skipped) before any reader allocates the rectangle."""
+    def far(ref):
+        return f'<row r="{re.sub("[A-Z]", "", ref)}"><c r="{ref}"><v>1</v></c></row>'
+    out = {
+        "four_letter_column": raw_xlsx([("S", sheet_xml(grid, extra_rows=far("ZZZZ40")))]),
+        "eight_digit_row": raw_xlsx([("S", sheet_xml(grid, extra_rows=far("I99999999")))]),
+        "row_attr_only": raw_xlsx([("S", sheet_xml(grid, extra_rows='<row r="99999999"><c><v>1</v></c></row>'))]),
+    }
+    for suffix in (".png", ".bin"):
+        data = raw_xlsx([("S", sheet_xml(grid, extra_rows=far("XFD1048576")))])
+        out[f"sheet_named{suffix.replace('.', '_')}"] = _rename_part(data, "xl/worksheets/sheet1.xml",
+                                                                     "xl/worksheets/sheet1" + suffix)
+    return out
+
+
+def _rename_part(data: bytes, old: str, new: str) -> bytes:
+    """Move a part and every reference to it (workbook relationships, content types)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    parts[new] = parts.pop(old)
+    for name in list(parts):
+        if name.endswith((".rels", "[Content_Types].xml")):
+            parts[name] = parts[name].replace(old.split("/", 1)[1].encode(), new.split("/", 1)[1].encode())
+    return _zip(parts)
+
+
+#: Four spellings of two units: zero-width space, right-to-left override, NUL (#18.6).
+LOOK_ALIKE_UNITS = ["上海市保健事务中心", "上海市保健\u200b事务中心", "上海市保健事务中心\x00",
+                    "上海市保健事务中心（分部）", "\u202e上海市保健事务中心（分部）"]
+
+
+SECRET = b"SECRET-TOKEN-0123456789"
+
+
+def plant_links(root: Path) -> list[Case]:
+    """Links inside ``root`` (#18.4): to a workbook and to a secret text file outside it, to
+    /dev/zero, and one to a form inside ``root`` (read as usual). Outside links give ``link``:
+    not read, one 提示 — no summary row from outside and none of the secret's bytes."""
+    if not hasattr(os, "symlink"):
+        return []
+    outside = root.parent / f"{root.name}_outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "外部.xlsx").write_bytes(raw_xlsx([("自评表", sheet_xml(small_form_grid("外部项目")))]))
+    (outside / "secret.txt").write_bytes(SECRET)
+    cases = []
+    for name, target in (("link_outside_form.xlsx", outside / "外部.xlsx"),
+                         ("link_outside_secret.xlsx", outside / "secret.txt"),
+                         ("link_dev_zero.xlsx", Path("/dev/zero"))):
+        (root / name).symlink_to(target)
+        cases.append(Case(root / name, "link", f"symlink to {target}"))
+    (root / "link_inside.xlsx").symlink_to(root / "xls_good.xls")
+    cases.append(Case(root / "link_inside.xlsx", "harvested", "symlink to a form inside the folder"))
+    return cases
+
+
+def duplicate_files(grid) -> list[tuple[str, bytes, int]]:
+    """(name, bytes, mtime): an older version of a form (other 全年执行数, zero-width space and
+    full-width letters in its unit), two byte-identical copies of the final version, and the
+    final version itself, last modified — the one a harvest keeps (#17.8)."""
+    final = raw_xlsx([("自评表", sheet_xml(grid))])
+    old = [row[:] for row in grid]
+    old[5][5] = "9.00"
+    old[3][7] = "上海市保健\u200b事务中心"
+    older = raw_xlsx([("自评表", sheet_xml(old))])
+    return [("dup_0_旧版.xlsx", older, 1_600_000_000), ("dup_1_副本.xlsx", final, 1_600_000_100),
+            ("dup_2_副本 (2).xlsx", final, 1_600_000_100), ("dup_3_终版.xlsx", final, 1_700_000_000)]
 
 
 #: Texts that a spreadsheet opening a CSV evaluates once it has folded full-width forms and
@@ -931,11 +1018,20 @@ TERMINAL_NAME = "\x1b]0;pwned\x07\x1b[2K\r  未发现问题。\x1b[8m隐藏\u202
 
 
 def form_with_name(grid, name: str) -> bytes:
+    return form_with(grid, {(2, 2): name})
+
+
+def form_with(grid, texts: dict) -> bytes:
+    """A form with the texts at (row, col) written as Excel writes any text, C0 controls (NUL,
+    ESC…) included: as ``_xHHHH_`` (XML itself cannot hold them)."""
     g2 = [row[:] for row in grid]
-    g2[2][2] = "\x00NAME\x00"
-    # XML cannot hold C0 controls: OOXML writes them as _xHHHH_, as Excel does.
-    ooxml = re.sub("[\x00-\x08\x0b-\x1f]", lambda m: f"_x{ord(m.group()):04X}_", name)
-    return raw_xlsx([("自评表", sheet_xml(g2).replace("\x00NAME\x00", escape(ooxml)))])
+    for i, pos in enumerate(texts):
+        g2[pos[0]][pos[1]] = f"@@TEXT{i}@@"
+    xml = sheet_xml(g2)
+    for i, text in enumerate(texts.values()):
+        ooxml = re.sub("[\x00-\x08\x0b-\x1f]", lambda m: f"_x{ord(m.group()):04X}_", text)
+        xml = xml.replace(f"@@TEXT{i}@@", escape(ooxml))
+    return raw_xlsx([("自评表", xml)])
 
 
 def hiding_as_summary(grid, token: str | None = None) -> bytes:

@@ -107,7 +107,8 @@ def test_nothing_from_a_file_drives_the_terminal(tmp_path, capsys):
     _code, out, _err = run_cli(["check", str(tmp_path / "a.xlsx"), "--json"], capsys)
     assert not UNSAFE.search(out)
     name = json.loads(out)["projects"][0]["name"]
-    assert name == hc.TERMINAL_NAME.replace("\r", "")        # JSON still exact: \\uXXXX escapes
+    assert name == "]0;pwned[2K  未发现问题。[8m隐藏反向31m"      # read without its control characters
+    assert "\x1b" in str(tmp_path / "x\x1b") and not UNSAFE.search(name)
 
 
 # ------------------------------------------------------------------ one bad file, extreme numbers (#17.1, #18.2)
@@ -188,7 +189,7 @@ def test_csv_export_neutralises_what_a_spreadsheet_would_evaluate(tmp_path, caps
     folder = tmp_path / "in"
     folder.mkdir()
     for i, text in enumerate(hc.CSV_EVIL):
-        (folder / f"{i}.xlsx").write_bytes(hc.form_with_name(grid(), text))
+        (folder / f"{i}.xlsx").write_bytes(hc.form_with(grid(), {(2, 2): text, (3, 7): f"单位{i}"}))
     out = tmp_path / "csv"
     run_cli(["harvest", str(folder), "-o", str(tmp_path / "汇总.xlsx"), "--csv", str(out), "--workers", "0"], capsys)
     with open(out / "projects.csv", encoding="utf-8-sig", newline="") as fh:
@@ -225,3 +226,83 @@ def test_csv_targets_refuse_overwrite_and_planted_links_or_fifos(tmp_path, capsy
     (tmp_path / "elsewhere").mkdir()
     code, _o, err = run_cli(argv[:-3] + [str(linked), "--workers", "0", "--force"], capsys)
     assert code == 2 and "链接" in err and not list((tmp_path / "elsewhere").iterdir())
+
+
+# ------------------------------------------------------------------ duplicates (#17.8)
+
+def test_duplicate_projects_are_flagged_and_counted_once(tmp_path, capsys):
+    import csv
+    import openpyxl
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, data, mtime in hc.duplicate_files(grid()):
+        (folder / name).write_bytes(data)
+        os.utime(folder / name, (mtime, mtime))
+    out = tmp_path / "out"
+    code, text, err = run_cli(["harvest", str(folder), "-o", str(out / "汇总.xlsx"), "--csv", str(out / "csv"),
+                               "--workers", "0"], capsys)
+    assert "自评表项目 1 个" in text, text
+    with open(out / "csv" / "projects.csv", encoding="utf-8-sig", newline="") as fh:
+        assert len(list(csv.reader(fh))) == 2                    # header + one project
+    ws = openpyxl.load_workbook(out / "汇总.xlsx")["项目汇总"]
+    assert ws.max_row == 2
+    _code, text, _err = run_cli(["check", str(folder), "--workers", "0"], capsys)
+    dup = [line for line in text.splitlines() if "重复的项目" in line]
+    kept = hc.duplicate_files(grid())[-1][0]                     # the newest file is kept
+    assert len(dup) == 3 and all(f"保留「{kept}」" in line for line in dup), text
+    assert sum("内容相同" in line for line in dup) == 2            # two copies; the older version differs
+
+
+# ------------------------------------------------------------------ symlinks (#18.4)
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_links_out_of_the_folder_are_not_followed(tmp_path, capsys):
+    root = tmp_path / "收回"
+    root.mkdir()
+    (root / "xls_good.xls").write_bytes(form_bytes())       # the inside link's target
+    cases = hc.plant_links(root)
+    out = tmp_path / "out"
+    code, text, err = run_cli(["harvest", str(root), "-o", str(out / "汇总.xlsx"), "--html", str(out / "r.html"),
+                               "--csv", str(out / "csv"), "--workers", "0"], capsys)
+    assert "Traceback" not in err
+    blobs = [text, err] + [p.read_bytes().decode("utf-8", "replace") for p in (out / "csv").iterdir()]
+    blobs.append((out / "r.html").read_text(encoding="utf-8"))
+    import zipfile
+    with zipfile.ZipFile(out / "汇总.xlsx") as z:
+        blobs += [z.read(n).decode("utf-8", "replace") for n in z.namelist()]
+    everything = "\n".join(blobs)
+    assert "外部项目" not in everything and "SECRET" not in everything
+    assert hc.SECRET[:8].hex(" ") not in everything
+    assert everything.count("所选文件夹以外的链接") >= 3
+    assert [c for c in cases if c.expect == "harvested"]
+    _code, text, _err = run_cli(["check", str(root), "--workers", "0"], capsys)
+    assert "外部项目" not in text and text.count("所选文件夹以外的链接") == 3
+
+
+# ------------------------------------------------------------------ dense allocation (#18.3)
+
+def test_dense_allocation_dodges_are_bounded_before_reading(tmp_path):
+    import resource
+    for tag, data in hc.dense_dodges(grid()).items():
+        f = tmp_path / f"{tag}.xlsx"
+        f.write_bytes(data)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        r = harvest.read_workbook(f)                                # in this process, as --workers 0
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        assert not r.projects and "范围过大" in r.problems[0].message_zh, (tag, r.problems)
+        assert grown_mb < 100, (tag, grown_mb)
+
+
+# ------------------------------------------------------------------ odd values (#18.6)
+
+def test_look_alike_names_are_one_name_and_no_nul_reaches_the_html(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, unit in enumerate(hc.LOOK_ALIKE_UNITS):
+        (folder / f"{i}.xlsx").write_bytes(hc.form_with(grid(), {(3, 7): unit, (2, 2): f"项目{i}"}))
+    h = harvest.harvest(folder, workers=0)
+    assert {p.unit for p in h.projects} == {"上海市保健事务中心", "上海市保健事务中心（分部）"}
+    out = tmp_path / "r.html"
+    run_cli(["harvest", str(folder), "-o", str(tmp_path / "汇总.xlsx"), "--html", str(out), "--workers", "0"], capsys)
+    html = out.read_text(encoding="utf-8")
+    assert "\x00" not in html and "\u200b" not in html and "\u202e" not in html

@@ -430,9 +430,18 @@ def _clean(v: str, single_line: bool) -> tuple[str, bool]:
     """Cell text as read (no HTML; one line unless ``single_line`` is false) and whether it
     looks like a formula."""
     s = strip_html(v)
+    if _INVISIBLE_RE.search(s):
+        s = _INVISIBLE_RE.sub("", s)
     if single_line:
         s = s.translate(_SINGLE_LINE).strip()
     return s, _FORMULA_RE.match(s) is not None
+
+
+#: Control and format characters (NUL, escapes, zero-width, bidi overrides, BOM) are dropped
+#: from every text read: they only ever make look-alike names (「单位\u200b甲」 shown as a
+#: second 单位甲), reorder or repaint what is shown, or break the HTML (NUL).
+_INVISIBLE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f"
+                           "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
 
 
 _clean_cached = lru_cache(maxsize=1 << 13)(_clean)   # short texts repeat (indicator names, units…)
@@ -1227,6 +1236,8 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits, pa
                 continue
             res.projects.extend(projects)
             probs.extend(problems)
+            if projects:
+                _error_cells(container.error_cells(meta.name), projects, name, meta.name, probs)
     finally:
         wb.close()
 
@@ -1267,6 +1278,22 @@ def _drop_recalc_copies(results: list[HarvestResult]) -> None:
         r.skipped = (f"这是「{os.path.basename(original.file)}」的 xlperf 重算副本，原文件已读取，"
                      "副本未重复读取（核对以原文件为准）。")
         r.problems = [Problem(Severity.INFO, r.file, "", "", r.skipped)]
+
+
+def _error_cells(errors: dict, projects: list[Project], file: str, sheet: str, probs: list[Problem]) -> None:
+    """A cell the form's fields were read from that holds a formula error (cached ``#VALUE!``):
+    the reader saw it as blank, the user must hear why (issue 18 item 6)."""
+    if not errors:
+        return
+    by_ref = {a1(r, c): v for (r, c), v in errors.items()}
+    seen = set()
+    for p in projects:
+        for ref in p.cells.values():
+            if ref in by_ref and ref not in seen:
+                seen.add(ref)
+                probs.append(Problem(Severity.WARNING, file, sheet, ref,
+                                     f"单元格是公式错误值 {by_ref[ref]}，按空白处理；请修正公式或填写数值。",
+                                     by_ref[ref], "数值或文字"))
 
 
 def _sheet_rows(wb, sheet: str, res: HarvestResult, limits: Limits):
@@ -1319,25 +1346,50 @@ def _profile_for(idx, names, sheet_names, grids, wb, res, limits) -> str:
 
 # ====================================================================== many files
 
-def collect_files(paths_or_dir) -> list[str]:
+def collect_files(paths_or_dir, outside: list | None = None) -> list[str]:
     """Workbooks under the given folders (recursively, symlinked folders not followed) and the
-    given files, sorted, without Excel/LibreOffice lock files (``~$…``, ``.~lock…``)."""
+    given files, sorted, without Excel/LibreOffice lock files (``~$…``, ``.~lock…``).
+
+    A link inside a given folder that leads out of it is not followed (nothing outside the
+    folder is read — not even its first bytes): it is left out and appended to ``outside``
+    when that list is given (:func:`outside_result` says so in a 提示)."""
     if isinstance(paths_or_dir, (str, os.PathLike)):
         paths_or_dir = [paths_or_dir]
     out: list[str] = []
     for item in paths_or_dir:
         item = os.fspath(item)
         if os.path.isdir(item):
+            top = os.path.realpath(item)
             found = []
             for root, dirs, files in os.walk(item, followlinks=False):
                 dirs.sort()
                 for f in files:
                     if f.lower().endswith(EXTENSIONS) and not f.startswith(("~$", ".~lock")):
-                        found.append(os.path.join(root, f))
+                        path = os.path.join(root, f)
+                        if os.path.islink(path) and not _inside(os.path.realpath(path), top):
+                            if outside is not None:
+                                outside.append(path)
+                            continue
+                        found.append(path)
             out.extend(sorted(found))
         else:
             out.append(item)
     return out
+
+
+def _inside(path: str, top: str) -> bool:
+    try:
+        return os.path.commonpath([path, top]) == top
+    except ValueError:       # another drive
+        return False
+
+
+def outside_result(path: str) -> HarvestResult:
+    """The result for a link that leads out of the folder harvested: not read, one 提示."""
+    name = display_name(path)
+    message = "该文件是指向所选文件夹以外的链接，为安全起见未跟随、未读取；如需汇总，请把文件本身复制到文件夹中。"
+    return HarvestResult(name, problems=[Problem(Severity.INFO, name, "", "", message, "链接", "文件夹内的普通文件")],
+                         skipped=message)
 
 
 def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = None,
@@ -1356,7 +1408,8 @@ def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = No
     itself. (Run in the workers instead, the checks cost more to send back than to do.)"""
     t0 = time.perf_counter()
     limits = limits or DEFAULT_LIMITS
-    files = collect_files(paths_or_dir)
+    outside: list[str] = []
+    files = collect_files(paths_or_dir, outside)
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, (len(files) + 15) // 16))
     if workers <= 0 or not files:
@@ -1365,6 +1418,7 @@ def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = No
     else:
         results = _run_pool(files, workers, limits, after)
     _drop_recalc_copies(results)
+    results += [outside_result(p) for p in outside]
     return Harvest(results, time.perf_counter() - t0, workers)
 
 
@@ -1576,15 +1630,17 @@ FRAME_COLUMNS_ZH = {
 }
 
 
-def to_frames(h: Harvest) -> dict:
+def to_frames(h: Harvest, exclude: set | frozenset = frozenset()) -> dict:
     """Four pandas DataFrames with English column names (``FRAME_COLUMNS_ZH`` maps them to
     Chinese): ``projects`` (one row per project, 申报表 amounts as ``declared_*``),
     ``funds`` (自评表 funds rows), ``indicators`` and ``problems``. ``project_id`` joins
-    them. Amounts and scores stay ``Decimal`` (object columns) so nothing is rounded."""
+    them. Amounts and scores stay ``Decimal`` (object columns) so nothing is rounded.
+    ``exclude``: ids of projects to leave out (the duplicates :func:`xlperf.validate.duplicates`
+    drops, so a copy is not summed twice)."""
     import pandas as pd
 
     projects, funds, indicators = [], [], []
-    for pid, p in enumerate(h.projects):
+    for pid, p in enumerate(p for p in h.projects if id(p) not in exclude):
         row = {"project_id": pid, "file": p.source_file, "sheet": p.source_sheet, "kind": p.kind, "year": p.year,
                "name": p.name, "department": p.department, "unit": p.unit, "key": p.key,
                "money_unit": p.money_unit, "profile": p.profile, "nature": p.nature, "category": p.category,

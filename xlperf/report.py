@@ -845,7 +845,7 @@ def _csv_targets(folder, force: bool) -> list[Path]:
     return targets
 
 
-def write_csvs(h, folder, force: bool = False) -> list[Path]:
+def write_csvs(h, folder, force: bool = False, exclude=frozenset()) -> list[Path]:
     """projects/funds/indicators/problems.csv (UTF-8 with BOM, Chinese headers), every text
     field neutralised for spreadsheets (:func:`xlperf.harvest._csv_safe`), each written
     atomically: a link or FIFO planted at a target is replaced, never followed or opened."""
@@ -853,7 +853,7 @@ def write_csvs(h, folder, force: bool = False) -> list[Path]:
 
     targets = _csv_targets(folder, force)
     Path(folder).mkdir(parents=True, exist_ok=True)
-    frames = _harvest.to_frames(h)
+    frames = _harvest.to_frames(h, exclude)
     for target, name in zip(targets, CSV_NAMES):
         text = frames[name].map(_harvest._csv_safe).rename(columns=_harvest.FRAME_COLUMNS_ZH).to_csv(index=False)
         atomic_write(target, ("\ufeff" + text).encode("utf-8"))
@@ -873,8 +873,9 @@ def _cmd_harvest(args) -> int:
     if args.csv:
         _csv_targets(args.csv, args.force)
     # Our own outputs are never read back as forms (they may sit in the folder harvested).
-    files = [f for f in _harvest.collect_files(args.dirs) if not any(_same_file(Path(f), o) for o in outputs)]
-    if not files:
+    outside: list[str] = []
+    files = [f for f in _harvest.collect_files(args.dirs, outside) if not any(_same_file(Path(f), o) for o in outputs)]
+    if not files and not outside:
         raise XlperfError(f"在「{'、'.join(args.dirs)}」中没有找到 .xlsx / .xlsm / .xls 工作簿。")
     t0 = time.perf_counter()
     bar = Progress(len(files), None, "读取并核对", delay=1.0)
@@ -885,6 +886,7 @@ def _cmd_harvest(args) -> int:
 
     h = _harvest.harvest(files, workers=args.workers, after=after)
     bar.close()
+    h.results += [_harvest.outside_result(p) for p in outside]      # links out of the folder: not read
     read_s = time.perf_counter() - t0
     if args.declarations:
         dh = _harvest.harvest([args.declarations], workers=args.workers)
@@ -904,7 +906,7 @@ def _cmd_harvest(args) -> int:
     if html:
         write_html(run, html, force=args.force, stats=stats)
     if args.csv:
-        write_csvs(h, args.csv, force=args.force)
+        write_csvs(h, args.csv, force=args.force, exclude=run.dropped)
     written_s = time.perf_counter() - t1
     c = run.counts()
     unread = len(getattr(h, "failed", []) or [])

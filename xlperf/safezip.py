@@ -136,6 +136,24 @@ class Container:
     def _biff_percent(self) -> dict[str, frozenset[tuple[int, int]]]:
         return _biff_percent_cells(self.biff) if self.biff else {}
 
+    def error_cells(self, sheet: str) -> dict[tuple[int, int], str]:
+        """0-based (row, col) → cached error value (``#VALUE!``, ``#DIV/0!``…) of the cells of
+        ``sheet`` that hold a formula error: the reader hands them over as empty cells."""
+        part = self.sheet_parts.get(sheet) if self.format == "xlsx" else None
+        xml = self.parts.get(part) if part else None
+        if not xml or b't="e"' not in xml:
+            return {}
+        out = {}
+        for m in _ERROR_CELL_RE.finditer(xml):
+            r = _R_ATTR_RE.search(b" " + m.group(1))
+            ref = parse_ref(r.group(1)) if r else None
+            v = _V_RE.search(m.group(2) or b"")
+            if ref:
+                out[ref] = (v.group(1).decode("utf-8", "replace") if v else "#错误")[:20]
+            if len(out) >= 10_000:
+                break
+        return out
+
     def percent_cells(self, sheet: str) -> frozenset[tuple[int, int]]:
         """0-based (row, col) of the cells of ``sheet`` shown with a percent format: Excel
         stores 96.36% as 0.9636 and calamine hands over only the number."""
@@ -343,6 +361,9 @@ _R_ATTR_RE = re.compile(rb'\sr="([^"]*)"')
 _F_TAG_RE = re.compile(rb"<" + _PREFIX + rb"f[\s/>]")
 _FORMULA_CELL_RE = re.compile(rb"<" + _PREFIX + rb"c\s([^<>]*?)>\s*<" + _PREFIX + rb"f(?:\s[^<>]*?)?(?:/>|>([^<]*)</"
                               + _PREFIX + rb"f>)")
+_ERROR_CELL_RE = re.compile(rb'<(?:[A-Za-z_][\w.\-]*:)?c\s([^<>]*?\bt="e"[^<>]*?)(?:/>|>(.*?)</(?:[A-Za-z_][\w.\-]*:)?c>)',
+                            re.S)
+_V_RE = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?v>([^<]{0,40})</")
 _UNIQUE_RE = re.compile(rb"uniqueCount\s*=\s*[\"']\s*([0-9]+)")
 _SI_RE = re.compile(rb"<" + _PREFIX + rb"si[\s/>]")
 _QUOTED_RE = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
@@ -401,7 +422,10 @@ def _inspect_zip(data: bytes, limits: Limits) -> Container:
         low = name.lower()
         if low.endswith(_BINARY_SUFFIXES):
             container.has_vba |= low.endswith("vbaproject.bin")
-            continue
+            # A part's name says nothing about what a reader does with it: a worksheet renamed
+            # .png/.bin is still parsed as the sheet its relationship points at.
+            if not _looks_like_xml(part):
+                continue
         text = _as_utf8(part)
         if b"!" in text and _DTD_RE.search(text):    # one-byte test first: "!" is rare in OOXML
             raise Refused(f"文件含 XML 实体/文档类型声明（{name}），可能是实体膨胀攻击，未读取。",
@@ -415,6 +439,11 @@ def _inspect_zip(data: bytes, limits: Limits) -> Container:
         if low.endswith("sharedstrings.xml"):
             _check_shared_strings(name, text)
     return container
+
+
+def _looks_like_xml(part: bytes) -> bool:
+    head = part[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"<") or head[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(head) > 1 and head[1:2] == b"\x00")
 
 
 def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
@@ -488,8 +517,10 @@ def _col_number(letters: bytes) -> int:
 
 
 def parse_ref(ref: bytes) -> tuple[int, int] | None:
-    """0-based (row, col) of an A1 reference (``$`` allowed), or None."""
-    m = re.fullmatch(rb"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})", ref.strip())
+    """0-based (row, col) of an A1 reference (``$`` allowed), or None. References beyond
+    Excel's grid (``ZZZZ40``, ``A99999999``) are parsed as they read — a reader that accepts
+    them allocates that far — so extents computed from them are not underestimated."""
+    m = re.fullmatch(rb"\$?([A-Za-z]{1,12})\$?([0-9]{1,15})", ref.strip())
     if not m:
         return None
     return int(m.group(2)) - 1, _col_number(m.group(1)) - 1

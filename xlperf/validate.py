@@ -45,9 +45,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -855,10 +857,11 @@ class CheckRun:
     """What ``xlperf check`` found: per-project checks, the harvester's own problems
     (files it could not read…), and timing."""
     checks: list[ProjectCheck]
-    problems: list                       # findings not tied to a project (reading)
+    problems: list                       # findings not tied to a project (reading, duplicates)
     files: list[str]
     seconds: float
     harvest: object = None
+    dropped: set = field(default_factory=set)    # ids of duplicate projects left out (see duplicates)
 
     @property
     def findings(self) -> list:
@@ -900,7 +903,67 @@ def check_harvest(h, declarations: Sequence[Project] = (), profile=None) -> Chec
         add_declarations(checks, declarations)
     seen = {id(f) for c in checks for f in c.findings}
     problems = [pr for pr in problems if id(pr) not in seen]
-    return CheckRun(checks, problems, files, time.perf_counter() - t0, h)
+    dropped, notes = duplicates([c.project for c in checks])
+    if dropped:
+        checks = [c for c in checks if id(c.project) not in dropped]
+        problems.extend(notes)
+    run = CheckRun(checks, problems, files, time.perf_counter() - t0, h)
+    run.dropped = dropped
+    return run
+
+
+def identity(text) -> str:
+    """A name's identity: NFKC, no format characters (zero-width, bidi), no white space or
+    control characters, case-folded — 「单位\u200b甲」 and 「单位甲」 are one unit."""
+    s = unicodedata.normalize("NFKC", str(text or ""))
+    return "".join(ch for ch in s if unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp")
+                   and not ch.isspace()).casefold()
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except (OSError, ValueError):
+        return 0.0
+
+
+def duplicates(projects: Sequence[Project]) -> tuple[set[int], list[Finding]]:
+    """Projects that appear more than once (same kind, year, 实施单位 and 项目名称 by
+    :func:`identity`: copies, or a resubmission next to the original). One of each is kept —
+    the one in the most recently modified file (a resubmission is newer), the first listed
+    on a tie — and the others are dropped from the totals with a finding that names the file
+    kept. Returns (ids of the dropped projects, findings)."""
+    groups: dict[tuple, list[Project]] = {}
+    for p in projects:
+        if p.name:
+            groups.setdefault((p.kind, p.year, identity(p.unit), identity(p.name)), []).append(p)
+    dropped: set[int] = set()
+    notes: list[Finding] = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        times = {id(p): _mtime(p.source_file) for p in group}
+        kept = max(group, key=lambda p: (times[id(p)], -group.index(p)))
+        where = f"「{Path(kept.source_file).name}」" + (f"工作表「{kept.source_sheet}」" if kept.source_sheet else "")
+        for p in group:
+            if p is kept:
+                continue
+            dropped.add(id(p))
+            same = _content(p) == _content(kept)
+            notes.append(_finding(
+                NOTE if same else WARNING, p, "name",
+                f"重复的项目（与{where}同一实施单位、项目名称、年度{'，内容相同' if same else '，但内容不同'}）："
+                f"汇总中只计一次，保留{where}（{'最后修改的文件' if times[id(kept)] != times[id(p)] else '先列出的文件'}）"
+                + ("" if same else "；请核对哪一份是最终版本") + "。",
+                p.title, kept.source_file, "duplicate"))
+    return dropped, notes
+
+
+def _content(p: Project) -> tuple:
+    """What a project says, without where it was read from (copies compare equal)."""
+    return (p.funds_rate, p.funds_score, p.total_score, p.grade, p.funds_weight,
+            tuple((k, v.budget, v.executed) for k, v in sorted(p.funds.items())),
+            tuple((i.level3, i.target, i.actual, i.weight, i.score, i.note) for i in p.indicators))
 
 
 def check_paths(paths, declarations=None, profile=None, workers: int | None = None) -> CheckRun:
