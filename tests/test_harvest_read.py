@@ -515,7 +515,10 @@ def test_time_and_memory_are_bounded(corpus, hostile_run, capsys):
               f"{slow.seconds * 1000:.0f} ms; reader peak RSS {peak / 1024:.0f} MB (started at "
               f"{results[0].memory_kb / 1024:.0f} MB), largest growth by one file {growth / 1024:.0f} MB "
               f"({Path(culprit).name if culprit else '-'})")
-    assert slow.seconds < 10
+    # Wall-clock seconds: on a shared machine (load above the core count) a file gets only its
+    # share of a core, so the bound scales with the load measured now.
+    share = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)) if hasattr(os, "getloadavg") else 1.0
+    assert slow.seconds < 10 * share
     assert growth < 400 * 1024 and peak - results[0].memory_kb < 600 * 1024
 
 
