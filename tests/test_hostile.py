@@ -306,3 +306,36 @@ def test_look_alike_names_are_one_name_and_no_nul_reaches_the_html(tmp_path, cap
     run_cli(["harvest", str(folder), "-o", str(tmp_path / "汇总.xlsx"), "--html", str(out), "--workers", "0"], capsys)
     html = out.read_text(encoding="utf-8")
     assert "\x00" not in html and "\u200b" not in html and "\u202e" not in html
+
+
+# ------------------------------------------------------------------ output folders (#18.4)
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or not hasattr(os, "mkfifo"), reason="POSIX links and FIFOs")
+def test_planted_links_and_fifos_in_an_output_folder_never_redirect_or_hang_generate(tmp_path):
+    from xlperf.generate import JOURNAL, GenerateError, generate_all, plan
+    from xlperf.register import read_register
+    from xlperf.model import DECLARATION
+    register = Path(__file__).resolve().parents[1] / "workbooks" / "样例登记表.xlsx"
+    jobs = read_register(register, kind=DECLARATION).entries[:2]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep", encoding="utf-8")
+    out = tmp_path / "link_journal"
+    out.mkdir()
+    (out / JOURNAL).symlink_to(victim)                       # the journal is truncated on start
+    with pytest.raises(GenerateError):
+        generate_all(jobs, out, workers=1, progress=False)
+    assert victim.read_text(encoding="utf-8") == "keep"
+    out = tmp_path / "fifo_journal"
+    out.mkdir()
+    os.mkfifo(out / JOURNAL)                                  # opening it for writing would block
+    with pytest.raises(GenerateError):
+        generate_all(jobs, out, workers=1, progress=False)
+    out = tmp_path / "link_unit"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    unit = next(iter(plan(jobs))).path.split("/")[0]
+    (out / unit).symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(GenerateError, match="链接"):
+        generate_all(jobs, out, workers=1, progress=False)
+    assert list(elsewhere.iterdir()) == []

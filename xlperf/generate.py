@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -835,7 +836,7 @@ def _run_range(bounds: tuple[int, int]) -> list[Outcome]:
 def _init_worker(settings: _Settings, journal: str, parent: int) -> None:
     global _SETTINGS, _JOURNAL_FD
     _SETTINGS = settings
-    _JOURNAL_FD = os.open(journal, os.O_WRONLY | os.O_APPEND)
+    _JOURNAL_FD = os.open(journal, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     if sys.platform.startswith("linux"):
         try:  # die with the parent (kill -9 of `xlperf generate` stops every worker)
@@ -849,8 +850,17 @@ def _init_worker(settings: _Settings, journal: str, parent: int) -> None:
 
 def _lock(path: Path):
     """Open ``path`` (the journal) and lock it for this run: flock on Linux/macOS, a byte-range
-    lock (msvcrt) on Windows — either is released by the system if the process dies."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    lock (msvcrt) on Windows — either is released by the system if the process dies.
+    Never through a link or into a FIFO/device planted at the journal's name: a link would
+    truncate its target, a FIFO would block forever (issue 18 item 4)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0), 0o644)
+    except OSError as exc:
+        raise GenerateError(f"无法使用文件「{path}」（可能是链接或特殊文件，为安全起见未写入）：{exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise GenerateError(f"「{path}」不是普通文件（可能是管道或设备），为安全起见未写入；请删除它后再运行。")
     if not try_lock(fd):
         os.close(fd)
         raise GenerateError(f"另一个 xlperf generate 正在写入文件夹「{path.parent}」，请等它结束后再运行。")
@@ -1063,8 +1073,18 @@ def _folders_on_the_way(out_dir: Path, jobs):
             folder = job.path.rsplit("/", 1)[0] if "/" in job.path else ""
             if folder not in made:
                 (out_dir / folder).mkdir(parents=True, exist_ok=True)
+                _inside_output(out_dir, out_dir / folder)
                 made.add(folder)
         yield job
+
+
+def _inside_output(out_dir: Path, folder: Path) -> None:
+    """A unit folder that is a link planted in the output folder would send the forms
+    elsewhere: refuse it (issue 18 item 4)."""
+    top = os.path.realpath(out_dir)
+    real = os.path.realpath(folder)
+    if os.path.commonpath([top, real]) != top:
+        raise GenerateError(f"输出文件夹中的「{folder.relative_to(out_dir)}」是指向别处的链接，为安全起见未写入；请删除该链接后再运行。")
 
 
 def read_manifest(path) -> list[dict]:
