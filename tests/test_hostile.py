@@ -339,3 +339,36 @@ def test_planted_links_and_fifos_in_an_output_folder_never_redirect_or_hang_gene
     with pytest.raises(GenerateError, match="链接"):
         generate_all(jobs, out, workers=1, progress=False)
     assert list(elsewhere.iterdir()) == []
+
+
+# ------------------------------------------------------------------ payloads end to end (#17.9)
+
+def test_html_dde_external_link_and_formula_payloads_stay_inert_in_every_output(tmp_path, capsys):
+    import csv
+    import re
+    import zipfile
+    folder = tmp_path / "in"
+    folder.mkdir()
+    prefixes = ("formula_text_", "formula_cells_", "external_link_", "types_html", "csv_renamed", "html_renamed",
+                "macro_", "csv_evil_")
+    for c in hc.build_corpus(tmp_path / "corpus"):
+        if c.path.name.startswith(prefixes):
+            os.replace(c.path, folder / c.path.name)
+    out = tmp_path / "out"
+    code, _text, err = run_cli(["harvest", str(folder), "-o", str(out / "汇总.xlsx"), "--html", str(out / "r.html"),
+                                "--csv", str(out / "csv"), "--workers", "0"], capsys)
+    assert "Traceback" not in err
+    with zipfile.ZipFile(out / "汇总.xlsx") as z:
+        for name in z.namelist():
+            body = z.read(name).decode("utf-8", "replace")
+            formulas = re.findall(r"<f>(.*?)</f>", body)
+            assert not [f for f in formulas if re.search(r"cmd|HYPERLINK|WEBSERVICE|INDIRECT|192\.0\.2", f, re.I)]
+            if name.endswith(".rels"):
+                assert "192.0.2.1" not in body and "file:///" not in body and "http://192" not in body
+    html = (out / "r.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in html and not re.search(r"""(?:href|src)\s*=\s*["']?(?:https?:|file:|//)""", html)
+    for f in (out / "csv").iterdir():
+        with open(f, encoding="utf-8-sig", newline="") as fh:
+            for row in list(csv.reader(fh))[1:]:
+                for field in row:
+                    assert field.startswith("'") or _as_spreadsheet_sees(field)[:1] not in ("=", "+", "-", "@"), field
