@@ -349,8 +349,6 @@ def from_excel(value) -> Decimal | None:
             raise NotationError(f"数值 {value!r} 无效。")
         if value == 0:
             return Decimal(0)  # -0.0 → 0
-        if abs(value) >= 1e15:
-            plausible(Decimal(value))
         d = Decimal(repr(value))
         if len(d.normalize().as_tuple().digits) > EXCEL_DIGITS:
             exact = Decimal(value)

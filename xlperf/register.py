@@ -34,7 +34,7 @@ from typing import Iterable
 from .errors import NotationError, XlperfError
 from .model import (DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, KINDS, MONEY_UNITS, SELF_EVALUATION, DeclaredFunds, FundsLine,
                     Indicator, Project)
-from .notation import from_excel, is_blank, plain
+from .notation import from_excel, is_blank, plain, plausible
 from .template import atomic_write, col_letter
 
 PROJECTS_SHEET = "项目清单"
@@ -257,6 +257,7 @@ class _Sheet:
             return None
         try:
             number = from_excel(value) if not isinstance(value, str) else from_excel(value.strip())
+            number = plausible(number, what or self.columns[attr].header)    # no 1e308 into a form
         except NotationError as exc:
             errs.append(self.error(row, attr, exc.message))
             return None
