@@ -43,6 +43,9 @@ def year(tmp_path_factory):
     originals = root / "收集" / "原表"
     originals.mkdir()
     for seed in hc.load_seeds():
+        # The printed originals stand beside forms generated for the same projects: under
+        # their own unit names, or the harvest would rightly take them for duplicates (#17.8).
+        seed = dict(seed, projects=[dict(p, unit=p["unit"] + "（原表）") for p in seed["projects"]])
         hc.write_seed_workbook(originals / f"{seed['source'][:3]}.xlsx", seed)
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (root / "收集").rglob("*.xlsx")}
     parser = argparse.ArgumentParser(prog="xlperf")
