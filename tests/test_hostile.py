@@ -84,9 +84,10 @@ def test_harvest_replaces_its_own_summary_with_a_backup_never_a_foreign_file(tmp
     first = out.read_bytes()
     assert run_cli(argv, capsys)[0] in (0, 1)                 # README quick-start run twice
     assert (src / "汇总.xlsx.bak").read_bytes() == first
-    out.write_bytes(hc.hiding_as_summary(grid()))              # a unit's file of that name
+    foreign = hc.hiding_as_summary(grid())                      # a unit's file of that name
+    out.write_bytes(foreign)
     code, _out, err = run_cli(argv, capsys)
-    assert code == 2 and "--force" in err and out.read_bytes() == hc.hiding_as_summary(grid())
+    assert code == 2 and "--force" in err and out.read_bytes() == foreign
 
 
 # ------------------------------------------------------------------ terminal (#17.7)
