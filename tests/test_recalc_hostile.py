@@ -409,7 +409,9 @@ def test_recalc_outputs_do_not_pollute_a_folder(form_bytes, tmp_path):
     wb["自评表"]["L13"] = 14                      # one true 错误 (a docked score without a reason)
     wb.save(edited)
     (folder / "甲.xlsx").write_bytes(edited.read_bytes())
-    (folder / "乙.xlsx").write_bytes(form_bytes)
+    # another project in 乙 (two files of one project are duplicates, #17.8)
+    (folder / "乙.xlsx").write_bytes(render(next(f.project for f in load()
+                                                if f.project.key != "004-02" and f.project.kind == "自评表")))
     recalc_file(folder / "甲.xlsx")               # 甲_重算.xlsx beside its original
     recalc_file(folder / "乙.xlsx", in_place=True)  # 乙.xlsx now carries a 检查结果 sheet
     run = _check(folder)
