@@ -335,3 +335,23 @@ def test_register_template_target_columns_are_text(tmp_path):
         col = 1 + [c.header for c in INDICATOR_COLUMNS].index(header)
         m = re.search(rf'<col [^>]*style="(\d+)"[^>]*min="{col}" max="{col}"', xml)
         assert m and 'numFmtId="49"' in xfs[int(m.group(1))], header
+
+
+def test_amounts_with_more_than_two_decimals_are_refused_at_the_register_cell(tmp_path):
+    """Issue 18.6: a 3-decimal amount made the form (cells of cents) print 63.49 and check expect
+    63.51; the register now refuses it where it is typed, and 2 decimals still pass."""
+    projects = [_self_eval("A", "三位小数"), _self_eval("B", "两位小数")]
+    data = _edit(register_bytes(projects), {
+        (PROJECTS_SHEET, "全年执行数（年度资金总额）", 2): 53.555,   # A: typed as a number
+        (PROJECTS_SHEET, "全年预算数（年度资金总额）", 2): "84.3001",  # A: typed as text
+        (PROJECTS_SHEET, "全年执行数（年度资金总额）", 3): 53.55,    # B: fine
+    })
+    path = tmp_path / "登记表.xlsx"
+    path.write_bytes(data)
+    reg = read_register(path)
+    messages = [str(e) for e in reg.errors]
+    assert len(messages) == 2, messages
+    assert all("工作表「项目清单」" in m and "最多 2 位小数" in m for m in messages)
+    assert any("53.555" in m for m in messages) and any("84.3001" in m for m in messages)
+    assert [e.project.key for e in reg.entries] == ["B"]
+    assert reg.entries[0].project.funds["年度资金总额"].executed == Decimal("53.55")

@@ -247,11 +247,14 @@ class _Sheet:
             return format((from_excel(value) * 100).normalize(), "f") + "%"
         return value
 
-    def number(self, values, attr, row, errs, *, what: str | None = None) -> Decimal | None:
+    def number(self, values, attr, row, errs, *, what: str | None = None,
+               places: int | None = None) -> Decimal | None:
+        """A non-negative number; with ``places``, more decimals than that are refused (an amount
+        of 3 decimals would print one 执行率 on the form, whose cells hold cents, and check another)."""
         value = self.raw(values, attr)
         if value.__class__ is float:       # most cells: skip the text checks
             number = from_excel(value)
-            if number >= 0:
+            if number >= 0 and (places is None or number.as_tuple().exponent >= -places):
                 return number
         if value is None or is_blank(value):
             return None
@@ -263,6 +266,10 @@ class _Sheet:
             return None
         if number < 0:
             errs.append(self.error(row, attr, f"{what or self.columns[attr].header}不能为负数（{number}）。"))
+            return None
+        if places is not None and number != number.quantize(Decimal(1).scaleb(-places)):
+            errs.append(self.error(row, attr, f"{what or self.columns[attr].header}最多 {places} 位小数"
+                                              f"（填写的是 {plain(number)}）：表格金额只保留两位小数，请先取好两位再填写。"))
             return None
         return number
 
@@ -507,11 +514,11 @@ def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_prof
             # --year moves the whole form: dates written for the register's year move with it.
             p.start, p.end = (shift_year(d, p.year - row_year) for d in (p.start, p.end))
         p.total_goal = sheet.text(values, "total_goal", row, errs)
-        p.declared = DeclaredFunds(**{name: sheet.number(values, f"declared.{name}", row, errs)
+        p.declared = DeclaredFunds(**{name: sheet.number(values, f"declared.{name}", row, errs, places=2)
                                       for name in DeclaredFunds.__dataclass_fields__})
     elif kind_text == SELF_EVALUATION:
         for fr in FUNDS_ROWS:
-            p.funds[fr] = FundsLine(*(sheet.number(values, f"funds.{fr}.{a}", row, errs)
+            p.funds[fr] = FundsLine(*(sheet.number(values, f"funds.{fr}.{a}", row, errs, places=2)
                                       for a in ("initial", "budget", "executed")))
         p.funds_weight = sheet.number(values, "funds_weight", row, errs)
         p.actual_result = sheet.text(values, "actual_result", row, errs)
