@@ -325,7 +325,7 @@ def chromium() -> str | None:
     return None
 
 
-@pytest.mark.skipif(chromium() is None, reason="headless Chromium not installed (apt-get install chromium)")
+@pytest.mark.skipif(chromium() is None, reason="headless Chromium not installed (run .ci/install-system-deps)")
 def test_html_renders_in_headless_chromium(forms, tmp_path, monkeypatch):
     """A real browser renders the report of a real harvest (the seed-like sample written as
     workbooks and read back), offline. XLPERF_UPDATE_SCREENSHOT=1 also refreshes
