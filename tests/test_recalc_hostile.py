@@ -370,12 +370,16 @@ def test_recalc_prints_its_findings_as_check_does(form_bytes, tmp_path, capsys):
     src = tmp_path / "打印.xlsx"
     src.write_bytes(form_bytes)
     wb = openpyxl.load_workbook(src)
-    wb["自评表"]["L13"] = 14                     # a docked score without a reason: an 错误
+    wb["自评表"]["L13"] = 14                     # a docked score without a reason: a 警告 (issue 13 item 8)
     wb.save(src)
-    assert cli.main(["recalc", str(src)]) == 1
+    checked = cli.main(["check", str(src), "--workers", "0"])
+    # check reads the cached values (none here), recalc computes them: compare the line both find
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "H13：" in ln]
+    assert cli.main(["recalc", str(src)]) == checked == 0
     out = capsys.readouterr().out
-    assert re.search(r"\[错误\] 打印\.xlsx，自评表，\w+13：.*理由", out), out
-    assert "错误 1 条" in out
+    assert re.search(r"\[警告\] 打印\.xlsx，自评表，\w+13：.*偏差原因", out), out
+    assert len(lines) == 1 and lines[0] in out, (lines, out)          # the very line check prints
+    assert "警告 1 条" in out
 
 
 def test_findings_sheet_prints_on_a4_fitted_with_its_header_repeated(form_bytes, tmp_path):
@@ -406,7 +410,7 @@ def test_recalc_outputs_do_not_pollute_a_folder(form_bytes, tmp_path):
     edited = tmp_path / "原.xlsx"
     edited.write_bytes(form_bytes)
     wb = openpyxl.load_workbook(edited)
-    wb["自评表"]["L13"] = 14                      # one true 错误 (a docked score without a reason)
+    wb["自评表"]["L13"] = 14                      # one true 警告 (a docked score without a reason)
     wb.save(edited)
     (folder / "甲.xlsx").write_bytes(edited.read_bytes())
     # another project in 乙 (two files of one project are duplicates, #17.8)
@@ -422,7 +426,7 @@ def test_recalc_outputs_do_not_pollute_a_folder(form_bytes, tmp_path):
     assert any("甲_重算.xlsx" in p.file and "甲.xlsx" in p.message_zh for p in notes)
     assert any(p.sheet == FINDINGS_SHEET for p in notes)
     by_file = {Path(c.project.source_file).name: c for c in run.checks}
-    assert [f.severity for f in by_file["甲.xlsx"].findings if f.severity == "错误"] == ["错误"]
+    assert [(f.severity, f.cell) for f in by_file["甲.xlsx"].findings if f.check == "reason"] == [("警告", "H13")]
 
 
 def test_a_form_cannot_hide_behind_recalcs_names(form_bytes, tmp_path):
