@@ -593,3 +593,99 @@ def test_an_xls_saved_by_a_spreadsheet_keeps_its_percents(tmp_path):
     (p,) = res.projects
     assert p.funds_rate == Decimal("95") and p.indicators[0].actual == "95%"
     assert validate.check_project(p) == []
+
+
+# ====================================================================== targets typed as Excel stores them
+
+def _target_cells(path) -> list[str]:
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+    wb = openpyxl.load_workbook(path)
+    (_sheet, ref), = list(wb.defined_names["xp_ind_target"].destinations)[:1]
+    c1, r1, _c2, r2 = range_boundaries(ref.replace("$", ""))
+    return [f"{get_column_letter(c1)}{r}" for r in range(r1, r2 + 1)]
+
+
+def _typed_forms(tmp_path):
+    """A 自评表 of seed 002 (targets =100%, =20, >=90%…) and its 申报表 (the targets as text),
+    in which the unit typed into General target cells as Excel stores it (issue 13 item 4)."""
+    import copy
+    import datetime
+
+    from excel_typing import type_cells
+    from xlperf import generate
+    seed = _seed("002")
+    p = hc.expected_project(seed, seed["projects"][0])
+    p.profile = "excel"
+    se = tmp_path / "自评表.xlsx"
+    se.write_bytes(generate.render(p))
+    d = copy.deepcopy(p)
+    d.kind = DECLARATION
+    (tmp_path / "申报").mkdir()
+    (tmp_path / "申报" / "申报表.xlsx").write_bytes(generate.render(d))
+    cells = _target_cells(se)
+    assert [i.target for i in p.indicators][:8] == ["=100%", "=20", ">=90%", ">=90%", ">=90%", ">=90%", "=100%", "=100%"]
+    type_cells(se, {cells[0]: ("=100%", "0%", "1"),          # =100% typed: a formula, Excel shows 100%
+                    cells[6]: ("=100%", "General", "1"),     # the same where Excel left the format General
+                    cells[7]: (1, "0%", None),               # 100% typed: the number 1 with a percent format
+                    cells[2]: (0.9, "0%", None),             # 90% typed over >=90%: a true change
+                    cells[3]: ("=A1*2", "General", "0"),     # a formula whose meaning the cell does not show
+                    cells[4]: ("=0.9", "0%", "0.9"),         # shown 90%, written 0.9: ambiguous
+                    cells[5]: (datetime.datetime(2024, 1, 2), "yyyy-mm-dd", None)})   # 1/2 made a date
+    return se, tmp_path / "申报", cells
+
+
+def test_typed_targets_are_read_as_the_notation_meant(tmp_path):
+    se, _decl, cells = _typed_forms(tmp_path)
+    res = read_workbook(se)
+    (p,) = res.projects
+    assert [i.target for i in p.indicators][:8] == ["=100%", "=20", "90%", "", "", "", "=100%", "100%"]
+    assert not res.problems          # said once, by the check (below), at the cell
+    unread = {p.cells[f"indicators.{k}.target"]: i.unread_target for k, i in enumerate(p.indicators) if i.unread_target}
+    assert set(unread) == {cells[3], cells[4], cells[5]}
+    assert unread[cells[3]][1] == "=A1*2" and "「=A1*2」" in unread[cells[3]][0]
+    assert unread[cells[4]][1] == "=0.9" and "日期" in unread[cells[5]][0]
+
+
+def test_typed_targets_give_only_true_findings(tmp_path):
+    """With the 申报表: the =100% / 100% cells agree with it (no finding), 90% typed over >=90%
+    is the one changed target, and each unreadable cell gets exactly one 警告 naming the file,
+    sheet and cell and saying what was expected — nothing derived from the blank it leaves."""
+    from xlperf import validate
+    se, decl, cells = _typed_forms(tmp_path)
+    run = validate.check_paths([se], declarations=[decl], workers=0)
+    on_targets = [f for f in run.findings if f.cell in cells[:8]]
+    assert sorted((f.cell, f.check, str(f.severity)) for f in on_targets) == sorted([
+        (cells[2], "declared", "错误"), (cells[3], "unreadable", "警告"), (cells[4], "unreadable", "警告"),
+        (cells[5], "unreadable", "警告")])
+    for f in on_targets:
+        assert f.file == str(se) and f.sheet == "自评表"
+        if f.check == "unreadable":
+            assert f.expected == "文本格式的指标值（如 =100%、≥90%）" and "文本格式" in f.message_zh
+    assert next(f for f in on_targets if f.cell == cells[3]).found == "=A1*2"
+    assert not [f for f in run.findings if f.check == "declared" and f.cell != cells[2]]
+
+
+def test_generate_from_carries_typed_targets_and_refuses_ambiguous_ones(tmp_path):
+    """``generate --from`` reads a filled 申报表's targets as the check does: =100% and 95% as
+    typed; a formula it cannot read stops that 申报表 with the cell named."""
+    import copy
+
+    from excel_typing import type_cells
+    from xlperf import generate
+    seed = _seed("003")
+    p = hc.expected_project(seed, seed["projects"][0])
+    assert [i.target for i in p.indicators][:7] == ["<=15", "=100%", "=100%", "=100%", "符合规定标准", "=100%", "100%"]
+    good, bad = tmp_path / "good.xlsx", tmp_path / "bad.xlsx"
+    good.write_bytes(generate.render(p))
+    bad.write_bytes(generate.render(copy.deepcopy(p)))
+    cells = _target_cells(good)
+    type_cells(good, {cells[1]: ("=100%", "0%", "1"), cells[2]: ("=100%", "General", "1"),
+                      cells[6]: (0.95, "0%", None)})
+    d = generate.read_declaration(good)
+    assert [i.target for i in d.indicators][:7] == ["<=15", "=100%", "=100%", "=100%", "符合规定标准", "=100%", "95%"]
+    type_cells(bad, {cells[3]: ("=A1*2", "General", "0")})
+    with pytest.raises(generate.GenerateError) as exc:
+        generate.read_declaration(bad)
+    text = str(exc.value)
+    assert "bad.xlsx" in text and f"单元格 {cells[3]}" in text and "「=A1*2」" in text and "文本格式" in text

@@ -5,8 +5,9 @@
 as dates and as text, ``=100%`` typed as a formula and as text, ``95%`` as a percent-formatted
 number, a unit left blank under the one above as if merged. ``generate`` writes the 申报表; the
 units edit them in autumn (a changed target, an inserted indicator row, ``=100%`` typed in a
-target cell); ``generate --from`` writes next spring's 自评表; the units fill them (amounts,
-actual values typed as people type them, reasons) and "Excel" saves them (LibreOffice
+text target cell and in one whose format was lost, stored as a formula); ``generate --from``
+writes next spring's 自评表; the units fill them (amounts, actual values typed as people type
+them, reasons, ``=100%`` and ``95%`` retyped where the text format was lost) and "Excel" saves them (LibreOffice
 recalculates the formulas, as Excel does on save). ``recalc`` runs in both modes, ``check``
 and ``harvest --declarations`` read the folders, and the year is rolled on to the next.
 
@@ -33,6 +34,7 @@ import pytest
 from openpyxl.utils.cell import range_boundaries
 
 import needs
+from excel_typing import type_cells
 from xlperf import cli, libreoffice, profiles, scoring
 from xlperf.generate import MANIFEST, read_declaration, read_manifest
 from xlperf.model import DECLARATION, SELF_EVALUATION, FundsLine, Indicator, Project
@@ -88,6 +90,11 @@ TARGET_AS = {("P01", 2): "formula", ("P02", 1): "percent"}   # =100% typed; 95% 
 EDIT_TARGET = ("P07", 1, "≥96%")        # a declared target changed before submission: no finding
 INSERT_ROW = ("P08", 4, ("效益指标", "社会效益指标", "健康知识知晓率", "≥80%", "85%"))   # inside the 效益 merge
 TYPED_IN_TARGET = ("P09", 2, "=100%")   # typed into the (text-formatted) target cell
+#: Targets typed where a cell lost its text format (format-painted from another workbook): Excel
+#: stores =100% as a formula (cached value 1, percent format) and 95% as 0.95 with a percent
+#: format. Each is what the cell held as text before, so the targets (and every figure) stay.
+DECL_EXCEL_TYPED = ("P10", 2, "=100%")                              # in the 申报表, autumn
+SE_EXCEL_TYPED = {("P07", 2): "=100%", ("P02", 1): "95%"}           # in the 自评表, spring
 # --- what the units type in their 自评表 next spring
 MISSED_NO_REASON = ("P03", 1, "90%")    # below ≥95%, no reason written (check: reason)
 MISSED_WITH_REASON = ("P10", 3, "4500人", "受疫情影响，部分活动延期，已调整计划。")
@@ -245,6 +252,9 @@ def year(tmp_path_factory):
     wb.save(files[key])
     key, before, values = INSERT_ROW
     _insert_indicator_row(files[key], before, values)
+    key, k, _target = DECL_EXCEL_TYPED
+    wb = openpyxl.load_workbook(files[key])
+    type_cells(files[key], {_cells(wb, "xp_ind_target")[k]: ("=100%", "0%", "1")})
 
     # 3. next spring: 自评表 from the 申报表
     se = root / "自评"
@@ -329,6 +339,11 @@ def _fill_self_evaluation(key: str, path: Path) -> None:
     c_key, k, target = CHANGED_TARGET
     if key == c_key:
         _set_text(ws[_cells(wb, "xp_ind_target")[k]], target)
+    for (t_key, k), typed in SE_EXCEL_TYPED.items():
+        if key == t_key:
+            cell = ws[_cells(wb, "xp_ind_target")[k]]
+            cell.number_format = "0%"                          # the text format painted over
+            cell.value = "=100%" if typed == "=100%" else 0.95     # LibreOffice saves the cached value
     wb.save(path)
 
 
@@ -396,13 +411,40 @@ def test_roll_forward_carries_every_indicator_and_edit(year):
         want = [i[3] for i in _indicators_now(key)]
         if key == CHANGED_TARGET[0]:
             want[CHANGED_TARGET[1]] = CHANGED_TARGET[2]        # the unit's later change, checked below
+        for (t_key, k), _typed in SE_EXCEL_TYPED.items():
+            if key == t_key:
+                targets[k] = want[k]                           # retyped in spring: the test below
         assert [t or "" for t in targets] == want, key
 
 
+def test_targets_excel_stored_as_formula_or_percent_read_as_typed(year):
+    """=100% stored as a formula and 95% as a percent-formatted number (the cells' text format
+    lost) read back as typed — by ``generate --from`` from the 申报表 and by check/harvest from
+    the saved 自评表 — so no target changes, and the check below finds nothing more."""
+    key, k, typed = DECL_EXCEL_TYPED
+    wb = openpyxl.load_workbook(year["decl_files"][key])
+    cell = wb.active[_cells(wb, "xp_ind_target")[k]]
+    assert (cell.value, cell.number_format) == ("=100%", "0%")       # really a formula in the file
+    assert read_declaration(year["decl_files"][key]).indicators[k].target == typed
+    from xlperf.harvest import read_workbook
+    for (key, k), typed in SE_EXCEL_TYPED.items():
+        path = year["se_files"][key]
+        wb, values = openpyxl.load_workbook(path), openpyxl.load_workbook(path, data_only=True)
+        ref = _cells(wb, "xp_ind_target")[k]
+        assert "%" in wb.active[ref].number_format
+        assert (wb.active[ref].value, values.active[ref].value) == (("=100%", 1) if typed == "=100%" else (0.95, 0.95))
+        (p,) = read_workbook(path).projects
+        assert p.indicators[k].target == typed and p.indicators[k].unread_target is None
+
+
 def test_generated_target_cells_are_text(year):
-    for path in list(year["decl_files"].values()) + list(year["se_files"].values()):
-        wb = openpyxl.load_workbook(path)
-        assert {wb.active[c].number_format for c in _cells(wb, "xp_ind_target")} == {"@"}, path
+    painted = [(year["decl_files"], {DECL_EXCEL_TYPED[:2]}), (year["se_files"], set(SE_EXCEL_TYPED))]
+    for files, changed in painted:                  # the cells whose format the unit changed aside
+        for key, path in files.items():
+            wb = openpyxl.load_workbook(path)
+            formats = {wb.active[c].number_format for i, c in enumerate(_cells(wb, "xp_ind_target"))
+                       if (key, i) not in changed}
+            assert formats == {"@"}, path
 
 
 # ------------------------------------------------------------------ check and harvest

@@ -1106,14 +1106,19 @@ def read_named_cells(path) -> tuple[dict[str, list], dict[str, str]]:
     name's range, row by row), and where each name points (``"Sheet!$B$3"``). The file
     is read behind harvest's guards and every range is bounded first
     (:mod:`xlperf.named_cells`)."""
+    named = _named(path)
+    return named.values, named.where
+
+
+def _named(path):
+    """:func:`xlperf.named_cells.read_names`, a refusal as a GenerateError at the file."""
     from .named_cells import read_names
     from .safezip import Refused
 
     try:
-        named = read_names(path)
+        return read_names(path)
     except Refused as exc:
         raise GenerateError(f"无法作为 Excel 工作簿打开：{exc.message}").at(path) from None
-    return named.values, named.where
 
 
 def read_declaration(path) -> Project:
@@ -1121,7 +1126,8 @@ def read_declaration(path) -> Project:
     read through its ``xp_*`` defined names."""
     from .notation import from_excel
 
-    values, where = read_named_cells(path)
+    named = _named(path)
+    values, where = named.values, named.where
     missing = [n for n in ("xp_project_name", "xp_ind_level3", "xp_ind_target", "xp_annual_total") if n not in values]
     if "xp_funds_budget" in values:
         raise NotADeclaration("这是自评表，不是申报表。").at(path)
@@ -1167,18 +1173,42 @@ def read_declaration(path) -> Project:
     p.total_goal, p.annual_goal = text("xp_total_goal"), text("xp_annual_goal")
     p.declared = DeclaredFunds(*(amount(f"xp_{f}") for f in DeclaredFunds.__dataclass_fields__))
     columns = [values.get(f"xp_ind_{f}", []) for f in ("level1", "level2", "level3", "target")]
+    columns.append(named.refs.get("xp_ind_target", []))
     level1 = level2 = ""
-    for l1, l2, l3, target in itertools.zip_longest(*columns):
+    typed: dict = {}
+    for l1, l2, l3, target, ref in itertools.zip_longest(*columns):
         if l1 not in (None, ""):
             level1, level2 = str(l1).strip(), ""
         if l2 not in (None, ""):
             level2 = str(l2).strip()
+        if not isinstance(target, str) and ref:     # what Excel stored may not be what was typed
+            target = _typed_target(named, ref, target, path, typed)
         if l3 in (None, "") and target in (None, ""):
             continue
         target_text = format(from_excel(target), "f") if isinstance(target, (int, float)) else str(target or "")
         p.indicators.append(Indicator(level1, level2, str(l3 or "").strip(), target_text.strip()))
     p.source_file = str(path)
     return p
+
+
+def _typed_target(named, ref: str, value, path, cache: dict):
+    """A 年度指标值 cell of a filled 申报表 as the person typed it (:func:`xlperf.notation.as_typed`,
+    as the register and check read it): a formula ``=100%`` or a percent-formatted 0.95 carry
+    over as ``=100%`` / ``95%``, not 1 / 0.95; anything else that is a formula, or a date, stops
+    this 申报表 with the cell named (its 自评表 would score against a target nobody wrote)."""
+    from .notation import as_typed
+    from .safezip import parse_ref
+
+    sheet = named.sheet["xp_ind_target"]
+    if not cache:     # the sheet's formulas and percent cells, looked up once per file
+        cache["cells"] = (named.container.formula_cells(sheet), named.container.percent_cells(sheet))
+    cells = cache["cells"]
+    pos = parse_ref(ref.encode())
+    formula, percent = cells[0].get(pos), pos in cells[1]
+    try:
+        return as_typed(value, formula=formula, percent=percent)
+    except XlperfError as exc:
+        raise GenerateError(f"年度指标值{exc.message}").at(path, sheet, ref) from None
 
 
 def roll_forward(declaration: Project, *, year: int | None = None, profile: str | None = None) -> Project:

@@ -45,7 +45,7 @@ from typing import Callable
 
 from .errors import NotationError
 from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project
-from .notation import clean_text, from_excel, plausible, strip_html, to_decimal
+from .notation import as_typed, clean_text, from_excel, plausible, strip_html, to_decimal
 from .marker import verify_xlsx
 from .terminal import display_name
 from .safezip import DEFAULT_LIMITS, Container, Limits, Refused, a1, open_container, parse_ref
@@ -230,7 +230,7 @@ def _classify(text: str):
 class _Grid:
     """One sheet's values (as calamine gives them) plus an index of its labels."""
 
-    def __init__(self, rows: list[list], origin: tuple[int, int], percent, merges=()):
+    def __init__(self, rows: list[list], origin: tuple[int, int], percent, merges=(), formulas=None):
         self.rows = rows
         self.r0, self.c0 = origin
         self.edge = 10**6   # rightmost column of the form being read (set per form)
@@ -241,6 +241,8 @@ class _Grid:
                 self.spans[(r, c)] = mc1 - self.c0
         self._percent_source = percent
         self._percent: frozenset | None = None
+        self._formula_source = formulas
+        self._formulas: dict | None = None
         self.height = len(rows)
         # Indices built in one pass, so that finding a label in a form's rows costs a
         # bisection, not a scan of every label of the sheet (a sheet of label-like text
@@ -309,6 +311,16 @@ class _Grid:
             src = src() if callable(src) else src
             self._percent = frozenset((r - self.r0, c - self.c0) for r, c in src or ())
         return pos in self._percent
+
+    def formula(self, pos) -> str | None:
+        """The formula text (without "=", never evaluated) of the cell at ``pos`` (relative), or
+        None; the sheet's formulas are looked up only when a cell's value may not be what was
+        typed (a number in a target cell), as the percent cells are."""
+        if self._formulas is None:
+            src = self._formula_source
+            src = src() if callable(src) else src
+            self._formulas = {(r - self.r0, c - self.c0): f for (r, c), f in (src or {}).items()}
+        return self._formulas.get(pos)
 
     def get(self, r: int, c: int):
         if 0 <= r < self.height:
@@ -408,6 +420,11 @@ class _Grid:
         return values, first
 
 
+def _formula_shown(formula: str | None, v) -> str:
+    """The cell's content for a finding's 表上值: its formula as text (never evaluated)."""
+    return f"={formula}" if formula else str(v)
+
+
 def _blank_cell(v) -> bool:
     if v.__class__ is str:
         return not v or v.isspace()
@@ -460,6 +477,7 @@ class _Reader:
     def __init__(self, g: _Grid, file: str, sheet: str, problems: list[Problem]):
         self.g, self.file, self.sheet, self.problems = g, file, sheet, problems
         self.cells: dict[str, str] = {}
+        self.unread: dict[str, tuple[str, str]] = {}   # target path -> (why, cell content): see target()
         self.funds_scored = True   # the funds block has 分值/得分 columns (else 预算执行率 is an indicator)
 
     # -- problems
@@ -542,6 +560,21 @@ class _Reader:
             return None
 
     def target(self, v, path: str, pos) -> str:
+        """年度指标值 as the person typed it (:func:`~xlperf.notation.as_typed`, the register's
+        reading too): a formula ``=100%`` or a percent-formatted 0.95 reads back as ``=100%`` /
+        ``95%``, not 1 / 0.95; anything whose meaning the cell does not show (``=A1*2``, a date)
+        is left blank, the reason kept in ``unread`` for the check to report once (at the cell).
+        Text is read as text (cheap path)."""
+        if pos is not None and (v.__class__ is not str or not v or v.isspace()):
+            g = self.g
+            formula = g.formula(pos)
+            try:
+                v = as_typed(v, formula=formula,
+                             percent=(v.__class__ is not str or formula is not None) and g.is_percent(pos))
+            except NotationError as exc:
+                self.mark(path, pos)
+                self.unread[path] = (exc.message, _formula_shown(formula, v))
+                return ""
         return self.text(v, path, pos)
 
     def actual(self, v, path: str, pos):
@@ -588,14 +621,15 @@ class _Reader:
 
 def parse_sheet(rows: list[list], *, origin: tuple[int, int] = (0, 0), sheet: str = "", file: str = "",
                 percent=frozenset(), profile: str = "", year_hint: str = "",
-                merges=()) -> tuple[list[Project], list[Problem]]:
+                merges=(), formulas=None) -> tuple[list[Project], list[Problem]]:
     """Pure core: the forms on one sheet. ``rows`` are the values from ``origin`` (0-based
     row, col of ``rows[0][0]``); ``percent`` holds absolute (row, col) of percent-formatted
     cells (or a callable returning them, called only if needed); ``profile`` is the xp_profile value; ``year_hint`` (sheet and file name) is
     searched for a year when the form prints none; ``merges`` are the sheet's merged ranges
-    ((row, col), (row, col)) absolute — they bound where a value may sit."""
+    ((row, col), (row, col)) absolute — they bound where a value may sit; ``formulas`` maps
+    absolute (row, col) to formula text (or is a callable returning that, called only if needed)."""
     problems: list[Problem] = []
-    g = _Grid(rows, origin, percent, merges)
+    g = _Grid(rows, origin, percent, merges, formulas)
     projects, skipped = [], []
     blocks = _blocks(g)
     for start, anchor, end in blocks:
@@ -1003,6 +1037,8 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
             score=rd.number(vals["h_score"][0], _path("indicators", i, "score"), vals["h_score"][1], "指标得分"),
             note=rd.text(vals["i_note"][0], _path("indicators", i, "note"), vals["i_note"][1], single_line=False),
         )
+        if rd.unread:
+            ind.unread_target = rd.unread.pop(_path("indicators", i, "target"), None)
         if override_c is not None:
             ind.override = rd.number(g.get(r, override_c), _path("indicators", i, "override"), (r, override_c),
                                      "人工调整得分")
@@ -1229,8 +1265,10 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits, pa
                 continue
             profile = _profile_for(idx, names, sheet_names, grids, wb, res, limits)
             percent = lambda sheet=meta.name: container.percent_cells(sheet)  # noqa: E731 - looked up lazily
+            formulas = lambda sheet=meta.name: container.formula_cells(sheet)  # noqa: E731 - looked up lazily
             projects, problems = parse_sheet(rows, origin=origin, sheet=meta.name, file=name, percent=percent,
-                                             profile=profile, year_hint=hint + meta.name, merges=merges)
+                                             profile=profile, year_hint=hint + meta.name, merges=merges,
+                                             formulas=formulas)
             if meta.name == _FINDINGS_SHEET and _recalc_findings(rows, origin, projects):
                 probs.append(Problem(Severity.INFO, name, meta.name, "", "这是 xlperf recalc 写的检查结果工作表，不是表单，未读取。"))
                 continue

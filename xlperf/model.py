@@ -58,6 +58,9 @@ class Indicator:
     score: Decimal | None = None      # 得分 as entered or printed
     note: str = ""                    # 偏差原因分析及改进措施
     override: Decimal | None = None   # 人工调整得分 (xlperf workbooks: column 人工调整得分)
+    # The 年度指标值 cell held what cannot be read as typed (a formula such as =A1*2, a date):
+    # (why, what the cell held); ``target`` is then blank and the check says this once.
+    unread_target: tuple[str, str] | None = None
 
 
 @dataclass

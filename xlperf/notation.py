@@ -10,6 +10,7 @@ The result is a small typed value; nothing here scores (see :mod:`xlperf.scoring
 """
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import html
 import re
@@ -358,3 +359,36 @@ def from_excel(value) -> Decimal | None:
             return Decimal(int(d))  # 10.0 → 10 as typed; 1E+2 → 100
         return d
     return to_decimal(value)
+
+
+#: A formula that is only a constant: ``=100%`` typed into a General cell (not =A1*2, not =1/3).
+_CONSTANT_FORMULA_RE = re.compile(r"\s*\+?\s*(\d+(?:\.\d+)?)\s*(%?)\s*")
+
+
+def as_typed(value, *, formula: str | None = None, percent: bool = False):
+    """What a person typed into a cell of 指标值 notation (年度指标值, 实际完成值), from what
+    Excel stored — the one reading the register, ``check``/``harvest`` and ``generate --from``
+    share. ``value`` is the cell's (cached) value, ``formula`` the cell's formula text without
+    "=" (``None``: no formula; the text only, nothing is evaluated), ``percent`` whether the
+    cell has a percent number format.
+
+    Text is what the cell shows and is returned as it is (formula or not: nothing was lost).
+    ``=100%`` typed into a General cell is a formula (cached value 1, percent format) and
+    reads back as ``=100%``; 95% typed is the number 0.95 with a percent format and reads
+    back as ``95%``. Anything whose meaning the cell does not show — another formula
+    (``=A1*2``), a constant shown otherwise than written (``=0.9`` shown as 90%), a date
+    Excel made of 1/2 — raises :class:`NotationError` (a sentence to follow the cell's name).
+    Other values (numbers, blanks) are returned as they are."""
+    if value.__class__ is str and value and not value.isspace():
+        return value
+    if formula is not None:
+        m = _CONSTANT_FORMULA_RE.fullmatch(formula)
+        if m and (m.group(2) or not percent):
+            return f"={m.group(1)}{m.group(2)}"
+        shown = f"「={formula.strip()}」" if formula.strip() else "（共享公式）"
+        raise NotationError(f"是公式{shown}，看不出要填的值；请把单元格设为文本格式后照原样输入（如 =100%、≥90%）。")
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta)):
+        raise NotationError(f"被 Excel 当成了日期或时间（{value}），看不出原来输入的内容；请把单元格设为文本格式后重新输入。")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and percent:
+        return format((from_excel(value) * 100).normalize(), "f") + "%"
+    return value

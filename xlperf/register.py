@@ -34,7 +34,7 @@ from typing import Iterable
 from .errors import NotationError, XlperfError
 from .model import (DECLARATION, DEFAULT_PROFILE, FUNDS_ROWS, KINDS, MONEY_UNITS, SELF_EVALUATION, DeclaredFunds, FundsLine,
                     Indicator, Project)
-from .notation import from_excel, is_blank, plain, plausible
+from .notation import as_typed, from_excel, is_blank, plain, plausible
 from .template import atomic_write, col_letter
 
 PROJECTS_SHEET = "项目清单"
@@ -223,29 +223,17 @@ class _Sheet:
 
     def notation(self, values, attr, row, errs):
         """A cell people type 指标值 notation into (指标值, 实际完成值): what they typed, when Excel
-        stored something else. ``=100%`` typed into a General cell is a formula (cached value 1,
-        percent format) and reads back as ``=100%``; 95% typed is the number 0.95 with a percent
-        format and reads back as ``95%``; anything whose meaning the cell does not show (another
-        formula, a date Excel made of 1/2) is refused with the cell named. Other numbers are
-        returned as they are (Decimal via :func:`from_excel` by the caller)."""
+        stored something else (:func:`~xlperf.notation.as_typed`, shared with check/harvest);
+        anything whose meaning the cell does not show is refused with the cell named. Other
+        numbers are returned as they are (Decimal via :func:`from_excel` by the caller)."""
         idx = self.index.get(attr)
         where = (row - 1, idx)
-        formula = self.formulas.get(where) if idx is not None else None
-        if formula is not None:
-            m = _CONSTANT_FORMULA_RE.fullmatch(formula)
-            if m and (m.group(2) or where not in self.percent):
-                return f"={m.group(1)}{m.group(2)}"
-            errs.append(self.error(row, attr, f"是公式「={formula.strip()}」，看不出要填的值；请把单元格设为文本格式后"
-                                              "照原样输入（如 =100%、≥90%）。"))
+        try:
+            return as_typed(self.raw(values, attr), formula=self.formulas.get(where) if idx is not None else None,
+                            percent=where in self.percent)
+        except NotationError as exc:
+            errs.append(self.error(row, attr, exc.message))
             return None
-        value = self.raw(values, attr)
-        if isinstance(value, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta)):
-            errs.append(self.error(row, attr, f"被 Excel 当成了日期或时间（{value}），看不出原来输入的内容；"
-                                              "请把单元格设为文本格式后重新输入。"))
-            return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and where in self.percent:
-            return format((from_excel(value) * 100).normalize(), "f") + "%"
-        return value
 
     def number(self, values, attr, row, errs, *, what: str | None = None,
                places: int | None = None) -> Decimal | None:
@@ -272,10 +260,6 @@ class _Sheet:
                                               f"（填写的是 {plain(number)}）：表格金额只保留两位小数，请先取好两位再填写。"))
             return None
         return number
-
-
-# A formula that is only a constant: =100% typed into a General cell (not =A1*2, not =1/3).
-_CONSTANT_FORMULA_RE = re.compile(r"\s*\+?\s*(\d+(?:\.\d+)?)\s*(%?)\s*")
 
 
 def _date(sheet: _Sheet, values, attr, row, errs) -> str:

@@ -463,6 +463,9 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
         name = ind.level3 or f"第 {i + 1} 个指标"
         key = f"indicators.{i}"
         note = (ind.note or "").strip() if scoring.has_reason(ind.note) else ""
+        if ind.unread_target:
+            _unread_target(project, ind, name, f"{key}.target", f)
+            continue      # no target, no score to check: said once, at the target cell
         if ind.weight is None:
             f.append(_finding(WARNING, project, [f"{key}.weight", f"{key}.score"],
                               f"指标「{name}」的分值为空。", "", "", "missing"))
@@ -626,6 +629,14 @@ def _same_target(a: str, b: str) -> bool:
     return False
 
 
+def _unread_target(project: Project, ind, name: str, key: str, f: list) -> None:
+    """A 年度指标值 cell whose content does not show what was typed (a formula such as =A1*2,
+    a date: :func:`xlperf.notation.as_typed`): one 警告 at the cell, nothing derived from it."""
+    why, held = ind.unread_target
+    f.append(_finding(WARNING, project, key, f"指标「{name}」的年度指标值{why}", held,
+                      "文本格式的指标值（如 =100%、≥90%）", "unreadable"))
+
+
 def _check_declared(project: Project, declared: Project, f: list) -> None:
     decl_by_name: dict[str, list[int]] = {}
     for j, d in enumerate(declared.indicators):
@@ -642,7 +653,7 @@ def _check_declared(project: Project, declared: Project, f: list) -> None:
         j = js[0]
         used.add(j)
         d = declared.indicators[j]
-        if not _same_target(ind.target, d.target):
+        if not (ind.unread_target or d.unread_target) and not _same_target(ind.target, d.target):
             # 错误, not 警告: the score is measured against this target, so a target changed
             # after the declaration changes the score itself (the classic audit finding).
             f.append(_finding(ERROR, project, [f"indicators.{i}.target"],
@@ -714,6 +725,9 @@ def _check_declaration(project: Project, p, f: list) -> None:
     for i, ind in enumerate(project.indicators):
         name = ind.level3 or f"第 {i + 1} 个指标"
         key = f"indicators.{i}.target"
+        if ind.unread_target:
+            _unread_target(project, ind, name, key, f)
+            continue
         if is_blank(ind.target):
             f.append(_finding(WARNING, project, [key, f"indicators.{i}.level3"],
                               f"指标「{name}」的年度指标值为空（自评时无从对照，请补填）。", "", "", "missing"))
