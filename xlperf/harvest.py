@@ -41,7 +41,7 @@ from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
 from hashlib import sha256
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import NotationError
 from .model import DECLARATION, FUNDS_ROWS, SELF_EVALUATION, DeclaredFunds, FundsLine, Indicator, Project

@@ -15,11 +15,15 @@ Conventions the generator relies on:
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-from openpyxl.workbook.defined_name import DefinedName
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
+# openpyxl is imported where a template is built, not at import: bulk generation and the other
+# commands use this module's constants and paths only (openpyxl with numpy is ~0.2 s of start-up).
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 SELF_EVAL_SHEET = "自评表"
@@ -28,16 +32,23 @@ FONT = "宋体"             # rendered with Noto Serif CJK SC on Linux (see xlpe
 INPUT_FILL = "FFF8E1"     # pale yellow: "type here"
 HELPER_FILL = "EEF3FA"    # pale blue: on-screen helper columns outside the print area
 
-_thin = Side(style="thin", color="000000")
-BORDER = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
+
+@functools.lru_cache(maxsize=None)
+def _border():
+    from openpyxl.styles import Border, Side
+
+    thin = Side(style="thin", color="000000")
+    return Border(left=thin, right=thin, top=thin, bottom=thin)
 
 
 def _style(cell, *, bold=False, size=10, h="center", wrap=True, fmt=None, locked=True, fill=None,
            border=True):
+    from openpyxl.styles import Alignment, Font, PatternFill, Protection
+
     cell.font = Font(name=FONT, size=size, bold=bold)
     cell.alignment = Alignment(horizontal=h, vertical="center", wrap_text=wrap)
     if border:
-        cell.border = BORDER
+        cell.border = _border()
     if fmt:
         cell.number_format = fmt
     cell.protection = Protection(locked=locked)
@@ -63,6 +74,8 @@ def _name(wb, name: str, sheet: str, ref: str):
     col_row = ref.replace(":", ":$")
     absolute = "$" + col_row.replace(":$", ":$")
     absolute = _absolute(ref)
+    from openpyxl.workbook.defined_name import DefinedName
+
     wb.defined_names[name] = DefinedName(name, attr_text=f"'{sheet}'!{absolute}")
 
 
@@ -105,6 +118,8 @@ def _page(ws, print_area: str, title_rows: str):
 
 def _form(sheet: str, widths: dict[str, float], title: str, last_col: str):
     """A workbook of one sheet with the form's column widths, title and year rows."""
+    from openpyxl import Workbook
+
     wb = Workbook()
     ws = wb.active
     ws.title = sheet

@@ -32,7 +32,7 @@ import secrets
 import sys
 import zipfile
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = ["seal", "verify", "seal_xlsx", "verify_xlsx", "verify_xlsx_file", "seal_html", "verify_html",
            "verify_html_file", "where_of", "PROPERTY"]

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, replace
 from decimal import (ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow,
                      localcontext)
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import profiles as _profiles
 from .errors import ScoringError

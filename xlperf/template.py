@@ -23,7 +23,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import jinja2
 from lxml import etree
 
 from .notation import plain
@@ -304,7 +303,7 @@ class CompiledTemplate:
     static_parts: list[_Part]
     sheet_part: str
     workbook_xml: bytes
-    skeleton: jinja2.Template
+    skeleton_source: str
     label_templates: dict[str, str]
     widths: dict[str, float] = field(default_factory=dict)
     defined_name_re: re.Pattern = field(default=re.compile(r"<definedName[^>]*>.*?</definedName>", re.S))
@@ -314,6 +313,14 @@ class CompiledTemplate:
     pieces: list | None = field(default=None, repr=False, compare=False)
     #: Free for callers to memoise what depends only on this template (bounded by them).
     memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @functools.cached_property
+    def skeleton(self) -> "jinja2.Template":
+        """The sheet XML as a jinja2 template (the plain path :attr:`pieces` is checked
+        against); built on first use, so bulk runs do not import jinja2."""
+        import jinja2
+
+        return jinja2.Environment(autoescape=False, keep_trailing_newline=True).from_string(self.skeleton_source)
 
     # -- positions ---------------------------------------------------------
     def ref(self, name: str, layout: Layout, index: int = 0) -> str:
@@ -654,8 +661,8 @@ _SLOTS = {"sheetProtection": "protection", "mergeCells": "merges", "dataValidati
           "rowBreaks": "breaks"}
 
 
-def _skeleton(sheet, sheet_data) -> tuple[jinja2.Template, list]:
-    """The sheet XML as a jinja2 template: static text kept raw, rows/merges/validations
+def _skeleton(sheet, sheet_data) -> tuple[str, list]:
+    """The sheet XML as a jinja2 template's source: static text kept raw, rows/merges/validations
     and protection as variables; and the same as a list of static strings and ``"\0slot"``
     markers, which :meth:`CompiledTemplate.render_sheet` joins directly (same text)."""
     head = etree.tostring(sheet, encoding="unicode")
@@ -704,6 +711,5 @@ def _skeleton(sheet, sheet_data) -> tuple[jinja2.Template, list]:
                 pieces[-1] += text
             else:
                 pieces.append(text)
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
-    return env.from_string("".join(source)), pieces
+    return "".join(source), pieces
 

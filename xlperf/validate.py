@@ -43,7 +43,6 @@ reproduces is reported as such (a 9.36 for 96.36% is wrong under every rounding;
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -53,7 +52,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from . import profiles as _profiles
 from . import scoring
@@ -1047,6 +1046,8 @@ def format_finding(f) -> str:
 def _cmd_check(args) -> int:
     run = check_paths(args.paths, args.declarations, args.profile, args.workers)
     if args.json:
+        import json
+
         json.dump(run_json(run), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:

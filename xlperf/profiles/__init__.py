@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import functools
 import os
-import tomllib
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..errors import ProfileError
 from ..model import DEFAULT_PROFILE
@@ -127,14 +126,24 @@ def _raw(name: str, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
     if str(path) in seen:
         raise ProfileError(f"评分规则文件的 extends 形成循环：{' → '.join(seen)}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = dict(_parsed(path.read_text(encoding="utf-8")))   # its tables are only read
+    except (OSError, ValueError) as exc:       # tomllib.TOMLDecodeError is a ValueError
         raise ProfileError(f"评分规则文件「{path}」无法读取：{exc}") from exc
     parent = data.pop("extends", None)
     if parent is None:
         return data, str(path)
     base, _ = _raw(parent, seen + (str(path),))
     return _merge(base, data), str(path)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str) -> dict:
+    """A profile file's TOML, parsed once per text: checking one form tries every profile,
+    and each ``extends`` reads its base again. tomllib (and typing, which it imports) are
+    loaded only here."""
+    import tomllib
+
+    return tomllib.loads(text)
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -222,8 +231,10 @@ def load(name: str = DEFAULT_PROFILE) -> Profile:
 def section(name: str, table: str) -> tuple[dict, str]:
     """A profile's raw ``[table]`` (``extends`` applied) and its file, for settings another module
     reads itself (e.g. ``[history]``, read by :mod:`xlperf.history.analyses`)."""
+    import copy
+
     data, source = _raw(name)
-    return dict(data.get(table, {})), source
+    return copy.deepcopy(dict(data.get(table, {}))), source    # the parsed text is cached: not the caller's
 
 
 def get(profile: "str | Profile") -> Profile:
