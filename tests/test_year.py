@@ -84,6 +84,15 @@ P["P06"]["total"] = D("650000")         # 项目资金总额 ≠ 财政资金 + 
 P["P09"]["start"] = "2024/3/1"          # a date typed as text
 P["P09"]["inds"][2][3] = "≥99%"         # the unit will type =100% over it in autumn
 MERGED_BLANK = "P12"                    # 实施单位 left blank under P11's, as if merged: refused
+#: 项目总目标 / 年度总体目标 with periods, documents and amounts in them (the rest: GOALS_DEFAULT).
+GOALS = {
+    "P01": (f"{YEAR}-{YEAR + 2}年建成覆盖全区的传染病监测预警网络。",
+            f"{YEAR}年1月-12月按月报送监测报告，{YEAR}年底前完成系统验收。"),
+    "P02": (f"依据{YEAR}年印发的《示例区公共卫生三年行动计划（{YEAR}-{YEAR + 2}年）》实施。",
+            f"完成{YEAR}年度免疫规划任务，安排资金{YEAR}万元。"),
+    "P03": (f"({YEAR}年-{YEAR}年)开展慢性病综合防控。",
+            f"对照《{YEAR}年示例区慢性病防控工作方案》完成各项任务。"),
+}
 #: Register cells Excel stores as other than text: (key, indicator index) -> how.
 TARGET_AS = {("P01", 2): "formula", ("P02", 1): "percent"}   # =100% typed; 95% typed in a General cell
 # --- what the units change in their 申报表 in autumn
@@ -109,6 +118,10 @@ def funds_of(p: dict) -> tuple[Decimal, Decimal]:
     if p["key"] == OVERSPENT:
         return budget, budget + D("1250") * scale * 100
     return budget, (budget * D("0.9634")).quantize(D("0.01"))
+
+
+def GOALS_DEFAULT(p: dict, year: int) -> tuple[str, str]:
+    return f"{p['name']}：保障全年工作目标实现。", f"完成{year}年度{p['name']}各项任务。"
 
 
 #: The true problems, by where they are: (folder, key) -> Counter of (check, severity).
@@ -155,8 +168,9 @@ def _fill_register(path: Path) -> None:
                           ("declared.annual_total", "annual"), ("declared.annual_fiscal", "annual_fiscal")):
             v = p[key]
             put(attr, None if v is None else float(v * scale))
-        put("total_goal", f"{p['name']}：保障全年工作目标实现。")
-        put("annual_goal", f"完成{YEAR}年度{p['name']}各项任务。")
+        total_goal, annual_goal = GOALS.get(p["key"], GOALS_DEFAULT(p, YEAR))
+        put("total_goal", total_goal)
+        put("annual_goal", annual_goal)
         prow += 1
         for k, (l1, l2, l3, target, _actual) in enumerate(p["inds"]):
             iws.cell(irow, icol["key"], p["key"])
@@ -566,16 +580,35 @@ def test_rerunning_harvest_into_the_same_summary(year, tmp_path):
     assert second["code"] == first["code"] and "已存在" not in second["stderr"], second["stderr"]
 
 
+#: The goals as the next year's 申报表 must print them (issue 13 item 3): the form's own period
+#: moves; the multi-year span, the document, its title and the amount stay.
+NEXT_GOALS = {
+    "P01": (f"{YEAR}-{YEAR + 2}年建成覆盖全区的传染病监测预警网络。",
+            f"{YEAR + 1}年1月-12月按月报送监测报告，{YEAR + 1}年底前完成系统验收。"),
+    "P02": (f"依据{YEAR}年印发的《示例区公共卫生三年行动计划（{YEAR}-{YEAR + 2}年）》实施。",
+            f"完成{YEAR + 1}年度免疫规划任务，安排资金{YEAR}万元。"),
+    "P03": (f"({YEAR + 1}年-{YEAR + 1}年)开展慢性病综合防控。",
+            f"对照《{YEAR}年示例区慢性病防控工作方案》完成各项任务。"),     # kept, with a 提醒
+}
+
+
 def test_the_next_year_moves_titles_dates_and_file_names(year, tmp_path):
     nxt = tmp_path / "2025"
     r = _run(["generate", str(year["register"]), "--year", "2025", "--out", str(nxt)])
     assert r["code"] == 1
     rows = [x for x in read_manifest(nxt / MANIFEST) if x["文件"]]
     assert len(rows) == 11 and all("/2025_" in x["文件"] for x in rows)
+    # the one year kept in a text: a 提醒 at the register's cell (年度总体目标 of P03, row 4)
+    wb = openpyxl.load_workbook(year["register"], read_only=True)
+    goal_col = openpyxl.utils.get_column_letter(_header_map(wb[PROJECTS_SHEET])["年度总体目标"])
+    kept = [n for n in r["stderr"].splitlines() if n.startswith("提醒：") and "未改动" in n]
+    assert len(kept) == 1 and f"文件「{year['register']}」，工作表「{PROJECTS_SHEET}」，单元格 {goal_col}4：" in kept[0]
+    assert f"《{YEAR}年示例区慢性病防控工作方案》" in kept[0] and "_慢性病综合防控项目_申报表.xlsx" in kept[0]
     for x in rows:
         d = read_declaration(nxt / x["文件"])
         assert d.year == 2025
         key = _key_of(d.name)
+        assert (d.total_goal, d.annual_goal) == NEXT_GOALS.get(key, GOALS_DEFAULT(P[key], YEAR + 1)), key
         if key == "P05":
             assert d.end == "2024-12-31"                 # moved with the year, still a year short
         elif key == "P09":
@@ -585,3 +618,24 @@ def test_the_next_year_moves_titles_dates_and_file_names(year, tmp_path):
     code, out = _check_json([nxt])
     years = [f for p in out["projects"] for f in p["findings"] if f["check"] == "decl_year"]
     assert [(f["found"]) for f in years] == ["2024-12-31"]
+
+
+def test_from_declarations_into_another_year_moves_the_goals_too(year, tmp_path):
+    """``generate --from --year``: the 预期目标 and indicators carried from a 申报表 of another year
+    move as ``--year`` moves a register's; a kept year is a 提醒 at the 申报表's own cell."""
+    out = tmp_path / "自评2025"
+    r = _run(["generate", "--from", str(year["decl"]), "--year", str(YEAR + 1), "--out", str(out)])
+    assert r["code"] == 0
+    kept = [n for n in r["stderr"].splitlines() if n.startswith("提醒：") and "未改动" in n]
+    (note,) = kept
+    decl = year["decl_files"]["P03"]
+    wb = openpyxl.load_workbook(decl)
+    goal_ref = _cells(wb, "xp_annual_goal")[0]
+    assert f"文件「{decl}」，工作表「{wb.active.title}」，单元格 {goal_ref}：" in note, note
+    from xlperf.harvest import read_workbook
+    goals = {}
+    for row in read_manifest(out / MANIFEST):
+        (p,) = read_workbook(out / row["文件"]).projects
+        goals[_key_of(p.name)] = (p.year, p.annual_goal)
+    for key in ("P01", "P02", "P03", "P04"):
+        assert goals[key] == (YEAR + 1, NEXT_GOALS.get(key, GOALS_DEFAULT(P[key], YEAR + 1))[1]), key

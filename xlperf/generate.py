@@ -1187,10 +1187,10 @@ def read_declaration(path) -> Project:
     p.total_goal, p.annual_goal = text("xp_total_goal"), text("xp_annual_goal")
     p.declared = DeclaredFunds(*(amount(f"xp_{f}") for f in DeclaredFunds.__dataclass_fields__))
     columns = [values.get(f"xp_ind_{f}", []) for f in ("level1", "level2", "level3", "target")]
-    columns.append(named.refs.get("xp_ind_target", []))
+    columns += [named.refs.get("xp_ind_target", []), named.refs.get("xp_ind_level3", [])]
     level1 = level2 = ""
     typed: dict = {}
-    for l1, l2, l3, target, ref in itertools.zip_longest(*columns):
+    for l1, l2, l3, target, ref, ref3 in itertools.zip_longest(*columns):
         if l1 not in (None, ""):
             level1, level2 = str(l1).strip(), ""
         if l2 not in (None, ""):
@@ -1200,8 +1200,12 @@ def read_declaration(path) -> Project:
         if l3 in (None, "") and target in (None, ""):
             continue
         target_text = format(from_excel(target), "f") if isinstance(target, (int, float)) else str(target or "")
+        i = len(p.indicators)
         p.indicators.append(Indicator(level1, level2, str(l3 or "").strip(), target_text.strip()))
-    p.source_file = str(path)
+        p.cells[f"indicators.{i}.target"], p.cells[f"indicators.{i}.level3"] = ref or "", ref3 or ""
+    if named.refs.get("xp_annual_goal"):
+        p.cells["annual_goal"] = named.refs["xp_annual_goal"][0]
+    p.source_file, p.source_sheet = str(path), named.sheet.get("xp_ind_target", "")
     return p
 
 
@@ -1225,10 +1229,13 @@ def _typed_target(named, ref: str, value, path, cache: dict):
         raise GenerateError(f"年度指标值{exc.message}").at(path, sheet, ref) from None
 
 
-def roll_forward(declaration: Project, *, year: int | None = None, profile: str | None = None) -> Project:
+def roll_forward(declaration: Project, *, year: int | None = None, profile: str | None = None,
+                 notes: list | None = None) -> Project:
     """Next spring's 自评表 from a filled 申报表: the same targets, goals and indicators (so
     they cannot drift), 年初预算数 from the declared annual funds, weights from the profile
-    (each 一级指标's weight split over its indicators). Year-end figures stay blank."""
+    (each 一级指标's weight split over its indicators). Year-end figures stay blank. A ``year``
+    other than the 申报表's moves the period phrases of the texts with it; what is kept for a
+    person to check goes to ``notes`` (提醒 naming the 申报表's cell)."""
     from .model import FundsLine, Indicator
     from .scoring import default_weights
 
@@ -1248,8 +1255,26 @@ def roll_forward(declaration: Project, *, year: int | None = None, profile: str 
         levels = "、".join(sorted({i.level1 for i in declaration.indicators}))
         raise GenerateError(f"按评分规则「{p.name}」默认分配的分值合计为 {total.normalize():f}（含预算执行率 "
                             f"{p.funds_weight.normalize():f}），不是 100：该申报表只有一级指标 {levels}。")
+    if year and declaration.year and year != declaration.year:
+        _move_year(declaration, se, year, notes if notes is not None else [])
     se.source_file = declaration.source_file
     return se
+
+
+def _move_year(declaration: Project, se: Project, year: int, notes: list) -> None:
+    """The texts carried into the 自评表 with their period phrases moved from the 申报表's year
+    (:func:`xlperf.yeartext.move_year`, as ``--year`` moves a register's); the project name is
+    never changed."""
+    from .yeartext import move_year
+
+    fields = [("annual_goal", se, "annual_goal")]
+    for i, ind in enumerate(se.indicators):
+        fields += [(f"indicators.{i}.level3", ind, "level3"), (f"indicators.{i}.target", ind, "target")]
+    for key, obj, attr in fields:
+        moved, kept = move_year(getattr(obj, attr), declaration.year, year, keep=(declaration.name,))
+        setattr(obj, attr, moved)
+        notes.extend(str(GenerateError(f"{n}（年度 {declaration.year} → {year}）").at(
+            declaration.source_file, declaration.source_sheet, declaration.cells.get(key) or None)) for n in kept)
 
 
 def roll_forward_file(declaration_path, out_path, *, year: int | None = None, profile: str | None = None,
@@ -1294,7 +1319,8 @@ def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | Non
             decl.key = key
             if not decl.year and year is None:
                 raise GenerateError("读不出年度（标题中没有年份），请用 --year 指定。").at(f)
-            se = roll_forward(decl, year=year, profile=profile)
+            notes: list[str] = []
+            se = roll_forward(decl, year=year, profile=profile, notes=notes)
         except NotADeclaration:
             others += 1
             continue
@@ -1304,7 +1330,7 @@ def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | Non
             errors.append(exc)
             jobs.append(Job(Project(kind=SELF_EVALUATION, year=year or 0, name=f.stem, key=key), error=str(exc)))
             continue
-        jobs.append(Job(se))
+        jobs.append(Job(se, warnings=tuple(notes)))
     return jobs, errors, others
 
 

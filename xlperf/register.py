@@ -326,6 +326,7 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
         project_errors: dict[str, list] = {}
         order: list[str] = []
         skipped = 0
+        moved: dict[str, int] = {}     # key -> the register's year, for a project --year moves
         for row, values in enumerate(psheet.rows, start=2):
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue
@@ -343,12 +344,16 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
                 errs.append(psheet.error(row, "key", f"序号「{key}」重复（已在前面出现）。"))
                 errors.extend(errs)
                 continue
-            project = _project_row(psheet, values, row, errs, kind_text, year, default_profile, _profiles)
+            project, row_year = _project_row(psheet, values, row, errs, kind_text, year, default_profile, _profiles)
             code = psheet.text(values, "code", row, errs)
             if not key:
                 errors.extend(errs)
                 continue
             entries[key] = Entry(project, row, code)
+            if row_year and project.year and row_year != project.year:
+                moved[key] = row_year
+                _move_year(psheet, row, project, ("total_goal", "annual_goal", "actual_result"), row_year,
+                           project.year, entries[key].warnings, project.name)
             for attr, label in (("start", "计划开始日期"), ("end", "计划完成日期")):
                 when = getattr(project, attr)
                 if when and project.year and not when.startswith(f"{project.year}-"):
@@ -376,6 +381,9 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
             ind = _indicator_row(isheet, values, row, errs, entry.project, entry.warnings)
             project_errors[key].extend(errs)
             if ind is not None:
+                if key in moved:
+                    _move_year(isheet, row, ind, ("level3", "target", "actual", "note"), moved[key],
+                               entry.project.year, entry.warnings, entry.project.name)
                 entry.project.indicators.append(ind)
                 indicator_rows.setdefault(key, []).append(row)
 
@@ -459,7 +467,9 @@ def _rows(sheet):
     return (pad + row for row in sheet.iter_rows()) if pad else iter(sheet.iter_rows())
 
 
-def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_profile, _profiles) -> Project:
+def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_profile,
+                 _profiles) -> tuple[Project, int | None]:
+    """The project of one 项目清单 row, and the row's own 年度 (None when blank or unreadable)."""
     p = Project(kind=kind_text, year=0, name=sheet.text(values, "name", row, errs))
     p.key = sheet.text(values, "key", row, [])
     p.department = sheet.text(values, "department", row, errs)
@@ -506,7 +516,25 @@ def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_prof
                                       for a in ("initial", "budget", "executed")))
         p.funds_weight = sheet.number(values, "funds_weight", row, errs)
         p.actual_result = sheet.text(values, "actual_result", row, errs)
-    return p
+    return p, row_year
+
+
+def _move_year(sheet: _Sheet, row: int, obj, attrs, old: int, new: int, warnings: list, name: str = "") -> None:
+    """``--year``: the period phrases of these free texts move with the form
+    (:func:`xlperf.yeartext.move_year`); what is kept for a person to check is a 提醒 at the
+    register's cell. The project name is never changed (it pairs the 申报表 with its 自评表),
+    here or where the texts quote it, but a year in it is pointed out."""
+    from .yeartext import move_year, names_year
+
+    if isinstance(obj, Project) and names_year(obj.name, old):
+        warnings.append(str(sheet.error(row, "name", f"项目名称含年份 {old}，未改动（名称用来对应申报表与自评表）；"
+                                                     f"如 {new} 年度的项目名称不同，请在登记表中修改")))
+    for attr in attrs:
+        text = getattr(obj, attr, None)
+        if isinstance(text, str) and text:
+            moved, notes = move_year(text, old, new, keep=(name,))
+            setattr(obj, attr, moved)
+            warnings.extend(str(sheet.error(row, attr, f"{n}（年度 {old} → {new}）")) for n in notes)
 
 
 def _indicator_row(sheet: _Sheet, values, row, errs, project: Project, warnings: list) -> Indicator | None:
