@@ -397,6 +397,21 @@ def test_declared_funds_must_add_up(forms):
     assert (f.check, f.severity) == ("missing", WARNING) and "均未填写" in f.message_zh
 
 
+def test_a_blank_or_unreadable_self_evaluation_target_is_said_at_its_cell(forms):
+    """Issue 13: the finding names the target's cell with the target as 表上值, not the actual's."""
+    p = project(forms, "001-01")
+    p.cells = {"indicators.0.target": "D13", "indicators.0.actual": "E13", "indicators.0.score": "G13"}
+    p.indicators[0].target = "≥(次)"                   # an operator with no number
+    (f,) = [f for f in check_project(p) if f.check == "unreadable"]
+    assert (f.cell, f.found) == ("D13", "≥(次)")
+    p.indicators[0].target = ""
+    (f,) = [f for f in check_project(p) if f.cell == "D13"]
+    assert (f.check, f.severity, f.found) == ("missing", WARNING, "") and "年度指标值为空" in f.message_zh
+    p.indicators[0].target, p.indicators[0].actual = "≥4.00(次)", "大约四次"
+    (f,) = [f for f in check_project(p) if f.check == "unreadable"]
+    assert (f.cell, f.found) == ("E13", "大约四次")
+
+
 def test_declaration_dates_targets_and_weights(forms):
     p = project(forms, "000-01")
     p.start, p.end = "2023-12-31", "2023-01-01"

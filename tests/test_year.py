@@ -130,7 +130,7 @@ TRUE_DECLARATION = {"P04": Counter({("missing", "警告"): 1}), "P05": Counter({
 TRUE_SELF_EVALUATION = {"P03": Counter({("reason", "警告"): 1}),
                         "P06": Counter({("overspent", "警告"): 2}),       # 年度资金总额 and 当年财政拨款
                         "P11": Counter({("declared", "错误"): 1}),
-                        "P04": Counter({("unreadable", "警告"): 1}),     # the blank target, carried over
+                        "P04": Counter({("missing", "警告"): 1}),        # the blank target, carried over
                         "P10": Counter()}   # missed with a reason written: nothing to say
 
 
@@ -496,6 +496,9 @@ def test_check_of_the_self_evaluations_finds_exactly_the_true_problems(year):
     assert set(got) == set(year["se_files"])                                   # 11 projects, no phantom
     want = {k: c for k, c in TRUE_SELF_EVALUATION.items() if c}
     assert {k: c for k, c in got.items() if c} == want
+    (f,) = [f for p in out["projects"] for f in p["findings"] if _key_of(p["name"]) == "P04"]
+    wb = openpyxl.load_workbook(year["se_files"]["P04"])
+    assert (f["cell"], f["found"]) == (_cells(wb, "xp_ind_target")[4], "")       # the blank target's own cell
     f = next(f for p in out["projects"] for f in p["findings"] if f["check"] == "declared")
     assert (f["found"], f["expected"], f["severity"]) == ("≥85%", "≥90%", "错误")
     budget, executed = funds_of(P[OVERSPENT])

@@ -469,6 +469,12 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
             f.append(_finding(WARNING, project, [f"{key}.weight", f"{key}.score"],
                               f"指标「{name}」的分值为空。", "", "", "missing"))
             continue
+        if is_blank(ind.target):
+            # Said at the target cell (not at the actual's, with the actual as 表上值).
+            f.append(_finding(WARNING, project, [f"{key}.target", f"{key}.level3"],
+                              f"指标「{name}」的年度指标值为空，无法核对得分（请按申报表填写年度指标值）。", "",
+                              "年度指标值（如 ≥90%、=100%、建立健全）", "missing"))
+            continue
         if ind.actual is None or is_blank(ind.actual):
             if ind.weight != 0:
                 f.append(_finding(WARNING, project, [f"{key}.actual", f"{key}.score"],
@@ -482,9 +488,12 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
             exc = score.errors.get(ekey)
             if exc is not None and not (unexplained and ekey.endswith(".override")):
                 sev = WARNING if ekey.endswith(".score") else ERROR
-                f.append(_finding(sev, project, [f"{key}.actual", f"{key}.target", f"{key}.score"],
+                # An unreadable target is said at the target's cell, with the target as 表上值.
+                at_target = ekey.endswith(".score") and not _readable_target(ind.target)
+                f.append(_finding(sev, project, [f"{key}.target", f"{key}.actual", f"{key}.score"] if at_target
+                                  else [f"{key}.actual", f"{key}.target", f"{key}.score"],
                                   f"指标「{name}」：{exc.message}",
-                                  ind.actual if ekey.endswith(".score") else ind.override, "",
+                                  ind.target if at_target else ind.actual if ekey.endswith(".score") else ind.override, "",
                                   "unreadable" if ekey.endswith(".score") else "engine"))
         if res is None:
             continue
@@ -626,6 +635,14 @@ def _same_target(a: str, b: str) -> bool:
     if isinstance(ta, Quantity) and isinstance(tb, Quantity):
         return ta.op == tb.op and ta.value == tb.value and _unit(ta.unit) == _unit(tb.unit)
     return False
+
+
+def _readable_target(text: str) -> bool:
+    try:
+        parse_target(text)
+    except XlperfError:
+        return False
+    return True
 
 
 def _unread_target(project: Project, ind, name: str, key: str, f: list) -> None:
