@@ -689,3 +689,15 @@ def test_generate_from_carries_typed_targets_and_refuses_ambiguous_ones(tmp_path
         generate.read_declaration(bad)
     text = str(exc.value)
     assert "bad.xlsx" in text and f"单元格 {cells[3]}" in text and "「=A1*2」" in text and "文本格式" in text
+
+
+def test_recalc_reads_typed_targets_as_check_does(tmp_path):
+    """``xlperf recalc`` scores against the targets as typed (=100%, not 1) and reports the
+    unreadable cells at the cell, as check does."""
+    from xlperf import recalc
+    se, _decl, cells = _typed_forms(tmp_path)
+    p = recalc.read_file(se)
+    assert [i.target for i in p.indicators][:8] == ["=100%", "=20", "90%", "", "", "", "=100%", "100%"]
+    found = [f for f in recalc.findings_for(p) if f.cell in cells[:8]]
+    assert sorted((f.cell, f.check) for f in found) == [(c, "unreadable") for c in sorted(cells[3:6])]
+    assert next(f for f in found if f.cell == cells[3]).found == "=A1*2"

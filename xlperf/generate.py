@@ -1186,17 +1186,19 @@ def read_declaration(path) -> Project:
     p.start, p.end = text("xp_start"), text("xp_end")
     p.total_goal, p.annual_goal = text("xp_total_goal"), text("xp_annual_goal")
     p.declared = DeclaredFunds(*(amount(f"xp_{f}") for f in DeclaredFunds.__dataclass_fields__))
-    columns = [values.get(f"xp_ind_{f}", []) for f in ("level1", "level2", "level3", "target")]
-    columns += [named.refs.get("xp_ind_target", []), named.refs.get("xp_ind_level3", [])]
+    from .named_cells import Unread, typed_values
+
+    columns = [values.get(f"xp_ind_{f}", []) for f in ("level1", "level2", "level3")]
+    columns += [typed_values(named, "xp_ind_target"), named.refs.get("xp_ind_target", []),
+                named.refs.get("xp_ind_level3", [])]
     level1 = level2 = ""
-    typed: dict = {}
     for l1, l2, l3, target, ref, ref3 in itertools.zip_longest(*columns):
         if l1 not in (None, ""):
             level1, level2 = str(l1).strip(), ""
         if l2 not in (None, ""):
             level2 = str(l2).strip()
-        if not isinstance(target, str) and ref:     # what Excel stored may not be what was typed
-            target = _typed_target(named, ref, target, path, typed)
+        if isinstance(target, Unread):    # =A1*2, a date: its 自评表 would score against a target nobody wrote
+            raise GenerateError(f"年度指标值{target.why}").at(path, named.sheet["xp_ind_target"], ref)
         if l3 in (None, "") and target in (None, ""):
             continue
         target_text = format(from_excel(target), "f") if isinstance(target, (int, float)) else str(target or "")
@@ -1207,26 +1209,6 @@ def read_declaration(path) -> Project:
         p.cells["annual_goal"] = named.refs["xp_annual_goal"][0]
     p.source_file, p.source_sheet = str(path), named.sheet.get("xp_ind_target", "")
     return p
-
-
-def _typed_target(named, ref: str, value, path, cache: dict):
-    """A 年度指标值 cell of a filled 申报表 as the person typed it (:func:`xlperf.notation.as_typed`,
-    as the register and check read it): a formula ``=100%`` or a percent-formatted 0.95 carry
-    over as ``=100%`` / ``95%``, not 1 / 0.95; anything else that is a formula, or a date, stops
-    this 申报表 with the cell named (its 自评表 would score against a target nobody wrote)."""
-    from .notation import as_typed
-    from .safezip import parse_ref
-
-    sheet = named.sheet["xp_ind_target"]
-    if not cache:     # the sheet's formulas and percent cells, looked up once per file
-        cache["cells"] = (named.container.formula_cells(sheet), named.container.percent_cells(sheet))
-    cells = cache["cells"]
-    pos = parse_ref(ref.encode())
-    formula, percent = cells[0].get(pos), pos in cells[1]
-    try:
-        return as_typed(value, formula=formula, percent=percent)
-    except XlperfError as exc:
-        raise GenerateError(f"年度指标值{exc.message}").at(path, sheet, ref) from None
 
 
 def roll_forward(declaration: Project, *, year: int | None = None, profile: str | None = None,

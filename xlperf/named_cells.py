@@ -117,3 +117,36 @@ def _grids(c: Container, last_rows: dict[str, int]):
     finally:
         wb.close()
     return out
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A cell whose content does not show what was typed (:func:`xlperf.notation.as_typed`):
+    ``why`` (a sentence to follow the field's name) and what the cell ``held`` (its formula as
+    text, never evaluated, or its value)."""
+    why: str
+    held: str
+
+
+def typed_values(named: Named, name: str) -> list:
+    """The values of ``name`` (a 指标值 column) as the person typed them: a formula ``=100%``
+    or a percent-formatted 0.95 give ``=100%`` / ``95%`` (not 1 / 0.95), text stays text, and a
+    cell whose meaning it does not show (``=A1*2``, a date) is an :class:`Unread`. The sheet's
+    formulas and percent cells are looked up only when a value is not text."""
+    from .errors import NotationError
+    from .notation import as_typed
+
+    values = named.values.get(name, [])
+    if all(isinstance(v, str) and v.strip() for v in values):
+        return list(values)
+    sheet = named.sheet[name]
+    formulas, percent = named.container.formula_cells(sheet), named.container.percent_cells(sheet)
+    out = []
+    for ref, v in zip(named.refs[name], values):
+        pos = parse_ref(ref.encode())
+        try:
+            out.append(as_typed(v, formula=formulas.get(pos), percent=pos in percent))
+        except NotationError as exc:
+            f = formulas.get(pos)
+            out.append(Unread(exc.message, f"={f}" if f else str(v)))
+    return out

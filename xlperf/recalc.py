@@ -59,6 +59,8 @@ def _amount(v, where, file="", sheet="", cell=None):
 
 def project_from_names(lookup: Lookup, source_file: str = "") -> Project:
     """Build a :class:`Project` from an xlperf workbook's named cells."""
+    from .named_cells import Unread
+
     first = lookup("xp_ind_level1")
     if first is None:
         raise RecalcError("这不是 xlperf 生成的工作簿（找不到名称 xp_ind_level1），无法按字段读取。")
@@ -130,12 +132,15 @@ def project_from_names(lookup: Lookup, source_file: str = "") -> Project:
                 if k < len(columns[f][0]):
                     cells[f"indicators.{i}.{f}"] = columns[f][0][k]
             actual = get("actual")
+            unread = (target.why, target.held) if isinstance(target, Unread) else None
+            if unread:
+                target = ""               # said by the check at the cell (validate: unreadable)
             project.indicators.append(Indicator(
                 str(l1), str(l2), str(name3 or ""), str(target or ""),
                 weight=_amount(get("weight"), "分值"),
                 actual=None if actual is None or actual == "" else (actual if isinstance(actual, str) else str(actual)),
                 score=_amount(get("score"), "得分"), note=str(get("note") or ""),
-                override=_amount(get("override"), "人工调整得分")))
+                override=_amount(get("override"), "人工调整得分"), unread_target=unread))
     except XlperfError as exc:
         raise exc.at(source_file, sheet) if exc.location is None else exc
     project.cells = cells
@@ -145,11 +150,16 @@ def project_from_names(lookup: Lookup, source_file: str = "") -> Project:
 # ------------------------------------------------------------------ adapters
 
 def named_lookup(named) -> Lookup:
-    """Adapter for a file read by :func:`xlperf.named_cells.read_names`."""
+    """Adapter for a file read by :func:`xlperf.named_cells.read_names`. Targets come as the
+    person typed them (:func:`xlperf.named_cells.typed_values`: ``=100%`` stored as a formula
+    reads ``=100%``, not 1), as check and harvest read them."""
+    from .named_cells import typed_values
+
     def lookup(name: str):
         if name not in named.values:
             return None
-        return named.sheet[name], named.refs[name], named.values[name]
+        values = typed_values(named, name) if name == "xp_ind_target" else named.values[name]
+        return named.sheet[name], named.refs[name], values
     return lookup
 
 
