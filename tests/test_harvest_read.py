@@ -701,3 +701,20 @@ def test_recalc_reads_typed_targets_as_check_does(tmp_path):
     found = [f for f in recalc.findings_for(p) if f.cell in cells[:8]]
     assert sorted((f.cell, f.check) for f in found) == [(c, "unreadable") for c in sorted(cells[3:6])]
     assert next(f for f in found if f.cell == cells[3]).found == "=A1*2"
+
+
+def test_a_hostile_formula_in_a_target_cell_is_shown_bounded_and_clean(tmp_path):
+    """A target cell's formula is only ever shown as text: bidi/format characters dropped,
+    its length bounded in the message and the 表上值 (reports and terminal carry them)."""
+    from xlperf import validate
+    grid = hc.small_form_grid()
+    r, c = next((r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v == "≥4.00(次)")
+    grid[r][c] = hc.Formula("=\u202eA1*2+" + "B2*3+" * 400 + "1", 7.0)
+    path = tmp_path / "公式.xlsx"
+    path.write_bytes(hc.raw_xlsx([("自评表", hc.sheet_xml(grid))]))
+    (p,) = read_workbook(path).projects
+    why, held = p.indicators[0].unread_target
+    assert held.startswith("=A1*2+B2*3+") and len(held) <= 200 and "\u202e" not in held + why
+    assert len(why) < 150 and "…" in why
+    (f,) = [f for f in validate.check_project(p) if f.check == "unreadable"]
+    assert f.cell == hc.col_letters(c) + str(r + 1) and f.found == held

@@ -422,7 +422,7 @@ class _Grid:
 
 def _formula_shown(formula: str | None, v) -> str:
     """The cell's content for a finding's 表上值: its formula as text (never evaluated)."""
-    return f"={formula}" if formula else str(v)
+    return (f"={formula}" if formula else str(v))[:200]
 
 
 def _blank_cell(v) -> bool:

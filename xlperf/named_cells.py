@@ -148,5 +148,5 @@ def typed_values(named: Named, name: str) -> list:
             out.append(as_typed(v, formula=formulas.get(pos), percent=pos in percent))
         except NotationError as exc:
             f = formulas.get(pos)
-            out.append(Unread(exc.message, f"={f}" if f else str(v)))
+            out.append(Unread(exc.message, (f"={f}" if f else str(v))[:200]))
     return out

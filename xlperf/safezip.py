@@ -185,8 +185,15 @@ class Container:
             r = _R_ATTR_RE.search(b" " + attrs)
             ref = parse_ref(r.group(1)) if r else None
             if ref:
-                out[ref] = html.unescape(text.decode("utf-8", "replace"))
+                out[ref] = _UNSHOWABLE_RE.sub("", html.unescape(text.decode("utf-8", "replace")))
         return out
+
+
+#: Control and format characters a formula's text may carry through character references
+#: (&#1;, bidi overrides): dropped, as harvest drops them from cell text — the text is shown
+#: in findings, reports and the terminal, and an XML writer cannot hold a control character.
+_UNSHOWABLE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f"
+                            "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
 
 
 # Parts that repeat across a harvest (one template, many copies) are parsed once per process:
