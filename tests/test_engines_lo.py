@@ -2,11 +2,16 @@
 自评表 of every seed project and of 200 generated edge projects: every computed cell (and the
 helper cells the scores read) equals the scoring engine to the cent in both.
 
-Edge projects: rates landing on x.xx5, budgets up to 1e9, 4-decimal targets, actuals typed with
-a unit suffix, thousands separators or spaces, every target notation of the seeds."""
+Edge projects: rates landing on x.xx5, budgets up to 1e9, targets with 4 to 8 decimals, actuals
+typed with a unit suffix, thousands separators, spaces (also U+3000 and non-breaking), full-width
+digits and punctuation, 元 against 万元, a fraction against a percentage, every target notation of
+the seeds; and no portable workbook calls the add-in."""
 from __future__ import annotations
 
+import io
 import random
+import re
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,11 +41,25 @@ def _target(text):
         return None
 
 
+_FULL_WIDTH = str.maketrans("0123456789.,%()-/:", "０１２３４５６７８９．，％（）－／：")
+
+
 def _typed(rng: random.Random, value: Decimal, unit: str | None) -> str:
     """An actual as people type it: bare, with the unit (bracketed or not), thousands
-    separators, spaces around."""
+    separators, spaces around (ordinary, ideographic U+3000, non-breaking), full-width digits
+    and punctuation, 元 against a 万元 target."""
     text = plain(value)
-    choice = rng.randrange(6)
+    choice = rng.randrange(11)
+    if choice == 6:
+        return _typed(rng, value, unit).translate(_FULL_WIDTH)
+    if choice == 7:
+        return f"\u3000{text}\u3000"
+    if choice == 8:
+        return f"\u00a0{text}{unit or ''}\u00a0"
+    if choice == 9 and unit == "万元":
+        return f"{text}元"
+    if choice == 10 and unit == "%":
+        return rng.choice([f"{text}％", plain(value / 100)])   # 95% typed as 0.95: scored as 0.95%
     if choice == 1 and unit and unit[0] not in "*/":
         return f"{text}({unit})"
     if choice == 2 and unit:
@@ -78,7 +97,8 @@ def _edge_projects() -> list[Project]:
         for i, w in enumerate(weights):
             if i % 3 == 0:  # a 4-decimal target of any size
                 op = rng.choice(["≥", ">", "≤", "<", "="])
-                value = Decimal(rng.randint(1, 10 ** rng.randint(4, 13))).scaleb(-4)
+                decimals = rng.choice([4, 4, 5, 6, 8])   # more than 4: still native and exact
+                value = Decimal(rng.randint(1, 10 ** rng.randint(4, 13))).scaleb(-decimals)
                 unit = rng.choice([None, "%", "万元", "户", "次/月"])
                 target = f"{op}{plain(value)}" + (f"({unit})" if unit else "")
             else:
@@ -86,7 +106,8 @@ def _edge_projects() -> list[Project]:
             t = _target(target)
             if isinstance(t, Quantity):
                 factor = Decimal(rng.randint(0, 2500)) / 1000
-                actual = _typed(rng, (t.value * factor).quantize(Decimal("0.0001")), t.unit)
+                places = max(4, -t.value.normalize().as_tuple().exponent)
+                actual = _typed(rng, (t.value * factor).quantize(Decimal(1).scaleb(-places)), t.unit)
             else:
                 actual = rng.choice(["达成指标", "部分达成", "未达成"])
             p.indicators.append(Indicator("产出指标", "数量指标", f"指标{i}", target, w, actual))
@@ -99,6 +120,11 @@ def _edge_projects() -> list[Project]:
                     Indicator("产出指标", "数量指标", "乙", ">=abc", Decimal(45), "达成指标")]
     out.append(p)
     return out
+
+
+def _sheet_xml(data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return z.read("xl/worksheets/sheet1.xml")
 
 
 def _helper_cells(project: Project):
@@ -119,7 +145,9 @@ def recalculated(tmp_path_factory):
     files = []
     for i, p in enumerate(projects):
         path = src / f"{i:04d}.xlsx"
-        path.write_bytes(render(p))
+        data = render(p)
+        assert b"XLPERF" not in _sheet_xml(data), p.key   # a portable workbook never calls the add-in
+        path.write_bytes(data)
         files.append(path)
     lo = libreoffice.recalculate(files, tmp_path_factory.mktemp("lo"), timeout=1200)
     gn = gnumeric.recalculate(files, tmp_path_factory.mktemp("gn"))
@@ -138,3 +166,52 @@ def test_every_computed_cell_equals_the_engine(recalculated, engine):
                 mismatches.append(f"{project.key} {cell}: {engine} {values.get(cell)!r}, engine {expected}")
     assert len(projects) >= GENERATED + 30 and checked > 5000
     assert not mismatches, f"{len(mismatches)} of {checked}:\n" + "\n".join(mismatches[:40])
+
+
+def _fine_project(target: str) -> Project:
+    p = Project(SELF_EVALUATION, 2024, "细目标", "主管部门", "单位", key="fine")
+    p.funds["年度资金总额"] = FundsLine(Decimal(100), Decimal(100), Decimal(90))
+    p.funds_weight = Decimal(10)
+    p.indicators = [Indicator("产出指标", "数量指标", "甲", target, Decimal(90), "0.1")]
+    return p
+
+
+def test_a_target_no_native_formula_expresses_is_named_not_sent_to_the_addin(tmp_path, capsys):
+    """``≥0.12345(万元)`` has its exact native formula (scaled by 10^5); a 15-digit target with
+    decimals or a negative ≤ target has none: the portable workbook leaves the row to 待核
+    (no XLPERF_SCORE, #NAME? without the add-in) and fill names the indicator and says why."""
+    from xlperf import cli
+    from xlperf.formulas import expressible
+
+    assert expressible(parse_target("≥0.12345(万元)")) and expressible(parse_target("≥1234567.1234567"))
+    assert b"XLPERF" not in _sheet_xml(render(_fine_project("≥0.12345(万元)")))
+    for target, why in (("≥123456789012.12345", "有效数字过多"), ("≤-0.5", "为负数")):
+        assert not expressible(parse_target(target))
+        project = tmp_path / "p.yaml"
+        project.write_text(f"""kind: 自评表
+year: 2024
+name: 细目标
+profile: excel
+funds:
+  - {{row: 年度资金总额, initial: "100", budget: "100", executed: "90", weight: "10"}}
+indicators:
+  - {{l1: 产出指标, l2: 数量指标, l3: 甲, target: "{target}", weight: "90", actual: "1"}}
+""", encoding="utf-8")
+        out = tmp_path / f"{why}.xlsx"
+        assert cli.main(["fill", str(project), "-o", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert "第 1 个指标" in err and target in err and why in err and "待核" in err, err
+        assert b"XLPERF" not in _sheet_xml(out.read_bytes())
+        assert b"XLPERF" in _sheet_xml(render(_fine_project(target), mode="udf"))  # udf mode still can
+
+    # generate from a register names the register's 指标值 cell
+    from xlperf import register
+    p = _fine_project("≥123456789012.12345")
+    reg = tmp_path / "登记表.xlsx"
+    reg.write_bytes(register.register_bytes([p]))
+    assert cli.main(["generate", str(reg), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    line = next(l for l in err.splitlines() if "≥123456789012.12345" in l)
+    assert "登记表.xlsx" in line and re.search(r"单元格 [A-Z]+\d+", line) and "待核" in line, line
+    for form in (tmp_path / "out").rglob("*.xlsx"):
+        assert b"XLPERF" not in _sheet_xml(form.read_bytes())

@@ -2,7 +2,8 @@
 (xlperf.excel_limits; the table and its sources are in docs/excel-limits.md) and passes the
 openxml-audit schema validator with zero errors: 自评表 and 申报表 in both modes, the register
 template and filled registers, 汇总.xlsx, recalc output and the add-in — on the seed projects
-and on generated edge projects.
+and on generated edge projects (targets of up to 9 decimals and 15 digits included: no
+portable workbook calls the add-in).
 
 openxml-audit's one warning, inline strings, is deliberate (see xlperf.template.cell_xml)."""
 from __future__ import annotations
@@ -155,6 +156,10 @@ _OPS = ["≥", ">=", ">", "≤", "<=", "<", "=", ""]
 _text = st.text(alphabet=st.sampled_from("项目预算绩效管理服务（）()、，。ABCabc 123-《》“”&<>'\"/\\"),
                 min_size=1, max_size=300)
 _four = st.integers(min_value=0, max_value=10**9).map(lambda n: Decimal(n).scaleb(-4))
+# targets finer than 4 decimals (native up to 14 digits) and 15-digit ones (no native formula):
+# a portable workbook never calls the add-in (L.check flags XLPERF_* unless mode is udf)
+_fine = st.tuples(st.integers(min_value=0, max_value=10**15 - 1), st.integers(5, 9)).map(
+    lambda t: format(Decimal(t[0]).scaleb(-t[1]), "f"))
 _money = st.integers(min_value=0, max_value=10**11).map(lambda n: Decimal(n).scaleb(-2))
 
 
@@ -172,7 +177,7 @@ def _projects(draw):
     p.funds_weight = Decimal(10)
     for k in range(n):
         qualitative = draw(st.booleans())
-        target = draw(_text) if qualitative else f"{draw(st.sampled_from(_OPS))}{draw(_four)}{draw(st.sampled_from(_UNITS))}"
+        target = draw(_text) if qualitative else f"{draw(st.sampled_from(_OPS))}{draw(st.one_of(_four, _fine))}{draw(st.sampled_from(_UNITS))}"
         actual = (draw(st.sampled_from(["达成指标", "部分达成", "未达成", "有所提升", None])) if qualitative
                   else draw(st.one_of(st.none(), _four.map(str), _text)))
         p.indicators.append(Indicator(draw(_text)[:40], draw(_text)[:40], draw(_text), target,

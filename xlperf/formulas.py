@@ -133,18 +133,26 @@ def funds_score(rate_cell: str, weight: str, p: Profile, mode: str) -> str:
 
 # ------------------------------------------------------------ indicators
 
-ACTUAL_SCALE = 10_000  # actual values are read to 4 decimals
+ACTUAL_SCALE = 10_000  # actual values are read to 4 decimals (more for a finer target)
 
 
 UNREADABLE = "无法识别"  # the helper cell's text for an actual that is not a number
 LEADING_DIGITS = 15  # Excel keeps 15 significant digits: a longer number is not exact anyway
 
 
+def _half_width(cell: str) -> str:
+    """The cell's text with full-width digits and punctuation (``１２３．４５``, ``，``, ``％``,
+    ``／``, ``：``) made half-width, as the engine's NFKC reads them. ASC is native in Excel
+    (since 97, for the CJK editing languages staff use), WPS, LibreOffice and Gnumeric;
+    LibreOffice's VALUE alone refuses full-width digits."""
+    return f"ASC({cell})"
+
+
 def _stripped(actual: str) -> str:
     """The actual's text without operators and spaces, with ``/``, ``:`` and ``%`` turned into
     a character no number contains: a spreadsheet would read ``1/2`` or ``12:30`` as a date
     or time and ``95%次`` as 0.95; the engine reads no number past them."""
-    expr = f"TRIM({actual})"
+    expr = f"TRIM({_half_width(actual)})"
     for old, new in (("≥", ""), ("≤", ""), ("=", ""), (">", ""), ("<", ""), (" ", ""), ("\u3000", ""),
                      ("\u00a0", ""), (",", ""), ("/", "|"), (":", "|"), ("%", "|")):
         expr = f'SUBSTITUTE({expr},"{old}","{new}")'
@@ -163,11 +171,12 @@ def leading_number(actual: str) -> str:
 
 
 def parse_actual(actual: str, unit: str | None) -> str:
-    """The number in a 实际完成值 text cell, for a target with ``unit``: strips the unit
+    """The number in a 实际完成值 text cell, for a target with ``unit``: made half-width
+    (:func:`_half_width`), strips the unit
     as ``(unit)``, ``（unit）`` or ``unit``, percent signs, spaces and thousands commas;
     else the leading number (``930户次`` for a target in 户), as the engine reads it. Text
     with ``/`` or ``:`` left after the unit is never read as a date or time."""
-    expr = f"TRIM({actual})"
+    expr = f"TRIM({_half_width(actual)})"
     for old, new in (("（", "("), ("）", ")"), (" ", ""), ("\u3000", ""), ("\u00a0", ""), (",", "")):
         expr = f'SUBSTITUTE({expr},"{old}","{new}")'
     if unit:
@@ -180,7 +189,7 @@ def parse_actual(actual: str, unit: str | None) -> str:
     # "1/2", "12:30", "1-2": a digit right after / : or - means a fraction, date, time or
     # range, which the engine refuses (its unit may contain no digit); "3次/月" and a
     # leading minus stay readable.
-    t = f'SUBSTITUTE(SUBSTITUTE(SUBSTITUTE(MID({actual},2,99),"/","|"),":","|"),"-","|")'
+    t = f'SUBSTITUTE(SUBSTITUTE(SUBSTITUTE(MID({_half_width(actual)},2,99),"/","|"),":","|"),"-","|")'
     datelike = "OR(" + ",".join(f'ISNUMBER(FIND("|{d}",{t}))' for d in range(10)) + ")"
     return (f'IF(TRIM({actual})="","",IF({datelike},"{UNREADABLE}",'
             f'IFERROR({whole},IFERROR({leading_number(actual)},"{UNREADABLE}"))))')
@@ -217,7 +226,7 @@ def actual_check(actual: str) -> str:
     not the whole parse): after operators and spaces, the text starts with a digit — exactly
     when the helper cell's parse finds a leading number. It looks only at the typed cell:
     Excel validates before it recalculates, so a helper cell would still hold the old value."""
-    expr = f"TRIM({actual})"
+    expr = f"TRIM({_half_width(actual)})"
     for old in ("≥", "≤", "=", ">", "<", "\u3000", "\u00a0"):
         expr = f'SUBSTITUTE({expr},"{old}","")'
     return f"ISNUMBER(-LEFT({expr},1))"
@@ -239,14 +248,41 @@ def qualitative_score(code: str, weight: str, p: Profile) -> str:
             f"IF({code}={NOT_ACHIEVED},{missed},{achieved})))")
 
 
+#: Scaled targets stay below this, so that every partial product of :func:`exact_floor` (the
+#: half-up form doubles the divisor) is exact; 10^14 is a 15-digit number, Excel's precision.
+MAX_SCALED_TARGET = 10 ** 14
+
+
+def target_scale(target: Quantity) -> int | None:
+    """The power of ten the formulas scale a target and its actuals by: 10^4 (actuals are read
+    to 4 decimals), more for a target with more decimals (``≥0.12345`` → 10^5), so that
+    both are whole numbers. None when no native formula computes the rule exactly: the
+    scaled target would reach :data:`MAX_SCALED_TARGET`, or a ``≤`` target is negative
+    (the engine's proportional rule divides by a negative number there)."""
+    value = target.value
+    exponent = value.normalize().as_tuple().exponent
+    decimals = max(4, -exponent if isinstance(exponent, int) else 0)
+    scaled = value.scaleb(decimals)
+    if abs(scaled) >= MAX_SCALED_TARGET or (value < 0 and target.op is Op.LE):
+        return None
+    return 10 ** decimals
+
+
+def expressible(target: Quantity) -> bool:
+    """True when a portable workbook computes the score of ``target`` exactly in native
+    functions (see :func:`target_scale`); otherwise fill/generate say so and leave it to 待核."""
+    return target_scale(target) is not None
+
+
 def quantitative_score(target: Quantity, value: str, weight: str, p: Profile) -> str | None:
     """The rule's score for a quantitative target, from the parsed actual ``value`` cell.
-    None when the target cannot be written exactly in integers (more than 4 decimals)."""
-    t4 = target.value * ACTUAL_SCALE
-    if t4 != t4.to_integral_value() or t4 < 0:
+    None when the target cannot be written exactly in integers (see :func:`target_scale`)."""
+    scale = target_scale(target)
+    if scale is None:
         return None
+    t4 = target.value.scaleb(len(str(scale)) - 1)
     T = _int_literal(t4)
-    A = f"ROUND({value}*{ACTUAL_SCALE},0)"
+    A = f"ROUND({value}*{scale},0)"
     W = f"ROUND({weight}*100,0)"
     ss = _pow10(p.indicator_decimals)
     mode = p.indicator_rounding
@@ -280,7 +316,7 @@ def quantitative_score(target: Quantity, value: str, weight: str, p: Profile) ->
             met = f"{A}>{T}"
         else:
             met = f"{A}>={T}" if p.equal_over_is_met else f"{A}={T}"
-        if t4 == 0:
+        if t4 <= 0:   # the engine: a target not above 0 that is missed scores 0
             miss = "0"
         else:
             miss = f"IF({A}<=0,0,MIN({full},{scaled(W, A, T)}))"

@@ -334,6 +334,8 @@ def _self_evaluation(project: Project, t: CompiledTemplate, mode: str, p) -> tup
             else:
                 cached = _judgement_code(actual_text)
             row["xp_ind_value"] = Formula(parsed, cached)
+        if proposal == '""':   # no formula for this row (see _indicator_formulas): 待核 as it computes
+            res = None
         row["xp_ind_proposal"] = Formula(proposal, res.proposal if res is not None else None)
         final_cached = res.score if res is not None else (ind.override if ind.override is not None else None)
         row["xp_ind_score"] = Formula(final, final_cached)
@@ -381,8 +383,11 @@ def _indicator_formulas(t: CompiledTemplate, k: int, target_text: str, mode: str
     else:
         parsed = F.parse_actual(r["xp_ind_actual"], target.unit)
         proposal = F.quantitative_score(target, r["xp_ind_value"], r["xp_ind_weight"], p)
-        if proposal is None:  # a target too fine for integer formulas: fall back to the add-in
-            proposal = F.udf_score(r["xp_ind_target"], r["xp_ind_actual"], r["xp_ind_weight"])
+        if proposal is None:
+            # No exact native formula for this target (F.target_scale): a portable workbook never
+            # calls the add-in (#NAME? without it), so the row is left to 待核 and fill/generate
+            # name it (xlperf.prepare).
+            proposal = '""'
     final = F.final_score(r["xp_ind_proposal"], r["xp_ind_override"])
     if qualitative:
         dv_actual = _dv("list", r["xp_ind_actual"], list_values="达成指标,部分达成,未达成",
@@ -1382,7 +1387,7 @@ def _load_project_file(path: Path, kind: str | None) -> Project:
     return project
 
 
-def _prepare_fill(project: Project, profile: str | None, source) -> None:
+def _prepare_fill(project: Project, profile: str | None, source, mode: str = "portable") -> None:
     """The check ``generate`` makes of a register row (:func:`xlperf.prepare.prepare`): weights,
     printed scores as 人工调整得分; errors stop, warnings are printed."""
     from .prepare import prepare
@@ -1390,7 +1395,7 @@ def _prepare_fill(project: Project, profile: str | None, source) -> None:
     if profile:
         project.profile = profile
     where = lambda issue: "" if issue.index is None else f"第 {issue.index + 1} 个指标：" # noqa: E731
-    issues = prepare(project, _profiles)
+    issues = prepare(project, _profiles, mode=mode)
     for issue in issues:
         if issue.warning:
             print(f"提醒：{source}：{where(issue)}{issue.message}", file=sys.stderr)
@@ -1412,7 +1417,7 @@ def _cmd_fill(args) -> int:
         project = _load_project_file(Path(args.input), args.kind)
     else:
         raise GenerateError("请给出项目数据文件（YAML/JSON）或 --seed 编号。")
-    _prepare_fill(project, args.profile, args.input or f"样例 {args.seed}")
+    _prepare_fill(project, args.profile, args.input or f"样例 {args.seed}", args.mode)
     out = write(project, Path(args.out), force=args.force, mode=args.mode, profile=args.profile,
                 template_dir=args.templates, password=args.password)
     print(f"已生成 {out}")

@@ -22,9 +22,10 @@ class Issue:
     warning: bool = False
 
 
-def prepare(p: Project, _profiles, who: str | None = None) -> list[Issue]:
+def prepare(p: Project, _profiles, who: str | None = None, mode: str = "portable") -> list[Issue]:
     """The problems of ``p`` as :class:`Issue` s (errors stop generation; warnings do not).
-    ``who`` names the project in messages (default 项目「名称」)."""
+    ``who`` names the project in messages (default 项目「名称」); ``mode`` is the workbook's
+    calculation mode (a portable workbook cannot express every target, see :func:`_inexpressible`)."""
     from .generate import _parsed_actual, _parsed_target
     from .scoring import Override, assess_indicator, default_weights, pending_reason
 
@@ -62,7 +63,7 @@ def prepare(p: Project, _profiles, who: str | None = None) -> list[Issue]:
                     "；请填写各指标的分值。")
         return [Issue(None, "funds_weight",
                       f"{who}的分值合计为 {plain(total)}（{parts}），应为 100，未生成。" + hint)]
-    issues = []
+    issues = _inexpressible(p) if mode == "portable" else []
     for i, ind in enumerate(p.indicators):
         if ind.actual is None:
             if ind.score is not None:
@@ -89,6 +90,25 @@ def prepare(p: Project, _profiles, who: str | None = None) -> list[Issue]:
             issues.append(Issue(i, "score", exc.message))
             continue
         ind.override = ind.score
+    return issues
+
+
+def _inexpressible(p: Project) -> list[Issue]:
+    """Targets no native formula scores exactly (:func:`xlperf.formulas.expressible`): the
+    portable workbook leaves their score to 待核 rather than call the add-in (#NAME? without it)."""
+    from . import formulas
+    from .generate import _parsed_target
+    from .notation import Quantity
+
+    issues = []
+    for i, ind in enumerate(p.indicators):
+        target = _parsed(ind.target, _parsed_target)
+        if isinstance(target, Quantity) and not formulas.expressible(target):
+            why = ("为负数的「≤」目标" if target.value < 0 else
+                   f"有效数字过多（放大为整数后达到 10^{len(str(formulas.MAX_SCALED_TARGET)) - 1}）")
+            issues.append(Issue(i, "target", f"指标值「{ind.target}」{why}，便携版（portable）自评表的原生公式"
+                                             "无法精确计分：该行得分显示「待核」，请核对指标值，或改用 --mode udf"
+                                             "（需安装 xlperf 加载项）", warning=True))
     return issues
 
 
