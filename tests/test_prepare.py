@@ -68,3 +68,37 @@ def test_a_blank_target_scores_nothing_in_the_formulas_as_in_the_engine():
     assert score_project(p).total is None
     ws = openpyxl.load_workbook(io.BytesIO(render(p))).active
     assert ws["K13"].value == '=""' and ws["K14"].value == '=""'
+
+
+def test_weights_are_non_negative_at_input_in_generate_and_in_the_engine(tmp_path, capsys):
+    """Issue 12 item 4: a weight below 0 is refused by the form's validation (every 分值 cell),
+    by generate (naming the register's cell) as by fill (above), and by the engine."""
+    import copy
+    import re
+    import zipfile
+
+    import pytest
+
+    from xlperf import register
+    from xlperf.errors import ScoringError
+    from xlperf.scoring import indicator_score
+
+    p = copy.deepcopy(next(f.project for f in load() if f.project.key == "001-01"))
+    xml = zipfile.ZipFile(io.BytesIO(render(p))).read("xl/worksheets/sheet1.xml").decode()
+    n = len(p.indicators)
+    dv = next(m for m in re.finditer(r"<dataValidation [^>]*>.*?</dataValidation>", xml) if "分值" in m.group(0))
+    assert 'type="decimal"' in dv.group(0) and 'operator="between"' in dv.group(0)
+    assert "<formula1>0</formula1><formula2>100</formula2>" in dv.group(0)
+    assert re.search(rf'sqref="F6 F13:F{12 + n}"', dv.group(0)), dv.group(0)
+
+    for ind in p.indicators:
+        ind.score = ind.override = None
+    p.indicators[0].weight += p.indicators[1].weight + 15      # the total stays 100
+    p.indicators[1].weight = Decimal(-15)
+    reg = tmp_path / "登记表.xlsx"
+    reg.write_bytes(register.register_bytes([p]))
+    assert cli.main(["generate", str(reg), "--out", str(tmp_path / "out"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "分值不能为负数" in err and "登记表.xlsx" in err and "单元格" in err, err
+    with pytest.raises(ScoringError, match="负数"):
+        indicator_score("≥1", "1", "-1")

@@ -145,3 +145,74 @@ def test_group_labels_are_printed_again_after_a_page_break(tmp_path):
             body = [(y0, w) for y0, y1, w in words if top <= y0 and y1 <= height - BOTTOM]
             first = next(groups[w] for _, w in sorted(body) if w in groups)
             assert first in {w for _, w in body}, (pdf.name, i, first)
+        if "000-01" in pdf.name:
+            # the 申报表's 绩效指标 (column A): once on every page, inside the page body — not
+            # drawn centred on a merge that runs over the break (off the table on a later page)
+            for i, (height, words) in enumerate(pages, 1):
+                found = [(y0, y1) for y0, y1, w in words if w == "绩效指标"]
+                assert len(found) == 1, (pdf.name, i, found)
+                (y0, y1), = found
+                assert top <= y0 and y1 <= height - BOTTOM, (pdf.name, i, y0, y1)
+                header = min(y for y, _, w in words if w == "一级指标")
+                assert abs(y0 - header) < 3, (pdf.name, i, y0, header)   # on the header row
+
+
+def _ppm(path) -> tuple[int, int, bytes]:
+    """Width, height and RGB bytes of a binary PPM (pdftoppm -ppm)."""
+    data = path.read_bytes()
+    parts = data.split(maxsplit=4)
+    assert parts[0] == b"P6" and parts[3] == b"255"
+    return int(parts[1]), int(parts[2]), parts[4]
+
+
+def test_a_row_that_cannot_be_scored_says_so_on_paper(tmp_path):
+    """Issue 12 item 4 / 13 item 8, printed by LibreOffice: a score, total and grade that cannot
+    be computed print 「待核」 (not a blank); 0.95 typed against ≥90% prints 「请核对」 beside it;
+    a docked score whose 偏差原因 is empty has that cell highlighted red, and stays blank."""
+    from decimal import Decimal
+
+    from xlperf import generate
+    from xlperf.model import SELF_EVALUATION, FundsLine, Indicator, Project
+
+    needs.require("soffice")
+    needs.require("pdftotext")
+    needs.require("pdftoppm")
+    p = Project(SELF_EVALUATION, 2024, "待核示例", "主管部门", "单位", key="pending", profile="excel")
+    p.funds["年度资金总额"] = FundsLine(Decimal(100), Decimal(100), Decimal(90))
+    p.funds_weight = Decimal(10)
+    p.indicators = [
+        Indicator("产出指标", "数量指标", "日期样式", "≥10(次)", Decimal(30), "1/2"),
+        Indicator("产出指标", "质量指标", "小数比率", "≥90%", Decimal(30), "0.95"),
+        Indicator("效益指标", "社会效益指标", "扣分无理由", "≥10(次)", Decimal(20), "5"),
+        Indicator("满意度指标", "服务对象满意度指标", "满分行", "建立健全", Decimal(10), "达成指标"),
+    ]
+    src = tmp_path / "pending.xlsx"
+    src.write_bytes(generate.render(p))
+    pdf, = libreoffice.to_pdf([src], tmp_path / "pdf", timeout=300)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    lines = {name: next(l for l in text.splitlines() if name in l) for name in ("日期样式", "小数比率", "满分行")}
+    assert "待核" in lines["日期样式"] and "请核对" in lines["小数比率"] and "待核" not in lines["满分行"]
+    assert "待核" in next(l for l in text.splitlines() if "总分" in l)
+    assert "待核" in next(l for l in text.splitlines() if "评分等级" in l)
+    assert "未写明理由" not in text and "请补充" not in text
+
+    # the 偏差原因 cell of the docked row is red, the full-marks row's is the input yellow
+    boxes = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout
+    pages = _pages(boxes)
+    words = {w[4]: tuple(map(float, w[:4])) for w in _WORD.findall(boxes)}
+    note_x = (words["偏差原因分析及改进措施"][0] + words["偏差原因分析及改进措施"][2]) / 2
+    height = pages[0][0]
+    subprocess.run(["pdftoppm", "-r", "72", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+                   check=True)
+    w, h, rgb = _ppm(next(tmp_path.glob("page*.ppm")))
+    scale = h / height
+
+    def colour(name):
+        y = (words[name][1] + words[name][3]) / 2
+        i = (int(y * scale) * w + int(note_x * scale)) * 3
+        return tuple(rgb[i:i + 3])
+
+    red, plain_ = colour("扣分无理由"), colour("满分行")
+    assert red[0] > 240 and red[1] < 215 and red[2] < 220, red        # FFC7CE
+    assert plain_[1] > 240 and plain_[2] > 215, plain_                  # FFF8E1 (input cells)

@@ -70,6 +70,43 @@ def _box(ws, ref: str, value=None, **style):
     return ws[first]
 
 
+#: Conditional formats of the printed 自评表 (the generator stretches them over the indicator
+#: rows): a score, total or grade that cannot be computed prints 「待核」 on red instead of a
+#: blank; a percentage actual typed as a fraction (0.95 against ≥90%) prints 「请核对」 beside
+#: it; a docked score whose 偏差原因 is empty is highlighted (the cell itself stays blank: no
+#: placeholder prose goes to the 财政局). Display only: the cells' values stay what the
+#: engine computes, so check/harvest read them unchanged.
+PENDING_TEXT = "待核"
+CHECK_TEXT = "请核对"
+def _conditional_formats(ws) -> None:
+    """The rules on the prototype row 13 and the total rows 14/15 (references relative to the
+    first cell of each range, as Excel reads them)."""
+    from openpyxl.formatting.rule import Rule
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.styles.differential import DifferentialStyle
+    from openpyxl.styles.numbers import NumberFormat
+
+    red = PatternFill(bgColor="FFC7CE", fill_type="solid")
+    pending = DifferentialStyle(font=Font(color="9C0006", bold=True), fill=red,
+                                numFmt=NumberFormat(numFmtId=200, formatCode=f'0.00;-0.00;0.00;"{PENDING_TEXT}"'))
+    check = DifferentialStyle(font=Font(color="9C0006", bold=True),
+                              numFmt=NumberFormat(numFmtId=201, formatCode=f'@" {CHECK_TEXT}"'))
+    rules = [
+        # an indicator typed but not scored (unreadable actual or target, no native formula)
+        ("G13", 'AND($G13="",TRIM($E13)<>"")', pending),
+        # total / grade blank although something is typed: some row (or the funds) is 待核
+        ("G14", 'AND($G14="",COUNTA($E$13:$E$13)>0)', pending),
+        ("C15", 'AND($C15="",COUNTA($E$13:$E$13)>0)', pending),
+        # 0.95 typed against a percentage target: meant 95%? (the score is read as 0.95%)
+        ("E13", 'AND(ISNUMBER(FIND("%",ASC($D13))),ISNUMBER($J13),$J13>0,$J13<=1)', check),
+        # a docked or adjusted score without a reason
+        ("H13", 'AND(TRIM($H13)="",ISNUMBER($G13),OR($G13<$F13,AND(ISNUMBER($L13),$L13<>$K13)))',
+         DifferentialStyle(fill=red)),
+    ]
+    for ref, formula, style in rules:
+        ws.conditional_formatting.add(ref, Rule(type="expression", dxf=style, formula=[formula]))
+
+
 def _name(wb, name: str, sheet: str, ref: str):
     col_row = ref.replace(":", ":$")
     absolute = "$" + col_row.replace(":$", ":$")
@@ -225,6 +262,7 @@ def self_evaluation_workbook() -> Workbook:
     }
     for name, ref in names.items():
         _name(wb, name, s, ref)
+    _conditional_formats(ws)
     _page(ws, f"A1:{PRINT_COLUMNS['自评表']}15", f"{TITLE_ROW}:{TITLE_ROW}")
     ws.freeze_panes = None
     return wb

@@ -313,6 +313,9 @@ class CompiledTemplate:
     pieces: list | None = field(default=None, repr=False, compare=False)
     #: Free for callers to memoise what depends only on this template (bounded by them).
     memo: dict = field(default_factory=dict, repr=False, compare=False)
+    #: The template's <conditionalFormatting> elements, stretched over the indicator rows
+    #: per indicator count (see :func:`_conditional_xml`).
+    conditional: tuple = ()
 
     @functools.cached_property
     def skeleton(self) -> "jinja2.Template":
@@ -358,8 +361,27 @@ class CompiledTemplate:
             else:
                 out_rows.append(self._row_xml(row, layout, values, None, labels,
                                               heights.get(row.number), 0))
-        merges = [f"{c1}{layout.row(r1)}:{c2}{layout.row(r2) if r2 != self.band else layout.last_band_row}"
-                  for c1, r1, c2, r2 in self.merges if r1 != self.band]
+        merges = []
+        inside = [b for b in sorted(row_breaks) if self.band <= b < layout.last_band_row]
+        for c1, r1, c2, r2 in self.merges:
+            if r1 == self.band:
+                continue
+            if r2 != self.band:
+                merges.append(f"{c1}{layout.row(r1)}:{c2}{layout.row(r2)}")
+                continue
+            # A label merged from the repeated header row down the indicator rows (申报表 绩效指标):
+            # on a form of several pages LibreOffice draws it centred on the whole merge from the
+            # repeated header row, i.e. off the table on later pages. Then the label keeps to its
+            # header rows (printed on every page as the title rows) and the indicator part of the
+            # column is a blank block per page.
+            if not inside or r1 >= self.band:
+                merges.append(f"{c1}{layout.row(r1)}:{c2}{layout.last_band_row}")
+                continue
+            if self.band - 1 > r1 or c2 != c1:
+                merges.append(f"{c1}{r1}:{c2}{self.band - 1}")
+            for top, bottom in zip([self.band] + [b + 1 for b in inside], inside + [layout.last_band_row]):
+                if bottom > top or c2 != c1:
+                    merges.append(f"{c1}{top}:{c2}{bottom}")
         for c1, r1, c2, r2 in self.merges:
             if r1 == self.band == r2:
                 merges += [f"{c1}{self.band + k}:{c2}{self.band + k}" for k in range(n)]
@@ -374,17 +396,28 @@ class CompiledTemplate:
         breaks = (f'<rowBreaks count="{len(row_breaks)}" manualBreakCount="{len(row_breaks)}">' +
                   "".join(f'<brk id="{r}" max="16383" man="1"/>' for r in row_breaks) + "</rowBreaks>"
                   ) if row_breaks else ""
+        conditional = self.conditional_xml(n)
         slots = {"dimension": f'<dimension ref="A1:{self.max_col}{last}"/>', "rows": "".join(out_rows),
                  "merges": merge_xml, "validations": str(validations), "breaks": breaks,
-                 "protection": _protection_xml(protection_password)}
+                 "protection": _protection_xml(protection_password), "conditional": conditional}
         if self.pieces is None:
             return self.skeleton.render(
                 dimension=f"A1:{self.max_col}{last}", rows=out_rows, merges=merge_xml,
                 validations=validations, breaks=breaks,
-                protection=_protection_xml(protection_password),
+                protection=_protection_xml(protection_password), conditional=conditional,
             ).encode("utf-8")
         # The skeleton's text with its slots filled: what the jinja2 skeleton renders, joined directly.
         return "".join(slots[p[1:]] if p[:1] == "\0" else p for p in self.pieces).encode("utf-8")
+
+    def conditional_xml(self, n: int) -> str:
+        """The template's conditional formats for ``n`` indicator rows (memoised per count)."""
+        if not self.conditional:
+            return ""
+        key = ("conditional", max(1, n))
+        xml = self.memo.get(key)
+        if xml is None:
+            xml = self.memo[key] = "".join(_conditional_xml(c, self.band, max(1, n)) for c in self.conditional)
+        return xml
 
     def _row_xml(self, row: _Row, layout: Layout, values, ind, labels, ht, k) -> str:
         r = layout.row(row.number, k)
@@ -469,6 +502,37 @@ def _shift_ref(ref: str, band: int, n: int) -> str:
             return f"{parts[0]}:{one(parts[0], True)}"
         return one(parts[0], False)
     return f"{one(parts[0], False)}:{one(parts[1], True)}"
+
+
+_FORMULA_REF = re.compile(r"(?<![A-Za-z_$\d.!])(\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?)(?![\d(A-Za-z_])")
+
+
+def _shift_formula_ref(ref: str, band: int, n: int) -> str:
+    """A reference inside a conditional-format formula for ``n`` indicator rows: rows below
+    the prototype row move down, a range ending on it grows; a single cell on it stays (it is
+    relative to the first cell of the formatted range, which is the first indicator row)."""
+    if ":" in ref:
+        return _shift_ref(ref, band, n)
+    m = re.match(r"^(\$?)([A-Z]+)(\$?)(\d+)$", ref)
+    row = int(m.group(4))
+    return f"{m.group(1)}{m.group(2)}{m.group(3)}{row + n - 1 if row > band else row}"
+
+
+def _conditional_xml(xml: str, band: int, n: int) -> str:
+    """One <conditionalFormatting> element of the template for ``n`` indicator rows: its
+    ranges stretched like the defined names (:func:`_shift_ref`), its formulas' references
+    moved (:func:`_shift_formula_ref`); quoted text inside a formula is left alone."""
+    def sqref(m: re.Match) -> str:
+        return 'sqref="' + " ".join(_shift_ref(r, band, n) for r in m.group(1).split()) + '"'
+
+    def formula(m: re.Match) -> str:
+        parts = re.split(r'(&quot;.*?&quot;|"[^"]*")', m.group(2))
+        body = "".join(p if i % 2 else _FORMULA_REF.sub(lambda r: _shift_formula_ref(r.group(1), band, n), p)
+                       for i, p in enumerate(parts))
+        return f"{m.group(1)}{body}</formula>"
+
+    xml = re.sub(r'sqref="([^"]*)"', sqref, xml)
+    return re.sub(r"(<formula>)(.*?)</formula>", formula, xml, flags=re.S)
 
 
 def _workbook_xml(t: CompiledTemplate, n: int, full_calc: bool) -> bytes:
@@ -639,6 +703,10 @@ def compile_template(path: Path | str) -> CompiledTemplate:
             for col in cols:
                 for i in range(int(col.get("min")), int(col.get("max")) + 1):
                     widths[col_letter(i)] = float(col.get("width", "8.43"))
+        conditional = []
+        for cf in sheet.findall(f"{{{NS}}}conditionalFormatting"):
+            conditional.append(re.sub(r'\sxmlns(:\w+)?="[^"]*"', "", etree.tostring(cf, encoding="unicode")))
+            sheet.remove(cf)
         skeleton, pieces = _skeleton(sheet, sheet_data)
         skip = {sheet_part, "xl/workbook.xml", "xl/calcChain.xml"}
         static_parts = []
@@ -654,11 +722,12 @@ def compile_template(path: Path | str) -> CompiledTemplate:
                 data = schema_ordered_fonts(data)
             static_parts.append(_part(info.filename, data, 9))
     return CompiledTemplate(sheet_name, names, band, rows, col_letter(max_col), merges, static_parts,
-                            sheet_part, wb_xml, skeleton, labels, widths, pieces=pieces)
+                            sheet_part, wb_xml, skeleton, labels, widths, pieces=pieces,
+                            conditional=tuple(conditional))
 
 
 _SLOTS = {"sheetProtection": "protection", "mergeCells": "merges", "dataValidations": "validations",
-          "rowBreaks": "breaks"}
+          "rowBreaks": "breaks", "conditionalFormatting": "conditional"}
 
 
 def _skeleton(sheet, sheet_data) -> tuple[str, list]:
