@@ -718,3 +718,30 @@ def test_a_hostile_formula_in_a_target_cell_is_shown_bounded_and_clean(tmp_path)
     assert len(why) < 150 and "…" in why
     (f,) = [f for f in validate.check_project(p) if f.check == "unreadable"]
     assert f.cell == hc.col_letters(c) + str(r + 1) and f.found == held
+
+
+def test_the_ribbon_reads_typed_targets_of_the_open_workbook_as_files_are_read():
+    """The add-in's reader (xlwings, Windows): Excel hands over value, formula and number
+    format per cell; the target reads as for a file. (A fake book: no Excel here.)"""
+    import types
+
+    from xlperf import recalc
+
+    def cell(ref, value, formula=None, fmt="General"):
+        return types.SimpleNamespace(value=value, formula=formula if formula is not None else value, number_format=fmt,
+                                     get_address=lambda *a: ref)
+
+    rng = [cell("D13", 1.0, "=100%", "0%"), cell("D14", 1.0, "=100%"), cell("D15", 0.95, fmt="0.00%"),
+           cell("D16", 0.0, "=A1*2"), cell("D17", "≥90%"), cell("D18", 12.0)]
+    book = types.SimpleNamespace(names={"xp_ind_target": types.SimpleNamespace(refers_to_range=_FakeRange(rng, "自评表"))})
+    sheet, refs, values = recalc.xlwings_lookup(book)("xp_ind_target")
+    assert (sheet, refs) == ("自评表", ["D13", "D14", "D15", "D16", "D17", "D18"])
+    assert values[:3] == ["=100%", "=100%", "95%"] and values[4:] == ["≥90%", 12.0]
+    assert values[3].held == "=A1*2" and "「=A1*2」" in values[3].why
+
+
+class _FakeRange(list):
+    """An xlwings Range of cells: iterable, with its sheet."""
+    def __init__(self, cells, sheet):
+        super().__init__(cells)
+        self.sheet = type("Sheet", (), {"name": sheet})()

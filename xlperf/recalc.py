@@ -171,9 +171,28 @@ def xlwings_lookup(book) -> Lookup:
         except Exception:  # noqa: BLE001 - xlwings raises COM/KeyError variants for a missing name
             return None
         refs = [c.get_address(False, False) for c in rng]
-        values = [c.value for c in rng]
+        values = [_live_target(c) if name == "xp_ind_target" else c.value for c in rng]
         return rng.sheet.name, refs, values
     return lookup
+
+
+def _live_target(cell):
+    """A target cell of the open workbook as typed (:func:`xlperf.notation.as_typed`, as for
+    files): Excel tells its formula and number format, so ``=100%`` is not read as 1."""
+    from .errors import NotationError
+    from .named_cells import Unread
+    from .notation import as_typed
+    from .safezip import _is_percent_format
+
+    value = cell.value
+    if isinstance(value, str) and value.strip():
+        return value                      # text: what the cell shows (no COM round trips)
+    f = cell.formula
+    formula = f[1:] if isinstance(f, str) and f.startswith("=") else None
+    try:
+        return as_typed(value, formula=formula, percent=_is_percent_format(str(cell.number_format or "")))
+    except NotationError as exc:
+        return Unread(exc.message, (f"={formula}" if formula else str(value))[:200])
 
 
 def read_file(path: Path) -> Project:
