@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime
 import functools
+import gc
 import hashlib
 import io
 import itertools
@@ -938,6 +939,7 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
     lock_fd = _lock(journal)
     manifest_tmp = manifest = None
     pool = None
+    frozen = False
     previous = (_SETTINGS, _JOURNAL_FD, _SHARED_JOBS)
     try:
         interrupted = os.fstat(lock_fd).st_size > 0
@@ -963,7 +965,10 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
         cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         workers = max(1, workers or cpu)
         if chunk_size is None:
-            chunk_size = 32 if total is None else max(4, min(32, -(-total // (workers * 4))))
+            # ~4 chunks per worker for a small run; for a large one up to 128 files per chunk, so
+            # each worker's one syncfs and journal write per chunk stay rare.
+            chunk_size = 32 if total is None else max(4, min(32, -(-total // (workers * 4))),
+                                                      min(128, -(-total // (workers * 16))))
         if total is not None and total <= chunk_size:
             workers = 1
         fd, manifest_tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".tmp", dir=out_dir)
@@ -1012,6 +1017,11 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
             ctx = mp_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
             if ctx.get_start_method() != "fork" and stream is None:
                 tasks, run = [jobs[a:b] for a, b in tasks], _run_jobs
+            # Everything read so far (a 20,000-project register is ~300 MB of objects) goes into
+            # the permanent generation: a forked worker's collections then skip it, instead of
+            # walking it (CPU) and so copying every page of it (memory).
+            gc.freeze()
+            frozen = True
             pool = ctx.Pool(workers, initializer=_init_worker, initargs=(settings, str(journal), os.getpid()))
             inflight: deque = deque()
             task_iter = iter(tasks)
@@ -1046,6 +1056,8 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
         if pool is not None:
             pool.terminate()
             pool.join()
+        if frozen:
+            gc.unfreeze()
         if manifest_tmp is not None:
             if manifest is not None and not manifest.closed:
                 manifest.close()

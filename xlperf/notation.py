@@ -279,7 +279,13 @@ def plain(d: Decimal) -> str:
 
 def is_blank(value) -> bool:
     """True for an empty cell or a printed dash (the forms print ``-`` / ``—`` for none)."""
-    return value is None or (isinstance(value, str) and clean_text(value) in _BLANKS)
+    return value is None or (isinstance(value, str) and _blank_text(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _blank_text(text: str) -> bool:
+    # memoised: a bulk run asks about the same few 指标值/实际完成值 texts again and again
+    return clean_text(text) in _BLANKS
 
 
 #: No amount, score, weight or rate on a form reaches this (10^15 元 is a thousand trillion, and
@@ -355,7 +361,10 @@ def from_excel(value) -> Decimal | None:
             raise NotationError(f"数值 {value!r} 无效。")
         if value == 0:
             return Decimal(0)  # -0.0 → 0
-        d = Decimal(repr(value))
+        r = repr(value)
+        if len(r) <= 16 and "e" not in r:   # at most 15 digits: the decimal as typed (the common case)
+            return Decimal(int(value)) if r.endswith(".0") else Decimal(r)
+        d = Decimal(r)
         if len(d.normalize().as_tuple().digits) > EXCEL_DIGITS:
             exact = Decimal(value)
             d = exact.quantize(Decimal(1).scaleb(exact.adjusted() - EXCEL_DIGITS + 1),
