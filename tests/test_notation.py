@@ -241,3 +241,25 @@ def test_parsed_texts_are_shared_but_errors_are_raised_every_time():
     assert parse_target("≥12.00(次)") == first == Quantity(Op.GE, Decimal("12.00"), "次", "≥12.00(次)")
     assert parse_actual("达成指标").judgement is Judgement.ACHIEVED
     assert parse_target("达成指标").judgement is None      # the same text, the other parser: not mixed up
+
+
+def test_as_typed_reads_a_cell_as_the_person_typed_it():
+    """The one reading of a 指标值 cell (register, check/harvest, generate --from, recalc)."""
+    import datetime
+    import time
+
+    from xlperf.errors import NotationError
+    from xlperf.notation import as_typed
+    assert as_typed(1.0, formula="100%", percent=True) == "=100%"       # =100% typed: a formula
+    assert as_typed(1.0, formula=" + 100 % ") == "=100%"
+    assert as_typed(0.95, percent=True) == "95%"                         # 95% typed: 0.95, percent format
+    assert as_typed("≥90%", formula='"≥90%"') == "≥90%"                  # text shows what it is
+    assert as_typed(12.0) == 12.0 and as_typed(None) is None
+    for value, formula, percent in ((0.0, "A1*2", False), (0.9, "0.9", True), (datetime.datetime(2024, 1, 2), None, False)):
+        with pytest.raises(NotationError):
+            as_typed(value, formula=formula, percent=percent)
+    t0 = time.perf_counter()
+    for formula in (" " * 20000 + "x", "1" + " " * 20000 + "x"):    # a harvested formula is untrusted
+        with pytest.raises(NotationError):
+            as_typed(1.0, formula=formula)
+    assert time.perf_counter() - t0 < 2

@@ -91,3 +91,17 @@ def test_seed_texts_move_only_their_own_year():
         assert move_year(moved, new, year, keep=(name,))[0] == text   # moving back restores it
         seen += str(year) in text
     assert seen >= 40          # the seeds' (2023年-2023年) spans, 2023年完成…, dates
+
+
+def test_long_hostile_texts_cost_linear_time_and_few_notes():
+    """A 申报表 text is typed by someone else (generate --from reads it): thousands of spaces
+    or years must not make the patterns backtrack quadratically, nor flood the 提醒."""
+    import time
+    texts = ["2023" + " " * 30000, "2023年" + " " * 30000 + "x", "2023" + "\u3000" * 15000 + "年" + " " * 15000,
+             "《" + "2023年" * 6000, "2023-" * 6000, "2023年 " * 5000]
+    t0 = time.perf_counter()
+    for text in texts:
+        _moved, notes = move_year(text, 2023, 2024)
+        assert len(notes) <= 3
+    assert time.perf_counter() - t0 < 5          # quadratic patterns took minutes here
+    assert move_year("《" + "2023年" * 6000, 2023, 2024)[1][-1] == "另有 5998 处年份未改动，请核对全文"

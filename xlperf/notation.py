@@ -376,7 +376,8 @@ def from_excel(value) -> Decimal | None:
 
 
 #: A formula that is only a constant: ``=100%`` typed into a General cell (not =A1*2, not =1/3).
-_CONSTANT_FORMULA_RE = re.compile(r"\s*\+?\s*(\d+(?:\.\d+)?)\s*(%?)\s*")
+#: No two white-space runs meet (a harvested formula of thousands of spaces costs linear time).
+_CONSTANT_FORMULA_RE = re.compile(r"\s*(?:\+\s*)?(\d+(?:\.\d+)?)(?:\s*(%))?\s*")
 
 
 def as_typed(value, *, formula: str | None = None, percent: bool = False):
@@ -398,7 +399,7 @@ def as_typed(value, *, formula: str | None = None, percent: bool = False):
     if formula is not None:
         m = _CONSTANT_FORMULA_RE.fullmatch(formula)
         if m and (m.group(2) or not percent):
-            return f"={m.group(1)}{m.group(2)}"
+            return f"={m.group(1)}{m.group(2) or ''}"
         text = formula.strip()
         shown = f"「={text if len(text) <= 60 else text[:59] + '…'}」" if text else "（共享公式）"
         raise NotationError(f"是公式{shown}，看不出要填的值；请把单元格设为文本格式后照原样输入（如 =100%、≥90%）。")
