@@ -8,6 +8,7 @@ digits and punctuation, 元 against 万元, a fraction against a percentage, eve
 the seeds; and no portable workbook calls the add-in."""
 from __future__ import annotations
 
+import html
 import io
 import random
 import re
@@ -109,7 +110,8 @@ def _edge_projects() -> list[Project]:
                 places = max(4, -t.value.normalize().as_tuple().exponent)
                 actual = _typed(rng, (t.value * factor).quantize(Decimal(1).scaleb(-places)), t.unit)
             else:
-                actual = rng.choice(["达成指标", "部分达成", "未达成"])
+                # a judgement with a stray space after it (ideographic, non-breaking, ordinary)
+                actual = rng.choice(["达成指标", "部分达成", "未达成"]) + rng.choice(["", "", "\u3000", "\u00a0", " "])
             p.indicators.append(Indicator("产出指标", "数量指标", f"指标{i}", target, w, actual))
         out.append(p)
     # blank and unreadable targets, judged 达成指标: no score, no total (engine and formulas)
@@ -215,3 +217,62 @@ indicators:
     assert "登记表.xlsx" in line and re.search(r"单元格 [A-Z]+\d+", line) and "待核" in line, line
     for form in (tmp_path / "out").rglob("*.xlsx"):
         assert b"XLPERF" not in _sheet_xml(form.read_bytes())
+
+
+_AMOUNTS = [("1165.18", True), ("0", True), ("-1", False), ("1.234", False), ("1,165.18元", False),
+            ("１１６５．１８", False), ("１，１６５．１８", False), ("1165.18万元", False), ("\u30001165.18", False)]
+_ACTUALS = [("１２３．４５", True), ("≥95%", True), ("\u300012\u3000", True), ("\u00a012", True), ("９５％", True),
+            ("abc", False), ("约12", False), ("", True)]
+
+
+def test_the_input_validations_refuse_in_both_engines_what_the_formulas_cannot_read(tmp_path):
+    """The amount validation (a number ≥ 0 with at most 2 decimals) refuses text amounts — a
+    元/万元 suffix, full-width digits, thousands commas typed as text — and the 实际完成值
+    validation accepts full-width and space-padded numbers (which the helper cell reads via
+    ASC) and refuses text without a number: each formula, taken from a generated form,
+    evaluated against the typed text in LibreOffice and Gnumeric."""
+    import openpyxl
+
+    needs.require("soffice")
+    needs.require("ssconvert")
+    xml = _sheet_xml(render(next(f.project for f in load() if f.project.kind == SELF_EVALUATION))).decode()
+    amount = html.unescape(next(m.group(2) for m in re.finditer(
+        r'<dataValidation [^>]*promptTitle="([^"]*)"[^>]*><formula1>(.*?)</formula1>', xml) if m.group(1) == "金额"))
+    first = re.search(r"ISNUMBER\(([A-Z]+\d+)\)", amount).group(1)
+    actual = html.unescape(next(m.group(2) for m in re.finditer(
+        r'<dataValidation [^>]*promptTitle="([^"]*)"[^>]*><formula1>(.*?)</formula1>', xml)
+        if m.group(1) == "实际完成值（定量）"))
+    cell = re.search(r"TRIM\(ASC\(([A-Z]+\d+)\)\)", actual).group(1)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    cases = [(text, ok, amount, first) for text, ok in _AMOUNTS] + [(t, ok, actual, cell) for t, ok in _ACTUALS]
+    for i, (text, _, formula, ref) in enumerate(cases, 1):
+        typed = ws.cell(i, 1)
+        if formula is amount and re.fullmatch(r"-?\d+(\.\d+)?", text):
+            typed.value = Decimal(text)            # what a spreadsheet stores for a typed number
+        else:
+            typed.value, typed.number_format = text, "@"
+        ws.cell(i, 2).value = "=" + re.sub(rf"\b{ref}\b", f"A{i}", formula)
+    src = tmp_path / "dv.xlsx"
+    wb.save(src)
+    for engine, out in (("LibreOffice", libreoffice.recalculate([src], tmp_path / "lo")[0]),
+                        ("Gnumeric", gnumeric.recalculate([src], tmp_path / "gn")[0])):
+        got = openpyxl.load_workbook(out, data_only=True).active
+        wrong = [(text, got.cell(i, 2).value) for i, (text, ok, _, _) in enumerate(cases, 1)
+                 if text and bool(got.cell(i, 2).value) is not ok]
+        assert not wrong, (engine, wrong)
+
+
+def test_actual_cells_are_text_so_typing_never_becomes_a_date():
+    """1/2 or 12:30 typed into 实际完成值 stays that text (number format "@"), so the formulas
+    see what was typed (and refuse it, as the engine does) instead of a date serial; the
+    engine test above shows the formulas compute on such text numbers in both engines."""
+    import openpyxl
+
+    p = next(f.project for f in load() if f.project.kind == SELF_EVALUATION)
+    ws = openpyxl.load_workbook(io.BytesIO(render(p))).active
+    t = compiled(SELF_EVALUATION)
+    layout = Layout(t.band, len(p.indicators))
+    for k in range(len(p.indicators)):
+        assert ws[t.ref("xp_ind_actual", layout, k)].number_format == "@"
+        assert ws[t.ref("xp_ind_target", layout, k)].number_format == "@"

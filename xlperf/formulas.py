@@ -232,6 +232,13 @@ def actual_check(actual: str) -> str:
     return f"ISNUMBER(-LEFT({expr},1))"
 
 
+def amount_check(cell: str) -> str:
+    """Data-validation formula for an amount cell: a number, not below 0, at most 2 decimals.
+    Text (``1,165.18元``, full-width digits) is refused with FALSE, not an error: AND evaluates
+    every argument, and ROUND of text is #VALUE! in LibreOffice and Gnumeric."""
+    return f"IF(ISNUMBER({cell}),AND({cell}>=0,ROUND({cell},2)={cell}),FALSE)"
+
+
 def _band_score(weight: str, fraction: Decimal, p: Profile) -> str:
     num, den = fraction.as_integer_ratio()
     ss = _pow10(p.indicator_decimals)

@@ -267,7 +267,7 @@ def _self_evaluation_frame(t: CompiledTemplate, mode: str, p, count: int, unit: 
                             ("xp_funds_initial", "xp_funds_budget", "xp_funds_executed"))
     first_amount = ref("xp_funds_initial", 0)
     dvs = [_dv("custom", amount_cells,
-               f"AND(ISNUMBER({first_amount}),{first_amount}>=0,ROUND({first_amount},2)={first_amount})",
+               F.amount_check(first_amount),
                title="金额", prompt=f"请填写金额（{unit}），不小于 0，最多两位小数。",
                error=f"金额应为不小于 0 的数字（单位：{unit}），最多两位小数。")]
     weight_cells = f"{ref('xp_funds_weight')} {t.band_range('xp_ind_weight', layout)}"
@@ -518,7 +518,7 @@ def _declaration(project: Project, t: CompiledTemplate) -> tuple[dict, list, lis
                     ("xp_project_name", "xp_annual_goal")]
     cells = " ".join(t.ref(name, layout) for name in amount_names if t.has(name))
     first = t.ref(amount_names[0], layout)
-    dvs = [_dv("custom", cells, f"AND(ISNUMBER({first}),{first}>=0,ROUND({first},2)={first})",
+    dvs = [_dv("custom", cells, F.amount_check(first),
                title="金额", prompt=f"请填写金额（{unit}），不小于 0，最多两位小数；没有请留空。",
                error=f"金额应为不小于 0 的数字（单位：{unit}），最多两位小数。")]
     goal_row = t.names["xp_total_goal"].row1
