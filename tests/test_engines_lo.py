@@ -24,7 +24,7 @@ from test_templates_lo import _computed_cells, _same
 from xlperf import gnumeric, libreoffice
 from xlperf.errors import XlperfError
 from xlperf.generate import compiled, render
-from xlperf.model import SELF_EVALUATION, FundsLine, Indicator, Project
+from xlperf.model import DECLARATION, SELF_EVALUATION, FundsLine, Indicator, Project
 from xlperf.notation import Quantity, parse_target, plain
 from xlperf.scoring import score_project
 from xlperf.seeds import load
@@ -217,6 +217,18 @@ indicators:
     assert "登记表.xlsx" in line and re.search(r"单元格 [A-Z]+\d+", line) and "待核" in line, line
     for form in (tmp_path / "out").rglob("*.xlsx"):
         assert b"XLPERF" not in _sheet_xml(form.read_bytes())
+
+    # generate --from a folder of 申报表 names the 申报表 and the indicator
+    decl = _fine_project("≥123456789012.12345")
+    decl.kind = DECLARATION
+    decl.indicators += [Indicator("效益指标", "社会效益指标", "乙", "建立健全", None),
+                        Indicator("满意度指标", "服务对象满意度指标", "丙", "≥90%", None)]
+    (tmp_path / "申报").mkdir()
+    (tmp_path / "申报" / "细目标.xlsx").write_bytes(render(decl))
+    assert cli.main(["generate", "--from", str(tmp_path / "申报"), "--out", str(tmp_path / "自评")]) == 0
+    err = capsys.readouterr().err
+    line = next(l for l in err.splitlines() if "≥123456789012.12345" in l)
+    assert "细目标.xlsx" in line and "第 1 个指标" in line and "待核" in line, line
 
 
 _AMOUNTS = [("1165.18", True), ("0", True), ("-1", False), ("1.234", False), ("1,165.18元", False),

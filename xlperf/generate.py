@@ -1320,6 +1320,8 @@ def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | Non
                 raise GenerateError("读不出年度（标题中没有年份），请用 --year 指定。").at(f)
             notes: list[str] = []
             se = roll_forward(decl, year=year, profile=profile, notes=notes)
+            from .prepare import inexpressible_targets
+            notes += [f"申报表「{f}」第 {i.index + 1} 个指标：{i.message}" for i in inexpressible_targets(se)]
         except NotADeclaration:
             others += 1
             continue

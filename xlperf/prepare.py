@@ -25,7 +25,7 @@ class Issue:
 def prepare(p: Project, _profiles, who: str | None = None, mode: str = "portable") -> list[Issue]:
     """The problems of ``p`` as :class:`Issue` s (errors stop generation; warnings do not).
     ``who`` names the project in messages (default 项目「名称」); ``mode`` is the workbook's
-    calculation mode (a portable workbook cannot express every target, see :func:`_inexpressible`)."""
+    calculation mode (a portable workbook cannot express every target, see :func:`inexpressible_targets`)."""
     from .generate import _parsed_actual, _parsed_target
     from .scoring import Override, assess_indicator, default_weights, pending_reason
 
@@ -63,7 +63,7 @@ def prepare(p: Project, _profiles, who: str | None = None, mode: str = "portable
                     "；请填写各指标的分值。")
         return [Issue(None, "funds_weight",
                       f"{who}的分值合计为 {plain(total)}（{parts}），应为 100，未生成。" + hint)]
-    issues = _inexpressible(p) if mode == "portable" else []
+    issues = inexpressible_targets(p) if mode == "portable" else []
     for i, ind in enumerate(p.indicators):
         if ind.actual is None:
             if ind.score is not None:
@@ -93,7 +93,7 @@ def prepare(p: Project, _profiles, who: str | None = None, mode: str = "portable
     return issues
 
 
-def _inexpressible(p: Project) -> list[Issue]:
+def inexpressible_targets(p: Project) -> list[Issue]:
     """Targets no native formula scores exactly (:func:`xlperf.formulas.expressible`): the
     portable workbook leaves their score to 待核 rather than call the add-in (#NAME? without it)."""
     from . import formulas
