@@ -745,3 +745,65 @@ class _FakeRange(list):
     def __init__(self, cells, sheet):
         super().__init__(cells)
         self.sheet = type("Sheet", (), {"name": sheet})()
+
+
+def test_xls_formula_constants_from_formula_and_shared_formula_records():
+    """FORMULA records built by hand as Excel writes =100% (ptgInt 100, ptgPercent) and =0.95
+    (ptgNum), a shared one as LibreOffice writes it (ptgExp → SHRFMLA), and =A1*2 (ptgRef…):
+    the constants give their text, anything else "" (never decoded further, never evaluated)."""
+    import struct
+
+    from xlperf.safezip import _biff_formula_cells
+    rec = hc._rec
+
+    def formula(row, col, rgce, value=1.0):
+        return rec(0x0006, struct.pack("<HHHdHI", row, col, 0, value, 0, 0) + struct.pack("<H", len(rgce)) + rgce)
+
+    name = "自评表"
+    glob = rec(0x0809, b"\0" * 16)
+    bound_len = len(rec(0x0085, struct.pack("<IBBBB", 0, 0, 0, len(name), 1) + name.encode("utf-16-le")))
+    start = len(glob) + bound_len + len(rec(0x000A, b""))
+    bound = rec(0x0085, struct.pack("<IBBBB", start, 0, 0, len(name), 1) + name.encode("utf-16-le"))
+    percent = b"\x1e" + struct.pack("<H", 100) + b"\x14"
+    sheet = (rec(0x0809, b"\0" * 16)
+             + formula(6, 3, percent)                                               # D7: =100%
+             + formula(7, 3, b"\x1f" + struct.pack("<d", 0.95), 0.95)               # D8: =0.95
+             + formula(8, 3, b"\x01" + struct.pack("<HH", 8, 3))                    # D9: shared, anchor D9
+             + rec(0x04BC, struct.pack("<HHBBBB", 8, 9, 3, 3, 0, 2) + struct.pack("<H", len(percent)) + percent)
+             + formula(9, 3, b"\x01" + struct.pack("<HH", 8, 3))                    # D10: the same shared
+             + formula(10, 3, b"\x24" + struct.pack("<HH", 0, 0xC000) + b"\x1e" + struct.pack("<H", 2) + b"\x05", 0)
+             + rec(0x000A, b""))
+    stream = glob + bound + rec(0x000A, b"") + sheet
+    assert _biff_formula_cells(stream) == {name: {(6, 3): "100%", (7, 3): "0.95", (8, 3): "100%", (9, 3): "100%",
+                                                  (10, 3): ""}}
+    assert _biff_formula_cells(stream[:len(glob) // 2]) == {}
+    for end in range(len(glob), len(stream)):                  # cut anywhere: no error
+        _biff_formula_cells(stream[:end])
+
+
+@pytest.mark.libreoffice
+def test_an_xls_with_typed_targets_reads_them_as_typed(tmp_path):
+    """A form saved as .xls by a spreadsheet (LibreOffice: shared formulas) with =100% typed in
+    two target cells and =A1*2 in a third: =100%, =100%, and one 警告 at the third cell."""
+    import needs
+    import openpyxl
+
+    from xlperf import libreoffice, validate
+    needs.require("soffice")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "自评表"
+    grid = _percent_xls_grid()
+    grid[6][3] = "=100%"
+    grid[7:7] = [["产出指标", "时效指标", "及时率", "=100%", "100%", 0, 0, None],
+                 ["产出指标", "数量指标", "覆盖率", "=A1*2", "100%", 0, 0, None]]
+    for row in grid:
+        ws.append(row)
+    ws["G5"].number_format = ws["E7"].number_format = ws["D7"].number_format = "0.00%"
+    wb.save(tmp_path / "form.xlsx")
+    (xls,) = libreoffice._convert([tmp_path / "form.xlsx"], tmp_path / "out", "xls", ".xls", 120)
+    res = read_workbook(xls)
+    (p,) = res.projects
+    assert [i.target for i in p.indicators] == ["=100%", "=100%", ""]
+    (f,) = [f for f in validate.check_project(p) if f.check == "unreadable"]
+    assert (f.cell, f.found, f.sheet) == ("D9", "（公式）", "自评表") and "是公式" in f.message_zh

@@ -421,8 +421,11 @@ class _Grid:
 
 
 def _formula_shown(formula: str | None, v) -> str:
-    """The cell's content for a finding's 表上值: its formula as text (never evaluated)."""
-    return (f"={formula}" if formula else str(v))[:200]
+    """The cell's content for a finding's 表上值: its formula as text (never evaluated);
+    「（公式）」 when its text is not known (a shared formula's cell, an xls formula's tokens)."""
+    if formula is None:
+        return str(v)[:200]
+    return f"={formula}"[:200] if formula else "（公式）"
 
 
 def _blank_cell(v) -> bool:

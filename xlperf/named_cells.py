@@ -148,5 +148,5 @@ def typed_values(named: Named, name: str) -> list:
             out.append(as_typed(v, formula=formulas.get(pos), percent=pos in percent))
         except NotationError as exc:
             f = formulas.get(pos)
-            out.append(Unread(exc.message, (f"={f}" if f else str(v))[:200]))
+            out.append(Unread(exc.message, str(v)[:200] if f is None else f"={f}"[:200] if f else "（公式）"))
     return out

@@ -401,7 +401,7 @@ def as_typed(value, *, formula: str | None = None, percent: bool = False):
         if m and (m.group(2) or not percent):
             return f"={m.group(1)}{m.group(2) or ''}"
         text = formula.strip()
-        shown = f"「={text if len(text) <= 60 else text[:59] + '…'}」" if text else "（共享公式）"
+        shown = f"「={text if len(text) <= 60 else text[:59] + '…'}」" if text else ""     # shared, or xls tokens
         raise NotationError(f"是公式{shown}，看不出要填的值；请把单元格设为文本格式后照原样输入（如 =100%、≥90%）。")
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta)):
         raise NotationError(f"被 Excel 当成了日期或时间（{value}），看不出原来输入的内容；请把单元格设为文本格式后重新输入。")

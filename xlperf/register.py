@@ -442,11 +442,11 @@ def _open_register(path: str):
     wanted = [n for n in (PROJECTS_SHEET, INDICATORS_SHEET) if n in names]
     cells: dict[str, tuple] = {}
     try:
-        if data.startswith(OLE_MAGIC):      # .xls: the checked BIFF stream gives the percent cells
+        if data.startswith(OLE_MAGIC):      # .xls: the checked BIFF stream gives percent and formula cells
             container = inspect_bytes(data, Limits(max_file_bytes=len(data), max_area=1 << 40, max_rows=1 << 30,
                                                    max_cells=1 << 40))
             for name in wanted:
-                cells[name] = (container.percent_cells(name), {})
+                cells[name] = (container.percent_cells(name), container.formula_cells(name))
             return wb, cells
         zf = zipfile.ZipFile(io.BytesIO(data))
         parts = {n: zf.read(n) for n in zf.namelist() if n.endswith((".rels", "workbook.xml", "styles.xml"))}

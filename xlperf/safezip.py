@@ -136,6 +136,10 @@ class Container:
     def _biff_percent(self) -> dict[str, frozenset[tuple[int, int]]]:
         return _biff_percent_cells(self.biff) if self.biff else {}
 
+    @cached_property
+    def _biff_formulas(self) -> dict[str, dict[tuple[int, int], str]]:
+        return _biff_formula_cells(self.biff) if self.biff else {}
+
     def error_cells(self, sheet: str) -> dict[tuple[int, int], str]:
         """0-based (row, col) → cached error value (``#VALUE!``, ``#DIV/0!``…) of the cells of
         ``sheet`` that hold a formula error: the reader hands them over as empty cells."""
@@ -175,7 +179,11 @@ class Container:
     def formula_cells(self, sheet: str) -> dict[tuple[int, int], str]:
         """0-based (row, col) -> formula text (without "=", XML unescaped) of the cells of
         ``sheet`` that hold a formula: calamine hands over only the cached value, so ``=100%``
-        typed into a General cell would read as 1. A shared formula's dependent cells give ""."""
+        typed into a General cell would read as 1. A shared formula's dependent cells give "".
+        xls: a formula that is a constant (``100%``, ``+95%``, ``1``) is given as text, any
+        other as "" (its tokens are not decoded)."""
+        if self.format == "xls":
+            return self._biff_formulas.get(sheet, {})
         part = self.sheet_parts.get(sheet) if self.format == "xlsx" else None
         xml = self.parts.get(part) if part else None
         if not xml or not _F_TAG_RE.search(xml):
@@ -824,6 +832,73 @@ def _biff_percent_cells(stream: bytes) -> dict[str, frozenset[tuple[int, int]]]:
                 break
         out[name] = frozenset(cells)
     return out
+
+
+def _biff_formula_cells(stream: bytes) -> dict[str, dict[tuple[int, int], str]]:
+    """Per sheet, the 0-based (row, col) of the FORMULA records of an xls Workbook stream
+    (already bounded by :func:`_scan_biff`) → the formula's text when it is only a constant
+    (:func:`_biff_constant`), else ""."""
+    n, sheets, pos = len(stream), [], 0
+    while pos + 4 <= n:                                   # the globals substream: sheet offsets
+        typ, size = struct.unpack_from("<HH", stream, pos)
+        body = stream[pos + 4:pos + 4 + size]
+        pos += 4 + size
+        if typ == 0x0085 and len(body) >= 8:
+            sheets.append((_biff_text(body, 7, body[6]), struct.unpack_from("<I", body)[0]))
+        elif typ == 0x000A:
+            break
+    out: dict[str, dict[tuple[int, int], str]] = {}
+    by_start: dict[int, dict[tuple[int, int], str]] = {}     # sheets sharing an offset: walked once
+    for name, pos in sheets:
+        if pos in by_start:
+            out[name] = by_start[pos]
+            continue
+        start = pos
+        cells: dict[tuple[int, int], str] = {}
+        shared: dict[tuple[int, int], str] = {}       # SHRFMLA anchor cell -> its constant
+        uses: dict[tuple[int, int], tuple[int, int]] = {}
+        while pos + 4 <= n:
+            typ, size = struct.unpack_from("<HH", stream, pos)
+            if typ == 0x0006 and size >= 22 and pos + 26 <= n:     # FORMULA: cell, value, flags, chn, cce, rgce
+                row, col = struct.unpack_from("<HH", stream, pos + 4)
+                cce = struct.unpack_from("<H", stream, pos + 24)[0]
+                rgce = stream[pos + 26:pos + 26 + min(cce, size - 22)]
+                if len(rgce) == 5 and rgce[0] == 0x01:      # ptgExp: a shared formula (LibreOffice writes these)
+                    uses[(row, col)] = struct.unpack_from("<HH", rgce, 1)
+                cells[(row, col)] = _biff_constant(rgce)
+            elif typ == 0x04BC and size >= 10 and pos + 14 <= n:   # SHRFMLA after its anchor's FORMULA
+                first_row, first_col = struct.unpack_from("<H", stream, pos + 4)[0], stream[pos + 8]
+                cce = struct.unpack_from("<H", stream, pos + 12)[0]
+                shared[(first_row, first_col)] = _biff_constant(stream[pos + 14:pos + 14 + min(cce, size - 10)])
+            elif typ == 0x000A:
+                break
+            pos += 4 + size
+        for cell, anchor in uses.items():                  # a constant reads the same in every cell
+            cells[cell] = shared.get(anchor, "")
+        out[name] = by_start[start] = cells
+    return out
+
+
+def _biff_constant(rgce: bytes) -> str:
+    """The text of a formula's tokens when they are one number (ptgInt, ptgNum) with an
+    optional unary plus (ptgUplus) and percent (ptgPercent): ``100%`` for =100%; "" else."""
+    text, pos, plus = None, 0, ""
+    while pos < len(rgce):
+        ptg = rgce[pos]
+        if ptg == 0x1E and text is None and pos + 3 <= len(rgce):      # ptgInt
+            text, pos = str(struct.unpack_from("<H", rgce, pos + 1)[0]), pos + 3
+        elif ptg == 0x1F and text is None and pos + 9 <= len(rgce):    # ptgNum
+            v = struct.unpack_from("<d", rgce, pos + 1)[0]
+            if v != v or v in (float("inf"), float("-inf")) or v < 0:
+                return ""
+            text, pos = (repr(v) if "e" not in repr(v) else f"{v:f}").removesuffix(".0"), pos + 9
+        elif ptg == 0x14 and text is not None and not text.endswith("%"):   # ptgPercent
+            text, pos = text + "%", pos + 1
+        elif ptg == 0x12 and text is not None:                          # ptgUplus
+            plus, pos = "+", pos + 1
+        else:
+            return ""
+    return plus + text if text is not None else ""
 
 
 def _scan_biff(stream: bytes, limits: Limits) -> None:
