@@ -355,3 +355,26 @@ def test_amounts_with_more_than_two_decimals_are_refused_at_the_register_cell(tm
     assert any("53.555" in m for m in messages) and any("84.3001" in m for m in messages)
     assert [e.project.key for e in reg.entries] == ["B"]
     assert reg.entries[0].project.funds["年度资金总额"].executed == Decimal("53.55")
+
+
+def test_year_moves_plans_not_facts(tmp_path):
+    """--year (issue 13 item 3): a 自评表 row's goal and targets move with the form; what it
+    reports happened (实际完成情况, 实际完成值) is never re-dated, only pointed out at its cell."""
+    p = _self_eval("A", "项目A")
+    p.year = 2023
+    p.annual_goal = "完成2023年度各项任务。"
+    p.actual_result = "2023年度已完成各项任务。"
+    p.indicators[0].target = "2023年12月31日前完成"
+    p.indicators[0].actual = "2023年12月20日完成"
+    path = tmp_path / "登记表.xlsx"
+    path.write_bytes(register_bytes([p]))
+    (e,) = read_register(path, year=2024).entries
+    assert e.project.annual_goal == "完成2024年度各项任务。"
+    assert e.project.actual_result == "2023年度已完成各项任务。"
+    assert (e.project.indicators[0].target, e.project.indicators[0].actual) == ("2024年12月31日前完成", "2023年12月20日完成")
+    facts = [w for w in e.warnings if "写的是 2023 年的情况" in w]
+    assert len(facts) == 2 and all("登记表.xlsx" in w for w in facts)
+    assert any("「实际完成情况」列" in w and f"工作表「{PROJECTS_SHEET}」" in w for w in facts)
+    assert any("「实际完成值」列" in w and f"工作表「{INDICATORS_SHEET}」" in w for w in facts)
+    (same,) = read_register(path).entries                   # no --year: nothing moves, nothing said
+    assert same.project.annual_goal == "完成2023年度各项任务。" and not any("2023 年" in w for w in same.warnings)

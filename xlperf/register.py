@@ -531,11 +531,17 @@ def _project_row(sheet: _Sheet, values, row, errs, kind_text, year, default_prof
     return p, row_year
 
 
+#: Register texts that report what happened (自评表): not moved by --year, see _move_year.
+_FACTS = frozenset({"actual_result", "actual", "note"})
+
+
 def _move_year(sheet: _Sheet, row: int, obj, attrs, old: int, new: int, warnings: list, name: str = "") -> None:
-    """``--year``: the period phrases of these free texts move with the form
-    (:func:`xlperf.yeartext.move_year`); what is kept for a person to check is a 提醒 at the
-    register's cell. The project name is never changed (it pairs the 申报表 with its 自评表),
-    here or where the texts quote it, but a year in it is pointed out."""
+    """``--year``: the period phrases of these free texts — plans: goals, indicator names and
+    targets — move with the form (:func:`xlperf.yeartext.move_year`); what is kept for a person
+    to check is a 提醒 at the register's cell. Year-end facts (实际完成情况, 实际完成值, 偏差原因)
+    say what happened in their year: never re-dated, a 提醒 when they name the old year. The
+    project name is never changed (it pairs the 申报表 with its 自评表), here or where the texts
+    quote it, but a year in it is pointed out."""
     from .yeartext import move_year, names_year
 
     if isinstance(obj, Project) and names_year(obj.name, old):
@@ -543,6 +549,10 @@ def _move_year(sheet: _Sheet, row: int, obj, attrs, old: int, new: int, warnings
                                                      f"如 {new} 年度的项目名称不同，请在登记表中修改")))
     for attr in attrs:
         text = getattr(obj, attr, None)
+        if attr in _FACTS:
+            if isinstance(text, str) and names_year(text.replace(name, "") if name else text, old):
+                warnings.append(str(sheet.error(row, attr, f"写的是 {old} 年的情况，未改动；{new} 年度的表格请按当年实际填写")))
+            continue
         if isinstance(text, str) and text:
             moved, notes = move_year(text, old, new, keep=(name,))
             setattr(obj, attr, moved)
