@@ -1446,29 +1446,50 @@ def _cmd_generate(args) -> int:
     if bool(args.register) == bool(args.from_dir):
         raise GenerateError("请给出登记表（xlperf generate 登记表.xlsx --out 文件夹），或用 --from 指定申报表文件夹（滚动生成自评表），二者选一。")
     errors: list = []
+    summary = None
     if args.from_dir:
         if args.kind and args.kind != SELF_EVALUATION:
             raise GenerateError("--from 由已填写的申报表生成自评表，--kind 只能是 自评表。")
         jobs, errors, others = roll_forward_jobs(args.from_dir, year=args.year, profile=args.profile)
         source = f"申报表文件夹「{args.from_dir}」" + (f"（跳过 {others} 个不是申报表的工作簿）" if others else "")
     else:
-        from .register import read_register
+        from .register import RegisterStream
 
-        reg = read_register(args.register, kind=args.kind, year=args.year, default_profile=args.profile,
-                            progress=False if args.quiet else None)
-        errors = reg.errors
-        jobs = list(plan(sorted(reg.entries + reg.rejected, key=lambda e: e.row)))
-        kinds = "、".join(k for k in KINDS if any(j.project.kind == k for j in jobs)) or (args.kind or "")
+        # Streamed: each project goes to the workers as soon as its rows are read (the read
+        # runs beside the writing, and a 20,000-project register is never all in memory);
+        # the register's errors are known, and printed, once it has been read to the end.
+        reading = RegisterStream(args.register, kind=args.kind, year=args.year, default_profile=args.profile,
+                                 progress=False if args.quiet else None)
+        kinds_seen: set = set()
+
+        def entries():
+            for entry in reading:
+                kinds_seen.add(entry.project.kind)
+                yield entry
+
+        try:
+            if reading.total:
+                summary = generate_all(entries(), Path(args.out), mode=args.mode, force=args.force,
+                                       workers=args.jobs, template_dir=args.templates, password=args.password,
+                                       progress=False if args.quiet else None, total=reading.total)
+            else:
+                for _entry in entries():    # nothing to yield: the errors are then complete
+                    pass
+        finally:
+            reading.close()
+        errors = reading.errors
+        kinds = "、".join(k for k in KINDS if k in kinds_seen) or (args.kind or "")
         source = f"登记表「{args.register}」（{kinds}）"
-        del reg                          # the jobs hold the projects; dropped as they are written
+        jobs = [None] * reading.total   # only their number is looked at below
     for exc in errors:
         print(f"错误：{exc}", file=sys.stderr)
     if not jobs:
         print(f"{source}中没有可生成的项目。", file=sys.stderr)
         return 1 if errors else 0
-    summary = generate_all(jobs, Path(args.out), mode=args.mode, force=args.force, workers=args.jobs,
-                           template_dir=args.templates, password=args.password,
-                           progress=False if args.quiet else None, release=True)
+    if summary is None:
+        summary = generate_all(jobs, Path(args.out), mode=args.mode, force=args.force, workers=args.jobs,
+                               template_dir=args.templates, password=args.password,
+                               progress=False if args.quiet else None, release=True)
     reported = {str(e) for e in errors}
     for o in summary.outcomes_failed:
         if not set(o.message.split("；")) <= reported:

@@ -301,37 +301,97 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
     naming the sheet, row and column) and the affected project is left out. Raises
     :class:`RegisterError` only when the file itself cannot be read. ``progress``: a bar on
     stderr for a long read (default: when stderr is a terminal)."""
-    from . import profiles as _profiles
-    from .progress import Progress
+    reading = RegisterStream(path, kind=kind, year=year, default_profile=default_profile, progress=progress,
+                             whole=True)
+    out: list[Entry] = []
+    rejected: list[Entry] = []
+    for entry in reading:
+        (rejected if entry.errors else out).append(entry)
+    return Register(reading.path, out, reading.errors, reading.skipped, rejected)
 
-    path = str(path)
-    wb, cells = _open_register(path)
-    errors: list[XlperfError] = []
-    bar = None
-    # No cyclic garbage is made here, only ~14 KB of objects per project that all stay: the
-    # collector's passes over them were ~10% of reading a large register.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        sheets = []
-        for name in (PROJECTS_SHEET, INDICATORS_SHEET):
-            if name not in cells:
-                raise RegisterError(f"缺少工作表「{name}」（登记表应有「{PROJECTS_SHEET}」和「{INDICATORS_SHEET}」两张表）。"
-                                    ).at(path)
-        ranges = [wb.get_sheet_by_name(name) for name in (PROJECTS_SHEET, INDICATORS_SHEET)]
-        bar = Progress(sum((r.end[0] + 1) if r.end else 0 for r in ranges), progress, "读取登记表", delay=1.0)
-        for rng, name, columns in zip(ranges, (PROJECTS_SHEET, INDICATORS_SHEET), (PROJECT_COLUMNS, INDICATOR_COLUMNS)):
-            sheets.append(_Sheet(path, _counted(_rows(rng), bar), name, columns, errors, *cells[name]))
-        psheet, isheet = sheets
-        if psheet.missing or isheet.missing:
-            return Register(path, [], errors)
 
-        # ---- 项目清单
-        entries: dict[str, Entry] = {}
-        project_errors: dict[str, list] = {}
-        order: list[str] = []
-        skipped = 0
-        moved: dict[str, int] = {}     # key -> the register's year, for a project --year moves
+class RegisterStream:
+    """A register read project by project: creating it reads 项目清单 (:attr:`total` is then
+    its number of projects, rejected ones included); iterating it reads 绩效指标 and yields
+    each project's :class:`Entry` — a rejected one with its ``errors`` — in 项目清单 order, as
+    soon as the last 绩效指标 row of it and of every project before it has been read (a
+    first pass over the key column counts them). For a register kept in project order, a
+    20,000-project run so holds a few projects at a time, not all of them (``xlperf
+    generate`` writes each as it comes). Once iterated, :attr:`errors` is what
+    :attr:`Register.errors` would be: the sheets' own problems in the order met, then each
+    rejected project's in 项目清单 order. ``whole``: the progress bar covers both sheets (else
+    only 项目清单, the caller showing its own progress for the rest)."""
+
+    def __init__(self, path, *, kind: str | None = None, year: int | None = None,
+                 default_profile: str | None = None, progress: bool | None = None, whole: bool = False):
+        from . import profiles as _profiles
+        from .progress import Progress
+
+        self.path = path = str(path)
+        self._profiles = _profiles
+        self.skipped = 0
+        self.total = 0
+        self._errors: list[XlperfError] = []        # the sheets' own problems
+        self._rejected: list[list] = []             # each rejected project's, in order
+        self._done = False
+        wb, cells = _open_register(path)
+        self._wb = wb
+        bar = None
+        # No cyclic garbage is made here, only ~14 KB of objects per project: the collector's
+        # passes over them were ~10% of reading a large register (back on when iterated).
+        self._collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for name in (PROJECTS_SHEET, INDICATORS_SHEET):
+                if name not in cells:
+                    raise RegisterError(f"缺少工作表「{name}」（登记表应有「{PROJECTS_SHEET}」和「{INDICATORS_SHEET}」两张表）。"
+                                        ).at(path)
+            ranges = [wb.get_sheet_by_name(name) for name in (PROJECTS_SHEET, INDICATORS_SHEET)]
+            bar = Progress(sum((r.end[0] + 1) if r.end else 0 for r in (ranges if whole else ranges[:1])),
+                           progress, "读取登记表", delay=1.0)
+            psheet = _Sheet(path, _counted(_rows(ranges[0]), bar), PROJECTS_SHEET, PROJECT_COLUMNS, self._errors,
+                            *cells[PROJECTS_SHEET])
+            irows = _rows(ranges[1])
+            isheet = _Sheet(path, _counted(irows, bar) if whole else irows, INDICATORS_SHEET, INDICATOR_COLUMNS,
+                            self._errors, *cells[INDICATORS_SHEET])
+            self._psheet, self._isheet, self._bar = psheet, isheet, (bar if whole else None)
+            self._entries: dict[str, Entry | None] = {}
+            self._order: list[str] = []
+            if psheet.missing or isheet.missing:
+                self._irange = None
+                return
+            self._read_projects(kind, year, default_profile)
+            self.total = len(self._order)
+            # A sheet read is dropped once its rows are (calamine holds every cell).
+            psheet.rows = ranges[0] = None
+            self._irange = ranges[1]
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if bar is not None and not whole:
+                bar.close()
+
+    @property
+    def errors(self) -> list[XlperfError]:
+        """Every problem (complete once iterated)."""
+        return self._errors + [e for errs in self._rejected for e in errs]
+
+    def close(self) -> None:
+        if self._collecting:
+            gc.enable()
+            self._collecting = False
+        if getattr(self, "_bar", None) is not None:
+            self._bar.close()
+            self._bar = None
+        if self._wb is not None:
+            self._wb.close()
+            self._wb = None
+
+    def _read_projects(self, kind, year, default_profile) -> None:
+        psheet, entries, errors = self._psheet, self._entries, self._errors
+        self._project_errors: dict[str, list] = {}
+        self._moved: dict[str, int] = {}     # key -> the register's year, for a project --year moves
         for row, values in enumerate(psheet.rows, start=2):
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue
@@ -341,7 +401,7 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
             if kind_text and kind_text not in KINDS:
                 errs.append(psheet.error(row, "kind", f"应为 申报表 或 自评表，而不是「{kind_text}」。"))
             if kind and kind_text in KINDS and kind_text != kind:
-                skipped += 1
+                self.skipped += 1
                 if key:
                     entries.setdefault(key, None)  # the key exists: its indicator rows are not orphans
                 continue
@@ -349,14 +409,15 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
                 errs.append(psheet.error(row, "key", f"序号「{key}」重复（已在前面出现）。"))
                 errors.extend(errs)
                 continue
-            project, row_year = _project_row(psheet, values, row, errs, kind_text, year, default_profile, _profiles)
+            project, row_year = _project_row(psheet, values, row, errs, kind_text, year, default_profile,
+                                             self._profiles)
             code = psheet.text(values, "code", row, errs)
             if not key:
                 errors.extend(errs)
                 continue
             entries[key] = Entry(project, row, code)
             if row_year and project.year and row_year != project.year:
-                moved[key] = row_year
+                self._moved[key] = row_year
                 _move_year(psheet, row, project, ("total_goal", "annual_goal", "actual_result"), row_year,
                            project.year, entries[key].warnings, project.name)
             for attr, label in (("start", "计划开始日期"), ("end", "计划完成日期")):
@@ -364,15 +425,54 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
                 if when and project.year and not when.startswith(f"{project.year}-"):
                     entries[key].warnings.append(str(psheet.error(
                         row, attr, f"{label} {when} 不在 {project.year} 年度内（照样生成；跨年度项目请确认）")))
-            project_errors[key] = errs
-            order.append(key)
+            self._project_errors[key] = errs
+            self._order.append(key)
 
-        # A sheet read is dropped once its rows are (calamine holds every cell: ~50 MB at
-        # 20,000 projects for 项目清单, more for 绩效指标, all there beside the projects read).
-        psheet.rows = ranges[0] = None
+    def _remaining(self) -> dict[str, int]:
+        """绩效指标 rows still to come per project: the first pass, over the key column only."""
+        isheet, entries = self._isheet, self._entries
+        remaining = dict.fromkeys(self._order, 0)
+        rows = _rows(self._irange)
+        next(rows, None)                                # the header
+        for values in rows:
+            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                continue
+            key = isheet.text(values, "key", 0, [])
+            if key in remaining:
+                remaining[key] += 1
+        return remaining
 
-        # ---- 绩效指标
+    def __iter__(self):
+        if self._done:
+            raise RuntimeError("a RegisterStream is read once")
+        self._done = True
+        try:
+            if self._irange is None:        # a required column is missing: no project
+                return
+            yield from self._read_indicators()
+        finally:
+            self.close()
+
+    def _read_indicators(self):
+        isheet, entries, order = self._isheet, self._entries, self._order
+        project_errors, moved, errors = self._project_errors, self._moved, self._errors
+        remaining = self._remaining()
         indicator_rows: dict[str, list[int]] = {}
+        ready = 0                       # projects of order[:ready] have been yielded
+
+        def finished(key: str) -> Entry:
+            entry, errs = entries[key], project_errors.pop(key)
+            if not errs:
+                _check_project(entry, self._psheet, isheet, indicator_rows.pop(key, []), errs, self._profiles)
+            if errs:
+                self._rejected.append(errs)
+                entry.errors = errs
+            entries[key] = _DONE        # its indicator rows, if more came, are not orphans
+            return entry
+
+        while ready < len(order) and not remaining[order[ready]]:
+            yield finished(order[ready])
+            ready += 1
         for row, values in enumerate(isheet.rows, start=2):
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue
@@ -395,27 +495,17 @@ def read_register(path, *, kind: str | None = None, year: int | None = None,
                                entry.project.year, entry.warnings, entry.project.name)
                 entry.project.indicators.append(ind)
                 indicator_rows.setdefault(key, []).append(row)
+            remaining[key] -= 1
+            while ready < len(order) and not remaining[order[ready]]:
+                yield finished(order[ready])
+                ready += 1
+        isheet.rows = self._irange = None
+        for key in order[ready:]:       # pragma: no cover - every counted row was read above
+            yield finished(key)
 
-        isheet.rows = ranges[1] = rng = None
-        out: list[Entry] = []
-        rejected: list[Entry] = []
-        for key in order:
-            entry, errs = entries[key], project_errors[key]
-            if not errs:
-                _check_project(entry, psheet, isheet, indicator_rows.get(key, []), errs, _profiles)
-            if errs:
-                errors.extend(errs)
-                entry.errors = errs
-                rejected.append(entry)
-            else:
-                out.append(entry)
-        return Register(path, out, errors, skipped, rejected)
-    finally:
-        if collecting:
-            gc.enable()
-        if bar is not None:
-            bar.close()
-        wb.close()
+
+#: An entry already yielded (:class:`RegisterStream` keeps its key, not its project).
+_DONE = Entry(None, 0)
 
 
 def _open_register(path: str):
