@@ -35,7 +35,7 @@ from pathlib import Path
 from collections.abc import Iterable
 
 __all__ = ["seal", "verify", "seal_xlsx", "verify_xlsx", "verify_xlsx_file", "seal_html", "verify_html",
-           "verify_html_file", "where_of", "PROPERTY"]
+           "verify_html_file", "where_of", "PROPERTY", "HtmlSealer", "seal_digests", "with_custom_part", "custom_xml"]
 
 PROPERTY = "xlperf_marker"          # custom document property (xlsx) / meta name (HTML)
 _VERSION = b"xlperf-marker-1"
@@ -97,11 +97,16 @@ def where_of(path) -> str:
 def seal(content: bytes | Iterable[bytes], where=None) -> str:
     """The token for ``content`` (bytes, or chunks taken in order) written at ``where``
     (a path; None binds to content only, for files that travel, e.g. recalc's sheet)."""
+    chunks = [content] if isinstance(content, (bytes, bytearray)) else content
+    return _seal_hashed((hashlib.sha256(chunk).digest() for chunk in chunks), where)   # length-safe framing
+
+
+def _seal_hashed(digests: Iterable[bytes], where=None) -> str:
+    """:func:`seal` of chunks given by their SHA-256 digests (content hashed as it was written)."""
     h = hmac.new(_key(), _VERSION, hashlib.sha256)
     h.update(b"\0" + (where_of(where).encode("utf-8", "surrogateescape") if where is not None else b"*") + b"\0")
-    for chunk in ([content] if isinstance(content, (bytes, bytearray)) else content):
-        c = hashlib.sha256(chunk).digest()   # length-safe framing of each chunk
-        h.update(c)
+    for digest in digests:
+        h.update(digest)
     return h.hexdigest()
 
 
@@ -125,13 +130,16 @@ def _content_chunks(parts: dict[str, bytes]) -> list[bytes]:
     return out
 
 
-def seal_xlsx(data: bytes, where) -> bytes:
-    """Return the xlsx ``data`` with a custom property that marks it as written by xlperf at
-    ``where``. The workbook must not carry custom properties of its own."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+CUSTOM_PART = _CUSTOM
+
+
+def with_custom_part(parts: dict[str, bytes]) -> dict[str, bytes]:
+    """``parts`` of an xlsx with [Content_Types].xml and _rels/.rels pointing to the custom
+    properties part that will carry the mark (:func:`custom_xml`, written last). The
+    workbook must not carry custom properties of its own."""
     if _CUSTOM in parts:
         raise ValueError("workbook already has custom properties")
+    parts = dict(parts)
     ct = parts["[Content_Types].xml"]
     parts["[Content_Types].xml"] = ct.replace(
         b"</Types>", b'<Override PartName="/' + _CUSTOM.encode() + b'" ContentType="' + _CUSTOM_CT.encode()
@@ -140,13 +148,37 @@ def seal_xlsx(data: bytes, where) -> bytes:
     parts["_rels/.rels"] = rels.replace(
         b"</Relationships>", b'<Relationship Id="rIdXlperfMarker" Type="' + _CUSTOM_REL.encode()
         + b'" Target="' + _CUSTOM.encode() + b'"/></Relationships>')
-    token = seal(_content_chunks(parts), where)
-    parts[_CUSTOM] = (
+    return parts
+
+
+def seal_digests(digests: dict[str, bytes], where) -> str:
+    """The mark of an xlsx whose parts (all but the custom properties) were hashed as they
+    were written: part name → SHA-256 of its content. Equals :func:`seal` over
+    :func:`_content_chunks` of the parts themselves (what :func:`verify_xlsx` checks)."""
+    def chunks():
+        for name in sorted(digests):
+            if name != _CUSTOM:
+                yield hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()
+                yield digests[name]
+    return _seal_hashed(chunks(), where)
+
+
+def custom_xml(token: str) -> bytes:
+    """The custom properties part that carries ``token``."""
+    return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" '
         'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
         '<property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" name="' + PROPERTY + '">'
         f"<vt:lpwstr>{token}</vt:lpwstr></property></Properties>").encode()
+
+
+def seal_xlsx(data: bytes, where) -> bytes:
+    """Return the xlsx ``data`` with a custom property that marks it as written by xlperf at
+    ``where``. The workbook must not carry custom properties of its own."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        parts = with_custom_part({i.filename: zf.read(i) for i in zf.infolist()})
+    parts[_CUSTOM] = custom_xml(seal(_content_chunks(parts), where))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
         for name, body in parts.items():
@@ -185,6 +217,52 @@ def seal_html(text: str, where) -> str:
         text = text.replace("<head>", "<head>\n" + _META_EMPTY, 1)
     token = seal(text.encode("utf-8"), where)
     return text.replace(_META_EMPTY, f'<meta name="{PROPERTY}" content="{token}">', 1)
+
+
+class HtmlSealer:
+    """Seal an HTML page while it is written (never read back): :meth:`write` its text in
+    order — the marker ``<meta>`` goes in after ``<head>``, with a placeholder of the
+    token's length — then :meth:`seal` puts the token in its place. The same token as
+    :func:`seal_html` of the whole text."""
+
+    _PLACEHOLDER = "0" * 64
+
+    def __init__(self, fh, where):
+        self.fh, self.where = fh, where       # fh: a binary file, seekable
+        self._sha = hashlib.sha256()
+        self._at: int | None = None
+        self._pending = ""
+
+    def write(self, text: str) -> None:
+        if self._at is None:
+            self._pending += text
+            i = self._pending.find("<head>")
+            if i < 0:
+                if len(self._pending) > 1 << 20:
+                    raise ValueError("no <head> in the page")
+                return
+            text, self._pending = self._pending, ""
+            if _META_EMPTY not in text:
+                text = text.replace("<head>", "<head>\n" + _META_EMPTY, 1)
+            j = text.index(_META_EMPTY)
+            blank = text.encode("utf-8")
+            self._sha.update(blank)
+            filled = text.replace(_META_EMPTY, f'<meta name="{PROPERTY}" content="{self._PLACEHOLDER}">', 1)
+            self._at = self.fh.tell() + len(text[:j].encode("utf-8")) + len(f'<meta name="{PROPERTY}" content="')
+            self.fh.write(filled.encode("utf-8"))
+            return
+        data = text.encode("utf-8")
+        self._sha.update(data)
+        self.fh.write(data)
+
+    def seal(self) -> None:
+        if self._at is None:
+            raise ValueError("no <head> in the page")
+        token = _seal_hashed([self._sha.digest()], self.where)
+        end = self.fh.tell()
+        self.fh.seek(self._at)
+        self.fh.write(token.encode("ascii"))
+        self.fh.seek(end)
 
 
 def verify_html_file(path, limit: int = 64 * 2**20) -> bool:

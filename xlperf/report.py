@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import io
+import marshal
 import os
 import re
 import tempfile
@@ -28,6 +29,7 @@ import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from . import marker, scoring
@@ -357,13 +359,22 @@ def _clip(text) -> str:
 
 
 def write_summary_xlsx(harvest_or_frames, path, force: bool = False, progress: bool | None = None) -> Path:
-    """Write 汇总.xlsx: 项目汇总, 指标明细, 检查结果 and a 图表 sheet with native charts
-    (streamed to disk row by row; ``progress``: a bar on stderr, default on a terminal)."""
+    """Write 汇总.xlsx: 项目汇总, 申报汇总, 指标明细, 检查结果 and a 图表 sheet with native charts
+    (streamed to disk row by row, sealed as it is written; ``progress``: a bar on stderr,
+    default on a terminal)."""
     run = _as_run(harvest_or_frames)
     path = Path(path)
     _prepare(path, force)                 # refuse before the work, not after it
-    with _atomic_file(path, force, seal=lambda data: marker.seal_xlsx(data, path)) as tmp:
-        _write_xlsx(run, tmp, path.parent, progress)
+    rows = project_rows(run)
+    summary = SummaryXlsx(path, force, progress, total=len(rows))
+    try:
+        for r in rows:
+            summary.add(r)
+        for f in _attach(run)[1]:
+            summary.add_loose(f)
+        summary.close()
+    finally:
+        summary.discard()
     return path
 
 
@@ -371,17 +382,15 @@ def write_summary_xlsx(harvest_or_frames, path, force: bool = False, progress: b
 def _atomic_file(path: Path, force: bool, seal=None):
     """A temporary file beside ``path`` to write into (streamed, never held in memory),
     fsynced and renamed over ``path`` when the block ends without error (as
-    :func:`xlperf.template.atomic_write`)."""
+    :func:`xlperf.template.atomic_write`). ``seal(tmp)``: called on the finished file before
+    it is renamed (HTML: fill in our mark)."""
     path = _prepare(path, force)
     fd, tmp = tempfile.mkstemp(prefix=".~xlperf-", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield tmp
         if seal is not None:      # our mark (xlperf.marker), over the finished content
-            with open(tmp, "rb") as fh:
-                data = seal(fh.read())
-            with open(tmp, "wb") as fh:
-                fh.write(data)
+            seal(tmp)
         if not force and os.path.lexists(path):   # our own earlier output (checked): keep a backup
             from .safezip import read_source
             atomic_write(path.with_name(path.name + ".bak"), read_source(path, _BACKUP_LIMITS))
@@ -398,173 +407,372 @@ def _atomic_file(path: Path, force: bool, seal=None):
         raise
 
 
-def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = None) -> None:
-    import xlsxwriter
+#: The tables of 汇总.xlsx: (header, width, kind); kind int/money/two are numbers, sev a
+#: severity (coloured), text/wrap text.
+PROJECT_COLUMNS = [
+    ("序号", 6, "int"), ("实施单位", 26, "text"), ("项目名称", 36, "text"), ("年度", 7, "int"),
+    ("金额单位", 8, "text"), ("全年预算数", 14, "money"), ("全年执行数", 14, "money"),
+    ("全年预算数（元）", 16, "money"), ("全年执行数（元）", 16, "money"),
+    ("执行率(%)", 10, "two"), ("总分", 9, "two"), ("评分等级", 8, "text"), ("等级来源", 8, "text"),
+    ("问题数", 8, "int"), ("错误", 6, "int"), ("警告", 6, "int"), ("提示", 6, "int"),
+    ("评分规则", 10, "text"), ("规则推断", 50, "text"), ("主管部门", 24, "text"),
+    ("文件", 40, "text"), ("工作表", 12, "text")]
+DECLARATION_COLUMNS = [
+    ("序号", 6, "int"), ("实施单位", 26, "text"), ("项目名称", 36, "text"), ("年度", 7, "int"),
+    ("项目性质", 10, "text"), ("项目类别", 12, "text"), ("计划开始日期", 12, "text"),
+    ("计划完成日期", 12, "text"), ("金额单位", 8, "text"), ("项目资金总额", 14, "money"),
+    ("其中：财政资金", 14, "money"), ("其他资金", 12, "money"), ("年度资金申请总额", 14, "money"),
+    ("其中：当年财政拨款", 14, "money"), ("上年结转资金", 12, "money"), ("其他资金（年度）", 12, "money"),
+    ("年度资金申请总额（元）", 16, "money"), ("指标数", 7, "int"), ("问题数", 8, "int"),
+    ("错误", 6, "int"), ("警告", 6, "int"), ("提示", 6, "int"), ("主管部门", 24, "text"),
+    ("文件", 40, "text"), ("工作表", 12, "text")]
+INDICATOR_COLUMNS = [
+    ("序号", 6, "int"), ("表别", 7, "text"), ("实施单位", 22, "text"), ("项目名称", 30, "text"),
+    ("一级指标", 10, "text"), ("二级指标", 14, "text"), ("三级指标", 28, "text"), ("年度指标值", 16, "text"),
+    ("实际完成值", 16, "text"), ("分值", 7, "two"), ("得分", 7, "two"), ("规则得分", 9, "two"),
+    ("是否达成", 8, "text"), ("计分方法", 30, "text"), ("偏差原因分析及改进措施", 40, "wrap"),
+    ("文件", 30, "text"), ("单元格", 8, "text")]
+FINDING_COLUMNS = [
+    ("严重程度", 8, "sev"), ("实施单位", 22, "text"), ("项目名称", 30, "text"), ("检查项", 12, "text"),
+    ("问题说明", 60, "wrap"), ("表上值", 14, "text"), ("应为", 14, "text"), ("文件", 36, "text"),
+    ("工作表", 12, "text"), ("单元格", 8, "text"), ("定位", 14, "text")]
+#: The columns that fit the printed page's width (the rest print on pages across).
+_PRINT_COLUMNS = {"项目汇总": 17, "申报汇总": 22, "指标明细": 15, "检查结果": 7}
+_MAX_LINKS = 65530          # Excel's limit of hyperlinks per worksheet (XlsxWriter skips the rest)
 
-    rows = project_rows(run)
-    selfevals = [r for r in rows if not r.is_declaration]
-    declarations = [r for r in rows if r.is_declaration]
-    n_indicators = sum(len(r.project.indicators) for r in rows)
-    n_items = sum(len(r.findings) for r in rows) + len(_attach(run)[1])
-    bar = Progress(len(rows) + n_indicators + n_items, progress, "写出汇总表", delay=1.0)
-    # constant_memory: each row goes to disk as the next begins (4 M cells for 20,000 forms
-    # took 675 MB in memory), so every sheet below is written strictly in row order.
-    wb = xlsxwriter.Workbook(target, {"constant_memory": True, "strings_to_formulas": False,
-                                      "strings_to_urls": False, "strings_to_numbers": False,
-                                      "nan_inf_to_errors": True})
-    try:
-        head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
-                              "valign": "vcenter", "align": "center"})
-        text = wb.add_format({"text_wrap": False, "valign": "top"})
-        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-        money = wb.add_format({"num_format": "#,##0.00", "valign": "top"})
-        two = wb.add_format({"num_format": "0.00", "valign": "top"})
-        whole = wb.add_format({"num_format": "0", "valign": "top"})
-        link = wb.add_format({"font_color": "#1F4E79", "underline": 1, "valign": "top"})
-        numeric = {"money": money, "two": two, "int": whole}
-        sev_fmt = {ERROR: wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
-                   WARNING: wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C"}),
-                   NOTE: wb.add_format({"font_color": "#1F4E79", "bg_color": "#DDEBF7"})}
 
-        def table(ws, columns, records, print_cols=None, count=None, links=None):
-            """columns: (header, width, kind); records: lists of values (any iterable of
-            ``count`` of them). Text is always written as a string, whatever it looks like.
-            ``links(i)``: (column, url, text, tip) to write into row ``i`` with it (rows are
-            written once, in order). Printed on A4 landscape with the header on every page:
-            the first ``print_cols`` columns fitted to the page width, or, without it, every
-            column on pages across with 序号…项目名称 repeated."""
-            count = len(records) if count is None else count
-            for j, (h, width, _kind) in enumerate(columns):
-                ws.write_string(0, j, h, head)
-                ws.set_column(j, j, width)
-            kinds = [kind for _h, _w, kind in columns]
-            write_string, write_number = ws.write_string, ws.write_number
-            for i, rec in enumerate(records, 1):
-                if i % 1000 == 0:
-                    bar.update(1000)
-                for j, (kind, value) in enumerate(zip(kinds, rec)):
-                    if value is None or value == "":
-                        continue                    # an empty cell (a blank without a format is not written)
-                    if kind in numeric:
-                        write_number(i, j, float(value), numeric[kind])
-                    elif kind == "sev":
-                        write_string(i, j, str(value), sev_fmt.get(value, text))
-                    else:
-                        write_string(i, j, _clip(value), wrap if kind == "wrap" else text)
-                for col, url, string, tip in (links(i) if links else ()):
-                    ws.write_url(i, col, url, link, string=string, tip=tip)
-            ws.freeze_panes(1, 0)
-            if count:
-                ws.autofilter(0, 0, count, len(columns) - 1)
-            ws.set_landscape()
-            ws.set_paper(9)
-            ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-            ws.repeat_rows(0)
-            ws.set_footer("&C第 &P 页，共 &N 页")
-            if print_cols:
-                ws.print_area(0, 0, max(count, 1), print_cols - 1)
-                ws.fit_to_pages(1, 0)
+class Totals:
+    """What the charts, the title and the report's header need of all projects, kept as
+    small aggregates while the projects pass: grade counts, budget and spending per unit."""
+
+    def __init__(self):
+        self.grades: Counter = Counter()
+        self.units: OrderedDict[str, list] = OrderedDict()
+        self.kinds: set[bool] = set()
+        self.selfevals = self.declarations = 0
+
+    def add(self, r: "ProjectRow") -> None:
+        self.kinds.add(r.is_declaration)
+        if r.is_declaration:
+            self.declarations += 1
+            return
+        self.selfevals += 1
+        if r.grade:
+            self.grades[r.grade] += 1
+        if r.budget_yuan is not None and r.executed_yuan is not None:
+            a = self.units.setdefault(r.project.unit or "（未填单位）", [Decimal(0), Decimal(0), 0])
+            a[0] += r.budget_yuan
+            a[1] += r.executed_yuan
+            a[2] += 1
+
+    def grade_counts(self) -> dict[str, int]:
+        return {g: self.grades.get(g, 0) for g in GRADES}
+
+    def unit_rates(self) -> list[dict]:
+        out = []
+        for unit, (b, e, n) in self.units.items():
+            try:
+                rate = scoring.execution_rate(b, e, DEFAULT_PROFILE)
+            except XlperfError:
+                rate = None
+            out.append({"unit": unit, "budget": b, "executed": e, "rate": rate, "projects": n})
+        return out
+
+    def title(self) -> str:
+        if self.kinds == {True}:
+            return "项目支出绩效目标申报汇总"
+        if self.kinds == {True, False}:
+            return "项目支出绩效目标申报与自评汇总"
+        return "项目支出绩效自评汇总"
+
+
+def _escape_attr(v: str) -> str:
+    return (str(v).replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\n", "&#xA;"))
+
+
+_PCT_ESCAPED = re.compile("%[0-9a-fA-F]{2}")
+
+
+def _escape_url(url: str) -> str:
+    """As XlsxWriter escapes a link target (a path already %-escaped is left alone)."""
+    if _PCT_ESCAPED.search(url):
+        return url
+    for a, b in (("%", "%25"), ('"', "%22"), (" ", "%20"), ("<", "%3c"), (">", "%3e"), ("[", "%5b"),
+                 ("]", "%5d"), ("^", "%5e"), ("`", "%60"), ("{", "%7b"), ("}", "%7d")):
+        url = url.replace(a, b)
+    return url
+
+
+def _external_target(url: str) -> tuple[str, str]:
+    """(relationship target, location) of an ``external:`` link, as XlsxWriter makes them."""
+    path = url[len("external:"):].replace("/", "\\")
+    relative = not path.startswith("\\\\") and not (path[:1].isalpha() and path[1:2] == ":")
+    link = path if relative else "file:///" + path
+    anchor = ""
+    if "#" in link:
+        link, anchor = link.split("#", 1)
+    if link.startswith(".\\"):
+        link = link[2:]
+    return _escape_url(link).replace("#", "%23"), anchor
+
+
+@lru_cache(maxsize=1 << 14)
+def _inline(value) -> str:
+    """A text cell's ``<is>`` content (cached: unit, project and file repeat on every row)."""
+    from .xlsxstream import inline_text
+    return inline_text(_clip(value))
+
+
+class _Sheet:
+    """One table of 汇总.xlsx being streamed: its rows (spooled, deflated) and its links."""
+
+    def __init__(self, name: str, columns, styles: dict):
+        from .xlsxstream import SheetSpool, col_letter
+
+        self.name, self.columns = name, columns
+        self.spool = SheetSpool()
+        self.count = 0
+        self.links = tempfile.TemporaryFile(prefix="xlperf-")
+        self.link_count = 0
+        self.rels: list[str] = []
+        self.rels_file = tempfile.TemporaryFile(prefix="xlperf-")
+        self.n_rels = 0
+        self.letters = [col_letter(j) for j in range(len(columns))]
+        sev = styles["sev"]
+        # (kind, style): n a number (XF index), v a text styled by its value (a function),
+        # s a text (the cell's markup between the reference and the text)
+        self.plan = [(("n", styles[kind]) if kind in ("int", "money", "two") else
+                      ("v", lambda v, sev=sev, text=styles["text"]: sev.get(v, text)) if kind == "sev" else
+                      ("s", f'" s="{styles["wrap" if kind == "wrap" else "text"]}" t="inlineStr"><is>'))
+                     for _h, _w, kind in columns]
+        self.link_style = styles["link"]
+
+    def row(self, values, links=()) -> None:
+        """Append a row: ``values`` in column order; ``links``: (column, url, text, tip) in
+        column order, the cell showing ``text`` with the link style (as write_url)."""
+        from .xlsxstream import inline_text, number_cell
+
+        self.count += 1
+        r = self.count + 1
+        rs = str(r)
+        over = self._links(r, links) if links else None
+        out = ['<row r="', rs, '">']
+        for j, value in enumerate(values):
+            if over and j in over:
+                out += ('<c r="', self.letters[j], rs, f'" s="{self.link_style}" t="inlineStr"><is>',
+                        inline_text(over[j]), "</is></c>")
+                continue
+            if value is None or value == "":
+                continue
+            kind, style = self.plan[j]
+            if kind == "s":
+                out += ('<c r="', self.letters[j], rs, style, _inline(value), "</is></c>")
+            elif kind == "n":
+                out.append(number_cell(self.letters[j] + rs, style, float(value)))
             else:
-                ws.repeat_columns(0, min(3, len(columns)) - 1)
+                out += ('<c r="', self.letters[j], rs, f'" s="{style(value)}" t="inlineStr"><is>',
+                        inline_text(str(value)), "</is></c>")
+        out.append("</row>")
+        self.spool.add("".join(out), r)
 
-        def file_links(listed, col):
-            """The file column of a project list links to the source workbook (row i: listed[i-1])."""
-            def links(i):
-                p = listed[i - 1].project
-                url = _external_link(p.source_file, p.source_sheet, p.cells.get("name", "") or "A1", out_dir)
-                return [(col, url, _clip(p.source_file), "打开原表")] if url else []
-            return links
+    def _links(self, r: int, links) -> dict:
+        over = {}
+        for col, url, text, tip in links:
+            if self.link_count >= _MAX_LINKS:
+                break
+            self.link_count += 1
+            ref = f"{self.letters[col]}{r}"
+            over[col] = text
+            if url.startswith("internal:"):
+                loc = url[len("internal:"):]
+                self.links.write((f'<hyperlink ref="{ref}" location="{_escape_attr(loc)}"'
+                                  + (f' tooltip="{_escape_attr(tip)}"' if tip else "")
+                                  + f' display="{_escape_attr(text)}"/>').encode("utf-8"))
+            else:
+                target, anchor = _external_target(url)
+                self.n_rels += 1
+                rid = f"rId{self.n_rels}"
+                self.links.write((f'<hyperlink ref="{ref}" r:id="{rid}"'
+                                  + (f' location="{_escape_attr(anchor)}"' if anchor else "")
+                                  + (f' tooltip="{_escape_attr(tip)}"' if tip else "") + "/>").encode("utf-8"))
+                self.rels_file.write((f'<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/'
+                                      f'officeDocument/2006/relationships/hyperlink" Target="{_escape_attr(target)}" '
+                                      'TargetMode="External"/>').encode("utf-8"))
+        return over
 
-        # ---- 项目汇总
-        ws = wb.add_worksheet("项目汇总")
-        cols = [("序号", 6, "int"), ("实施单位", 26, "text"), ("项目名称", 36, "text"), ("年度", 7, "int"),
-                ("金额单位", 8, "text"), ("全年预算数", 14, "money"), ("全年执行数", 14, "money"),
-                ("全年预算数（元）", 16, "money"), ("全年执行数（元）", 16, "money"),
-                ("执行率(%)", 10, "two"), ("总分", 9, "two"), ("评分等级", 8, "text"), ("等级来源", 8, "text"),
-                ("问题数", 8, "int"), ("错误", 6, "int"), ("警告", 6, "int"), ("提示", 6, "int"),
-                ("评分规则", 10, "text"), ("规则推断", 50, "text"), ("主管部门", 24, "text"),
-                ("文件", 40, "text"), ("工作表", 12, "text")]
-        recs = []
-        for r in selfevals:
-            p = r.project
-            recs.append([r.n, p.unit, p.name, p.year or None, p.money_unit, r.budget, r.executed,
-                         r.budget_yuan, r.executed_yuan, r.rate, r.total, r.grade, r.grade_source,
-                         len(r.findings), r.counts[ERROR], r.counts[WARNING], r.counts[NOTE],
-                         r.check.profile, r.check.profile_explanation, p.department,
-                         p.source_file, p.source_sheet])
-        table(ws, cols, recs, print_cols=17, links=file_links(selfevals, 20))
+    def parts(self, skeleton: bytes) -> tuple[bytes, bytes, bytes | None]:
+        """(head, tail, rels) of the finished sheet from its skeleton (header row only)."""
+        from .xlsxstream import col_letter
 
-        # ---- 申报汇总
-        ws = wb.add_worksheet("申报汇总")
-        cols = [("序号", 6, "int"), ("实施单位", 26, "text"), ("项目名称", 36, "text"), ("年度", 7, "int"),
-                ("项目性质", 10, "text"), ("项目类别", 12, "text"), ("计划开始日期", 12, "text"),
-                ("计划完成日期", 12, "text"), ("金额单位", 8, "text"), ("项目资金总额", 14, "money"),
-                ("其中：财政资金", 14, "money"), ("其他资金", 12, "money"), ("年度资金申请总额", 14, "money"),
-                ("其中：当年财政拨款", 14, "money"), ("上年结转资金", 12, "money"), ("其他资金（年度）", 12, "money"),
-                ("年度资金申请总额（元）", 16, "money"), ("指标数", 7, "int"), ("问题数", 8, "int"),
-                ("错误", 6, "int"), ("警告", 6, "int"), ("提示", 6, "int"), ("主管部门", 24, "text"),
-                ("文件", 40, "text"), ("工作表", 12, "text")]
-        recs = []
-        for r in declarations:
-            p, d = r.project, r.project.declared
-            recs.append([r.n, p.unit, p.name, p.year or None, p.nature, p.category, p.start, p.end, p.money_unit,
-                         d.project_total, d.project_fiscal, d.project_other, d.annual_total, d.annual_fiscal,
-                         d.annual_carryover, d.annual_other, r.budget_yuan, len(p.indicators), len(r.findings),
-                         r.counts[ERROR], r.counts[WARNING], r.counts[NOTE], p.department,
-                         p.source_file, p.source_sheet])
-        table(ws, cols, recs, links=file_links(declarations, 23), print_cols=22)   # to 提示: fits the page width
+        head, tail = skeleton.split(b"</sheetData>", 1)
+        if self.count:
+            dim = f'<dimension ref="A1:{col_letter(len(self.columns) - 1)}{self.count + 1}"/>'.encode()
+            head = re.sub(rb'<dimension ref="[^"]*"/>', dim, head, count=1)
+        if self.link_count:
+            self.links.seek(0)
+            links = b"<hyperlinks>" + self.links.read() + b"</hyperlinks>"
+            at = tail.find(b"<printOptions")
+            at = tail.find(b"<pageMargins") if at < 0 else at
+            tail = tail[:at] + links + tail[at:]
+        rels = None
+        if self.n_rels:
+            self.rels_file.seek(0)
+            rels = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.'
+                    b'openxmlformats.org/package/2006/relationships">' + self.rels_file.read() + b"</Relationships>")
+        return head, b"</sheetData>" + tail, rels
 
-        # ---- 指标明细
-        ws = wb.add_worksheet("指标明细")
-        cols = [("序号", 6, "int"), ("表别", 7, "text"), ("实施单位", 22, "text"), ("项目名称", 30, "text"),
-                ("一级指标", 10, "text"),
-                ("二级指标", 14, "text"), ("三级指标", 28, "text"), ("年度指标值", 16, "text"),
-                ("实际完成值", 16, "text"), ("分值", 7, "two"), ("得分", 7, "two"), ("规则得分", 9, "two"),
-                ("是否达成", 8, "text"), ("计分方法", 30, "text"), ("偏差原因分析及改进措施", 40, "wrap"),
-                ("文件", 30, "text"), ("单元格", 8, "text")]
+    def close(self) -> None:
+        self.spool.close()
+        self.links.close()
+        self.rels_file.close()
 
-        def indicator_records():
-            for r in rows:
-                p = r.project
-                results = r.check.score.indicators if r.check.score else [None] * len(p.indicators)
-                for i, ind in enumerate(p.indicators):
-                    res = results[i] if i < len(results) else None
-                    met = "" if res is None else {True: "是", False: "否", None: "定性"}[res.met]
-                    yield [r.n, p.kind, p.unit, p.name, ind.level1, ind.level2, ind.level3, ind.target,
+
+class SummaryXlsx:
+    """汇总.xlsx written as the projects come, in their order (:meth:`add`; problems that
+    belong to no single project: :meth:`add_loose`), finished by :meth:`close`, which
+    writes it atomically at ``path`` with our mark (:mod:`xlperf.marker`) and keeps our own
+    earlier summary as ``.bak``. Per project, only its rows are written and a few numbers
+    kept (:class:`Totals`); the 检查结果 rows wait in temporary files, by severity."""
+
+    def __init__(self, path, force: bool = False, progress: bool | None = None, total: int | None = None):
+        import xlsxwriter
+
+        self.path, self.force = Path(path), force
+        self.out_dir = self.path.parent
+        self.totals = Totals()
+        self.bar = Progress(total, progress, "写出汇总表", delay=1.0)
+        self._buf = io.BytesIO()
+        # The skeleton: styles, sheet set-up and charts by XlsxWriter; the rows are ours.
+        wb = self.wb = xlsxwriter.Workbook(self._buf, {"constant_memory": True, "strings_to_formulas": False,
+                                                       "strings_to_urls": False, "strings_to_numbers": False,
+                                                       "nan_inf_to_errors": True})
+        f = self.formats = {
+            "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                                   "valign": "vcenter", "align": "center"}),
+            "text": wb.add_format({"text_wrap": False, "valign": "top"}),
+            "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
+            "money": wb.add_format({"num_format": "#,##0.00", "valign": "top"}),
+            "two": wb.add_format({"num_format": "0.00", "valign": "top"}),
+            "int": wb.add_format({"num_format": "0", "valign": "top"}),
+            "link": wb.add_format({"font_color": "#1F4E79", "underline": 1, "valign": "top"}),
+            ERROR: wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
+            WARNING: wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C"}),
+            NOTE: wb.add_format({"font_color": "#1F4E79", "bg_color": "#DDEBF7"}),
+        }
+        styles = {k: fmt._get_xf_index() for k, fmt in f.items()}    # fixed now: our rows use them
+        styles["sev"] = {s: styles[s] for s in (ERROR, WARNING, NOTE)}
+        self.sheets = {name: _Sheet(name, cols, styles) for name, cols in (
+            ("项目汇总", PROJECT_COLUMNS), ("申报汇总", DECLARATION_COLUMNS), ("指标明细", INDICATOR_COLUMNS),
+            ("检查结果", FINDING_COLUMNS))}
+        self.worksheets = {}
+        for name, sheet in self.sheets.items():
+            ws = self.worksheets[name] = wb.add_worksheet(name)
+            if name == "检查结果":
+                ws.set_row(0, 20)
+            for j, (h, width, _kind) in enumerate(sheet.columns):
+                ws.write_string(0, j, h, f["head"])
+                ws.set_column(j, j, width)
+        # 检查结果 is ordered by severity, then project: its rows wait here, one file per
+        # (severity rank, group) — group 0 自评表, 1 申报表, 2 problems of no single project.
+        self._findings: dict[tuple[int, int], object] = {}
+        self.closed = False
+
+    # ---- rows
+
+    def _link_to_source(self, p) -> list:
+        url = _external_link(p.source_file, p.source_sheet, p.cells.get("name", "") or "A1", self.out_dir)
+        return [(None, url, _clip(p.source_file), "打开原表")] if url else []
+
+    def add(self, r: "ProjectRow") -> None:
+        self.totals.add(r)
+        p = r.project
+        if r.is_declaration:
+            d = p.declared
+            sheet = self.sheets["申报汇总"]
+            sheet.row([r.n, p.unit, p.name, p.year or None, p.nature, p.category, p.start, p.end, p.money_unit,
+                       d.project_total, d.project_fiscal, d.project_other, d.annual_total, d.annual_fiscal,
+                       d.annual_carryover, d.annual_other, r.budget_yuan, len(p.indicators), len(r.findings),
+                       r.counts[ERROR], r.counts[WARNING], r.counts[NOTE], p.department,
+                       p.source_file, p.source_sheet],
+                      [(23, *link[1:]) for link in self._link_to_source(p)])
+        else:
+            self.sheets["项目汇总"].row(
+                [r.n, p.unit, p.name, p.year or None, p.money_unit, r.budget, r.executed,
+                 r.budget_yuan, r.executed_yuan, r.rate, r.total, r.grade, r.grade_source,
+                 len(r.findings), r.counts[ERROR], r.counts[WARNING], r.counts[NOTE],
+                 r.check.profile, r.check.profile_explanation, p.department,
+                 p.source_file, p.source_sheet],
+                [(20, *link[1:]) for link in self._link_to_source(p)])
+        ind_sheet = self.sheets["指标明细"]
+        results = r.check.score.indicators if r.check.score else [None] * len(p.indicators)
+        for i, ind in enumerate(p.indicators):
+            res = results[i] if i < len(results) else None
+            met = "" if res is None else {True: "是", False: "否", None: "定性"}[res.met]
+            ind_sheet.row([r.n, p.kind, p.unit, p.name, ind.level1, ind.level2, ind.level3, ind.target,
                            "" if ind.actual is None else (format(ind.actual, "f")
                                                           if isinstance(ind.actual, Decimal) else ind.actual),
                            ind.weight, ind.score if ind.override is None else ind.override,
                            res.proposal if res else None, met, res.rule if res else "", ind.note,
                            p.source_file, p.cells.get(f"indicators.{i}.score" if not r.is_declaration
-                                                      else f"indicators.{i}.target", "")]
+                                                      else f"indicators.{i}.target", "")])
+        for f in r.findings:
+            self._finding(f, r)
+        self.bar.update(1)
 
-        table(ws, cols, indicator_records(), count=n_indicators, print_cols=15)   # to 偏差原因: fits the width
+    def add_loose(self, f) -> None:
+        """A problem that belongs to no single project (after every project)."""
+        self._finding(f, None)
 
-        # ---- 检查结果
-        ws = wb.add_worksheet("检查结果")
-        cols = [("严重程度", 8, "sev"), ("实施单位", 22, "text"), ("项目名称", 30, "text"), ("检查项", 12, "text"),
-                ("问题说明", 60, "wrap"), ("表上值", 14, "text"), ("应为", 14, "text"), ("文件", 36, "text"),
-                ("工作表", 12, "text"), ("单元格", 8, "text"), ("定位", 14, "text")]
-        items = [(f, r) for r in rows for f in r.findings] + [(f, None) for f in _attach(run)[1]]
-        items.sort(key=lambda x: (SEVERITY_RANK.get(severity_text(x[0].severity), 9),
-                                  (x[1].is_declaration, x[1].n) if x[1] else (True, 10**9)))
-        recs = ([severity_text(f.severity), r.project.unit if r else "", r.project.name if r else "", _check_name(f),
-                 f.message_zh, f.found, f.expected, f.file, f.sheet, f.cell, ""] for f, r in items)
+    def _finding(self, f, r) -> None:
+        rank = SEVERITY_RANK.get(severity_text(f.severity), 9)
+        group = 2 if r is None else int(r.is_declaration)
+        spool = self._findings.get((rank, group))
+        if spool is None:
+            spool = self._findings[(rank, group)] = tempfile.TemporaryFile(prefix="xlperf-")
+        internal = None if r is None else [f"internal:'{r.sheet}'!C{r.n + 1}", _clip(r.project.name),
+                                           f"转到{r.sheet}"]
+        external = _external_link(f.file, f.sheet, f.cell, self.out_dir)
+        rec = marshal.dumps((
+            [severity_text(f.severity), r.project.unit if r else "", r.project.name if r else "", _check_name(f),
+             f.message_zh, f.found, f.expected, f.file, f.sheet, f.cell, ""],
+            internal, external, f.cell))
+        spool.write(len(rec).to_bytes(4, "little") + rec)
 
-        def finding_links(i):
-            f, r = items[i - 1]
-            out = []
-            if r is not None:
-                out.append((2, f"internal:'{r.sheet}'!C{r.n + 1}", _clip(r.project.name), f"转到{r.sheet}"))
-            url = _external_link(f.file, f.sheet, f.cell, out_dir)
-            if url:
-                out.append((10, url, f"打开 {f.cell}" if f.cell else "打开文件", "打开原表中的单元格"))
-            return out
+    def _finding_rows(self):
+        for key in sorted(self._findings):
+            fh = self._findings[key]
+            fh.seek(0)
+            while True:
+                size = fh.read(4)
+                if not size:
+                    break
+                yield marshal.loads(fh.read(int.from_bytes(size, "little")))
 
-        ws.set_row(0, 20)
-        table(ws, cols, recs, print_cols=7, count=len(items), links=finding_links)
+    # ---- the workbook
 
-        # ---- 图表 (native charts on small data tables), each chart on its own printed page
+    def _setup(self, ws, columns, count: int, print_cols: int | None) -> None:
+        """Printed on A4 landscape with the header on every page: the first ``print_cols``
+        columns fitted to the page width, or, without it, every column on pages across with
+        序号…项目名称 repeated."""
+        ws.freeze_panes(1, 0)
+        if count:
+            ws.autofilter(0, 0, count, len(columns) - 1)
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        ws.repeat_rows(0)
+        ws.set_footer("&C第 &P 页，共 &N 页")
+        if print_cols:
+            ws.print_area(0, 0, max(count, 1), print_cols - 1)
+            ws.fit_to_pages(1, 0)
+        else:
+            ws.repeat_columns(0, min(3, len(columns)) - 1)
+
+    def _charts(self) -> None:
+        """图表: native charts on small data tables, each chart on its own printed page."""
+        wb, head = self.wb, self.formats["head"]
+        money, two = self.formats["money"], self.formats["two"]
         ws = wb.add_worksheet("图表")
         ws.set_paper(9)
         ws.fit_to_pages(1, 0)
@@ -573,7 +781,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
         ws.set_column(1, 3, 14)
         ws.write_string(0, 0, "评分等级", head)
         ws.write_string(0, 1, "项目数", head)
-        gc = grade_counts(selfevals)
+        gc = self.totals.grade_counts()
         for i, g in enumerate(GRADES, 1):
             ws.write_string(i, 0, g)
             ws.write_number(i, 1, gc[g])
@@ -591,7 +799,7 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
         ws.write_string(start, 1, "全年预算数（元）", head)
         ws.write_string(start, 2, "全年执行数（元）", head)
         ws.write_string(start, 3, "执行率(%)", head)
-        ur = unit_rates(selfevals)
+        ur = self.totals.unit_rates()
         for i, u in enumerate(ur, start + 1):
             ws.write_string(i, 0, _clip(u["unit"]))
             ws.write_number(i, 1, float(u["budget"]), money)
@@ -616,10 +824,74 @@ def _write_xlsx(run: CheckRun, target, out_dir: Path, progress: bool | None = No
         note = ("各单位执行率 = 该单位全年执行数合计 ÷ 全年预算数合计（均折合为元），按上海一体化系统的规则截尾取两位小数；"
                 "万元表的金额按 1 万元 = 10000 元折算。")
         ws.write_string(start + len(ur) + 2, 0, note)
-        wb.set_properties({"title": report_title(run), "comments": "由 xlperf 生成"})
-    finally:
-        wb.close()
-        bar.close()
+
+    def close(self, title: str | None = None) -> Path:
+        """Finish the workbook and put it in place (atomically; our earlier one kept as .bak)."""
+        import zipfile
+
+        from .xlsxstream import ZipWriter
+
+        findings = self.sheets["检查结果"]
+        for values, internal, external, cell in self._finding_rows():
+            links = []
+            if internal is not None:
+                links.append((2, *internal))
+            if external:
+                links.append((10, external, f"打开 {cell}" if cell else "打开文件", "打开原表中的单元格"))
+            findings.row(values, links)
+        for name, sheet in self.sheets.items():
+            sheet.spool.finish()
+            self._setup(self.worksheets[name], sheet.columns, sheet.count, _PRINT_COLUMNS[name])
+        self._charts()
+        self.wb.set_properties({"title": title or self.totals.title(), "comments": "由 xlperf 生成"})
+        self.wb.close()
+        with zipfile.ZipFile(io.BytesIO(self._buf.getvalue())) as z:
+            parts = {i.filename: z.read(i) for i in z.infolist()}
+        sheet_part = _sheet_parts(parts)
+        parts = marker.with_custom_part(parts)
+        with _atomic_file(self.path, self.force) as tmp, open(tmp, "wb") as fh:
+            out = ZipWriter(fh)
+            for name, body in parts.items():
+                sheet = next((s for s, part in sheet_part.items() if part == name and s in self.sheets), None)
+                if sheet is None:
+                    out.write(name, body)
+                    continue
+                s = self.sheets[sheet]
+                head, tail, rels = s.parts(body)
+                out.write_sheet(name, head, s.spool, tail)
+                if rels is not None:
+                    folder, base = name.rsplit("/", 1)
+                    out.write(f"{folder}/_rels/{base}.rels", rels)
+            out.write(marker.CUSTOM_PART, marker.custom_xml(marker.seal_digests(out.digests, self.path)))
+            out.close()
+        self.bar.close()
+        self.closed = True
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary files (after :meth:`close`, or instead of it)."""
+        for sheet in self.sheets.values():
+            sheet.close()
+        for fh in self._findings.values():
+            fh.close()
+        self._findings = {}
+        if not self.closed:
+            try:
+                self.wb.close()
+            except Exception:  # noqa: BLE001 - a half-built skeleton: nothing to keep
+                pass
+            self.closed = True
+
+
+def _sheet_parts(parts: dict[str, bytes]) -> dict[str, str]:
+    """Sheet name → its part (``xl/worksheets/sheetN.xml``), from workbook.xml and its rels."""
+    rels = dict(re.findall(rb'<Relationship Id="([^"]+)"[^>]*?Target="([^"]+)"',
+                           parts["xl/_rels/workbook.xml.rels"]))
+    out = {}
+    for name, rid in re.findall(rb'<sheet name="([^"]+)" sheetId="\d+" r:id="([^"]+)"', parts["xl/workbook.xml"]):
+        target = rels[rid].decode()
+        out[name.decode()] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return out
 
 
 # ------------------------------------------------------------------ HTML
@@ -803,8 +1075,11 @@ def write_html(harvest_or_frames, path, force: bool = False, title: str | None =
     run = _as_run(harvest_or_frames)
     bar = Progress(2 * len(run.checks), progress, "写出网页报告", delay=1.0)   # a table row and a section each
     context = html_context(run, title, stats, path.resolve().parent, made=bar.update)
-    with _atomic_file(path, force, seal=lambda data: marker.seal_html(data.decode("utf-8"), path).encode("utf-8")) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.writelines(_html_template().generate(**context))
+    with _atomic_file(path, force) as tmp, open(tmp, "wb") as fh:
+        sealer = marker.HtmlSealer(fh, path)       # hashed as written: the page is never read back
+        for chunk in _html_template().generate(**context):
+            sealer.write(chunk)
+        sealer.seal()
     bar.close()
     return path
 
