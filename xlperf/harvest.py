@@ -1451,16 +1451,39 @@ def harvest(paths_or_dir, workers: int | None = None, limits: Limits | None = No
     limits = limits or DEFAULT_LIMITS
     outside: list[str] = []
     files = collect_files(paths_or_dir, outside)
-    if workers is None:
-        workers = max(1, min(os.cpu_count() or 1, (len(files) + 15) // 16))
-    if workers <= 0 or not files:
-        results = [_after(read_workbook(f, limits), after) for f in files]
-        workers = 0
-    else:
-        results = _run_pool(files, workers, limits, after)
+    workers = default_workers(len(files)) if workers is None else workers
+    results = list(iter_results(files, workers, limits, after))
     _drop_recalc_copies(results)
     results += [outside_result(p) for p in outside]
-    return Harvest(results, time.perf_counter() - t0, workers)
+    return Harvest(results, time.perf_counter() - t0, workers if workers > 0 and files else 0)
+
+
+def default_workers(n_files: int) -> int:
+    """One process per core, fewer for few files."""
+    return max(1, min(os.cpu_count() or 1, (n_files + 15) // 16))
+
+
+def iter_results(files: list[str], workers: int, limits: Limits | None = None,
+                 after: Callable[[HarvestResult], None] | None = None):
+    """The results of reading ``files``, yielded in their order as soon as each one and all
+    before it are read (``after`` already applied): what :func:`harvest` collects, for a
+    caller that writes each result out and drops it (memory flat in the number of files).
+    Only the results read ahead of a slow file wait here. Recalc copies are not paired
+    (:func:`harvest` does that over the whole list)."""
+    limits = limits or DEFAULT_LIMITS
+    if workers <= 0 or not files:
+        for f in files:
+            yield _after(read_workbook(f, limits), after)
+        return
+    waiting: dict[int, HarvestResult] = {}
+    nxt = 0
+    for i, r in _run_pool(files, workers, limits, after):
+        waiting[i] = r
+        while nxt in waiting:
+            yield waiting.pop(nxt)
+            nxt += 1
+    if waiting or nxt != len(files):       # every file gives exactly one result
+        raise RuntimeError(f"harvest: {len(files) - nxt} results missing")
 
 
 _STARTED = None   # in a worker: the shared "started at" array of the current pass
@@ -1533,32 +1556,43 @@ def _timeout_result(file: str, limits: Limits, seconds: float) -> HarvestResult:
     return HarvestResult(file, problems=[Problem(Severity.ERROR, file, "", "", message)], seconds=seconds)
 
 
-def _run_pool(files: list[str], workers: int, limits: Limits, after=None) -> list[HarvestResult]:
+def _run_pool(files: list[str], workers: int, limits: Limits, after=None):
+    """Yield (index, result) for every file as its result is final (in no particular order)."""
     n = len(files)
     size = max(1, min(64, n // (workers * 8) or 1))
     tasks = deque(list(range(i, min(i + size, n))) for i in range(0, n, size))
-    results: dict[int, HarvestResult] = {}
     suspects: list[int] = []
     while tasks:
-        failed, hung = _pool_pass(files, tasks, workers, limits, results, after)
+        failed, hung = yield from _pool_pass(files, tasks, workers, limits, after)
         for i, seconds in hung:
-            results[i] = _timeout_result(files[i], limits, seconds)
+            yield i, _timeout_result(files[i], limits, seconds)
         suspects.extend(failed)
     for i in suspects:  # alone, so a second failure is this file's own
         t0 = time.perf_counter()
-        lost, hung = _pool_pass(files, deque([[i]]), 1, limits, results, after)
+        got = []
+        lost, hung = yield from _collect(_pool_pass(files, deque([[i]]), 1, limits, after), got)
         if hung:
-            results[i] = _timeout_result(files[i], limits, time.perf_counter() - t0)
+            yield i, _timeout_result(files[i], limits, time.perf_counter() - t0)
         elif lost:
-            results[i] = HarvestResult(files[i], problems=[Problem(Severity.ERROR, files[i], "", "", _CRASH)],
-                                       seconds=time.perf_counter() - t0)
-    return [results[i] for i in range(n)]
+            yield i, HarvestResult(files[i], problems=[Problem(Severity.ERROR, files[i], "", "", _CRASH)],
+                                   seconds=time.perf_counter() - t0)
+        else:
+            yield from got
 
 
-def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
-               results: dict, after=None) -> tuple[list[int], list[tuple[int, float]]]:
+def _collect(gen, into: list):
+    """Run the generator ``gen``, keeping what it yields in ``into``; return its value."""
+    while True:
+        try:
+            into.append(next(gen))
+        except StopIteration as stop:
+            return stop.value
+
+
+def _pool_pass(files, tasks: deque, workers: int, limits: Limits, after=None):
     """Run tasks until done or the pool breaks (a worker died, or a file ran past
-    ``limits.seconds_per_file`` and the workers were killed).
+    ``limits.seconds_per_file`` and the workers were killed), yielding (index, result) as
+    results arrive.
 
     Returns the suspects — files being read when a worker died (to be read again alone)
     — and the files that ran out of time, with their seconds. Files whose task was lost
@@ -1599,13 +1633,15 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
             for fut in done:
                 idxs, _deadline = inflight.pop(fut)
                 try:
-                    for i, r in zip(idxs, fut.result()):
-                        results[i] = _after(r, after)
+                    got = list(zip(idxs, fut.result()))
                 except BrokenProcessPool:
                     unresolved.append(idxs)
                     broken = True
                 except Exception:  # noqa: BLE001 - e.g. a result that failed to pickle
                     suspects.extend(idxs)
+                else:
+                    for i, r in got:
+                        yield i, _after(r, after)
             if broken:
                 break
             now = time.monotonic()
@@ -1617,10 +1653,12 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits,
         if broken:
             for fut, (idxs, _d) in inflight.items():
                 try:
-                    for i, r in zip(idxs, fut.result(timeout=spf)):
-                        results[i] = _after(r, after)
+                    got = list(zip(idxs, fut.result(timeout=spf)))
                 except Exception:  # noqa: BLE001
                     unresolved.append(idxs)
+                else:
+                    for i, r in got:
+                        yield i, _after(r, after)
     finally:
         if broken:
             _kill_workers(ex)

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+from array import array
 import io
+import logging
 import marshal
 import os
 import re
+import sys
 import tempfile
 import time
 from collections import Counter, OrderedDict
@@ -40,8 +43,10 @@ from .template import FILE_MODE, atomic_write
 from .progress import Progress, elapsed
 from .model import DECLARATION, DEFAULT_PROFILE, TO_YUAN, DeclaredFunds, FundsLine, Indicator, Project
 from .validate import (ERROR, NOTE, SEVERITIES, SEVERITY_RANK, WARNING, CheckRun, Finding, ProjectCheck,
-                       attach_checks, check_harvest, check_projects, finding_check, severity_text)
+                       add_declarations, attach_checks, check_harvest, check_projects, finding_check,
+                       severity_text)
 
+log = logging.getLogger(__name__)
 ASSETS = Path(__file__).parent / "assets"
 GRADES = ("优", "良", "中", "差")
 MAX_CELL = 32767          # Excel's limit on the characters of one cell
@@ -202,14 +207,19 @@ def _attach(run: CheckRun) -> tuple[dict[int, list], list]:
     """Give each reading problem of the harvester to the project it concerns: the only
     project on its sheet, else the only project in its file. Returns (by check index,
     problems that belong to no single project)."""
+    return _attach_to(run.checks, run.problems)
+
+
+def _attach_to(checks, problems) -> tuple[dict[int, list], list]:
+    """:func:`_attach` for ``problems`` among ``checks``."""
     by_sheet: dict[tuple, list[int]] = {}
     by_file: dict[str, list[int]] = {}
-    for i, c in enumerate(run.checks):
+    for i, c in enumerate(checks):
         by_sheet.setdefault((c.project.source_file, c.project.source_sheet), []).append(i)
         by_file.setdefault(c.project.source_file, []).append(i)
     attached: dict[int, list] = {}
     loose = []
-    for f in run.problems:
+    for f in problems:
         owners = by_sheet.get((f.file, f.sheet)) or by_file.get(f.file) or []
         if len(owners) == 1:
             attached.setdefault(owners[0], []).append(f)
@@ -226,36 +236,38 @@ def project_rows(run: CheckRun) -> list[ProjectRow]:
     """One row per project checked, numbered within its kind (自评表 1…, 申报表 1…). A
     申报表's budget is its 年度资金申请总额; it has no execution, rate, total or grade."""
     attached, _loose = _attach(run)
-    rows = []
     numbers: Counter = Counter()
-    for i, c in enumerate(run.checks):
-        p = c.project
-        numbers[p.kind == DECLARATION] += 1
-        n = numbers[p.kind == DECLARATION]
-        findings = _sorted(list(c.findings) + attached.get(i, []))
-        counts = Counter(severity_text(f.severity) for f in findings)
-        counts = {s: counts.get(s, 0) for s in SEVERITIES}
-        if p.kind == DECLARATION:
-            annual = p.declared.annual_total
-            rows.append(ProjectRow(n, c, annual, None, _yuan(annual, p.money_unit), None, None, "", None, "", "",
-                                   counts, findings))
-            continue
-        line = _main_line(p)
-        budget = line.budget if line else None
-        executed = line.executed if line else None
-        rate, rsrc = p.funds_rate, "表上"
-        if rate is None and c.score is not None:
-            rate, rsrc = c.score.rates.get("年度资金总额"), "核算"
-        total = p.total_score
-        if total is None and c.score is not None:
-            total = c.score.total
-        grade, gsrc = (p.grade or "").strip(), "表上"
-        if not grade and total is not None:
-            grade, gsrc = scoring.grade(total, c.profile), "按总分"
-        rows.append(ProjectRow(n, c, budget, executed, _yuan(budget, p.money_unit),
-                               _yuan(executed, p.money_unit), rate, rsrc if rate is not None else "",
-                               total, grade, gsrc if grade else "", counts, findings))
-    return rows
+    return [project_row(c, numbers, attached.get(i, [])) for i, c in enumerate(run.checks)]
+
+
+def project_row(c: ProjectCheck, numbers: Counter, attached=()) -> ProjectRow:
+    """The row of one checked project; ``numbers``: the projects numbered so far, per kind
+    (counted up here); ``attached``: the reading problems that concern it."""
+    p = c.project
+    numbers[p.kind == DECLARATION] += 1
+    n = numbers[p.kind == DECLARATION]
+    findings = _sorted(list(c.findings) + list(attached))
+    counts = Counter(severity_text(f.severity) for f in findings)
+    counts = {s: counts.get(s, 0) for s in SEVERITIES}
+    if p.kind == DECLARATION:
+        annual = p.declared.annual_total
+        return ProjectRow(n, c, annual, None, _yuan(annual, p.money_unit), None, None, "", None, "", "",
+                          counts, findings)
+    line = _main_line(p)
+    budget = line.budget if line else None
+    executed = line.executed if line else None
+    rate, rsrc = p.funds_rate, "表上"
+    if rate is None and c.score is not None:
+        rate, rsrc = c.score.rates.get("年度资金总额"), "核算"
+    total = p.total_score
+    if total is None and c.score is not None:
+        total = c.score.total
+    grade, gsrc = (p.grade or "").strip(), "表上"
+    if not grade and total is not None:
+        grade, gsrc = scoring.grade(total, c.profile), "按总分"
+    return ProjectRow(n, c, budget, executed, _yuan(budget, p.money_unit),
+                      _yuan(executed, p.money_unit), rate, rsrc if rate is not None else "",
+                      total, grade, gsrc if grade else "", counts, findings)
 
 
 def unit_rates(rows: list[ProjectRow]) -> list[dict]:
@@ -450,6 +462,7 @@ class Totals:
         self.units: OrderedDict[str, list] = OrderedDict()
         self.kinds: set[bool] = set()
         self.selfevals = self.declarations = 0
+        self.budget, self.executed = Decimal(0), Decimal(0)     # in 元, over the 自评表
 
     def add(self, r: "ProjectRow") -> None:
         self.kinds.add(r.is_declaration)
@@ -457,6 +470,10 @@ class Totals:
             self.declarations += 1
             return
         self.selfevals += 1
+        if r.budget_yuan is not None:
+            self.budget += r.budget_yuan
+        if r.executed_yuan is not None:
+            self.executed += r.executed_yuan
         if r.grade:
             self.grades[r.grade] += 1
         if r.budget_yuan is not None and r.executed_yuan is not None:
@@ -517,7 +534,7 @@ def _external_target(url: str) -> tuple[str, str]:
     return _escape_url(link).replace("#", "%23"), anchor
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 12)
 def _inline(value) -> str:
     """A text cell's ``<is>`` content (cached: unit, project and file repeat on every row)."""
     from .xlsxstream import inline_text
@@ -638,7 +655,7 @@ class SummaryXlsx:
     def __init__(self, path, force: bool = False, progress: bool | None = None, total: int | None = None):
         import xlsxwriter
 
-        self.path, self.force = Path(path), force
+        self.path, self.force, self.progress = Path(path), force, progress
         self.out_dir = self.path.parent
         self.totals = Totals()
         self.bar = Progress(total, progress, "写出汇总表", delay=1.0)
@@ -831,6 +848,7 @@ class SummaryXlsx:
 
         from .xlsxstream import ZipWriter
 
+        bar = Progress(len(self.sheets) + 1, self.progress, "完成汇总表", delay=1.0)
         findings = self.sheets["检查结果"]
         for values, internal, external, cell in self._finding_rows():
             links = []
@@ -839,6 +857,7 @@ class SummaryXlsx:
             if external:
                 links.append((10, external, f"打开 {cell}" if cell else "打开文件", "打开原表中的单元格"))
             findings.row(values, links)
+        bar.update(1)
         for name, sheet in self.sheets.items():
             sheet.spool.finish()
             self._setup(self.worksheets[name], sheet.columns, sheet.count, _PRINT_COLUMNS[name])
@@ -859,11 +878,13 @@ class SummaryXlsx:
                 s = self.sheets[sheet]
                 head, tail, rels = s.parts(body)
                 out.write_sheet(name, head, s.spool, tail)
+                bar.update(1)
                 if rels is not None:
                     folder, base = name.rsplit("/", 1)
                     out.write(f"{folder}/_rels/{base}.rels", rels)
             out.write(marker.CUSTOM_PART, marker.custom_xml(marker.seal_digests(out.digests, self.path)))
             out.close()
+        bar.close()
         self.bar.close()
         self.closed = True
         return self.path
@@ -954,23 +975,6 @@ def _finding_view(f, base: Path | None) -> dict:
             "file": _shown_path(f.file, base)}
 
 
-class _Views:
-    """Project views made as the template iterates (each list is shown once; holding a view
-    per project for 20,000 projects cost more than the page). ``made``: called per view."""
-
-    def __init__(self, rows, view, made=None):
-        self.rows, self.view, self.made = rows, view, made
-
-    def __iter__(self):
-        for r in self.rows:
-            if self.made:
-                self.made()
-            yield self.view(r)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
 def report_title(run: CheckRun) -> str:
     """The title says what the folder held: 自评表, 申报表 or both."""
     kinds = {c.project.kind == DECLARATION for c in run.checks}
@@ -994,62 +998,150 @@ def html_context(run: CheckRun, title: str | None = None, stats: dict | None = N
     """Everything the template shows; ``base``: the report's folder (paths are shown
     relative to it); ``made``: called for each project view the template takes;
     ``title`` defaults to :func:`report_title`."""
-    title = title or report_title(run)
-    rows = project_rows(run)
-    selfevals = [r for r in rows if not r.is_declaration]
-    declarations = [r for r in rows if r.is_declaration]
-    counts = run.counts()
-    units: OrderedDict[str, list[ProjectRow]] = OrderedDict()
-    for r in sorted(rows, key=lambda r: (r.project.unit or "", r.is_declaration, r.n)):
-        units.setdefault(r.project.unit or "（未填单位）", []).append(r)
-    ur = unit_rates(selfevals)
-    budget = sum((r.budget_yuan for r in selfevals if r.budget_yuan is not None), Decimal(0))
-    executed = sum((r.executed_yuan for r in selfevals if r.executed_yuan is not None), Decimal(0))
-    try:
-        overall = scoring.execution_rate(budget, executed, DEFAULT_PROFILE) if budget else None
-    except XlperfError:
-        overall = None
+    report = HtmlReport(base, made)
+    for r in project_rows(run):
+        report.add(r)
+    for f in _attach(run)[1]:
+        report.add_loose(f)
+    return report.context(len(run.files), title, stats)
 
-    def project_view(r: ProjectRow) -> dict:
-        p = r.project
+
+def _project_view(r: ProjectRow, base: Path | None) -> dict:
+    p = r.project
+    return {
+        "anchor": r.anchor, "n": r.n, "unit": p.unit, "name": p.name, "year": p.year or "",
+        "kind": p.kind, "is_declaration": r.is_declaration, "n_indicators": len(p.indicators),
+        "project_total": _fmt(p.declared.project_total), "annual_total": _fmt(p.declared.annual_total),
+        "nature": p.nature, "category": p.category,
+        "money_unit": p.money_unit, "budget": _fmt(r.budget), "executed": _fmt(r.executed),
+        "rate": _fmt(r.rate), "rate_source": r.rate_source, "total": _fmt(r.total), "grade": r.grade or "—",
+        "grade_source": r.grade_source, "profile": r.check.profile,
+        "rule": rule_sentence(r.check.profile),
+        "profile_explanation": r.check.profile_explanation, "file": _shown_path(p.source_file, base),
+        "sheet": p.source_sheet, "counts": r.counts,
+        "worst": next((s for s in SEVERITIES if r.counts[s]), ""),
+        "findings": [_finding_view(f, base) for f in r.findings],
+    }
+
+
+class _Spool:
+    """Records (marshal) in a temporary file, read back by offset."""
+
+    def __init__(self):
+        self.file = tempfile.TemporaryFile(prefix="xlperf-")
+        self.end = 0
+
+    def put(self, record) -> int:
+        data = marshal.dumps(record)
+        at = self.end
+        self.file.seek(at)
+        self.file.write(len(data).to_bytes(4, "little") + data)
+        self.end += 4 + len(data)
+        return at
+
+    def get(self, at: int):
+        self.file.seek(at)
+        return marshal.loads(self.file.read(int.from_bytes(self.file.read(4), "little")))
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _SpooledViews:
+    """Project views read back from the spool as the template iterates (each list is shown
+    once); ``made``: called per view."""
+
+    def __init__(self, spool: _Spool, offsets, made=None):
+        self.spool, self.offsets, self.made = spool, offsets, made
+
+    def __iter__(self):
+        for at in self.offsets:
+            if self.made:
+                self.made()
+            yield self.spool.get(at)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+
+class HtmlReport:
+    """The HTML report's content gathered as the projects come, in order (:meth:`add`;
+    problems of no single project: :meth:`add_loose`): each project's view goes to a
+    temporary file at once; kept are its place (per list and per 实施单位) and the totals
+    of the header. :meth:`context` is what the template renders."""
+
+    def __init__(self, base: Path | None = None, made=None):
+        self.base, self.made = base, made
+        self.spool = _Spool()
+        self.selfevals = array("q")
+        self.declarations = array("q")
+        self.groups: dict[str, dict] = {}
+        self.totals = Totals()
+        self.counts: Counter = Counter()
+        self.loose: dict[int, list[int]] = {}
+
+    def add(self, r: ProjectRow) -> None:
+        self.totals.add(r)
+        self.counts.update(severity_text(f.severity) for f in r.findings)
+        at = self.spool.put(_project_view(r, self.base))
+        (self.declarations if r.is_declaration else self.selfevals).append(at)
+        unit = sys.intern(r.project.unit or "")      # one string per unit, not per project
+        g = self.groups.get(unit or "（未填单位）")
+        if g is None:
+            g = self.groups[unit or "（未填单位）"] = {"members": [], "counts": Counter(), "n_selfevals": 0,
+                                                     "n_declarations": 0}
+        g["members"].append((unit, r.is_declaration, r.n, at))
+        g["counts"].update(r.counts)
+        g["n_declarations" if r.is_declaration else "n_selfevals"] += 1
+
+    def add_loose(self, f) -> None:
+        self.counts[severity_text(f.severity)] += 1
+        rank = SEVERITY_RANK.get(severity_text(f.severity), 9)
+        self.loose.setdefault(rank, []).append(self.spool.put(_finding_view(f, self.base)))
+
+    def context(self, n_files: int, title: str | None = None, stats: dict | None = None) -> dict:
+        t = self.totals
+        try:
+            overall = scoring.execution_rate(t.budget, t.executed, DEFAULT_PROFILE) if t.budget else None
+        except XlperfError:
+            overall = None
+        groups = []
+        # 实施单位 in order of name, 自评表 before 申报表, each by its number
+        for unit, g in sorted(self.groups.items(), key=lambda kv: min(m[:3] for m in kv[1]["members"])):
+            members = sorted(g["members"])
+            groups.append({"unit": unit, "projects": _SpooledViews(self.spool, [m[3] for m in members], self.made),
+                           "n_selfevals": g["n_selfevals"], "n_declarations": g["n_declarations"],
+                           "counts": {s: g["counts"].get(s, 0) for s in SEVERITIES}})
+        counts = {s: 0 for s in SEVERITIES}
+        counts.update(self.counts)
         return {
-            "anchor": r.anchor, "n": r.n, "unit": p.unit, "name": p.name, "year": p.year or "",
-            "kind": p.kind, "is_declaration": r.is_declaration, "n_indicators": len(p.indicators),
-            "project_total": _fmt(p.declared.project_total), "annual_total": _fmt(p.declared.annual_total),
-            "nature": p.nature, "category": p.category,
-            "money_unit": p.money_unit, "budget": _fmt(r.budget), "executed": _fmt(r.executed),
-            "rate": _fmt(r.rate), "rate_source": r.rate_source, "total": _fmt(r.total), "grade": r.grade or "—",
-            "grade_source": r.grade_source, "profile": r.check.profile,
-            "rule": rule_sentence(r.check.profile),
-            "profile_explanation": r.check.profile_explanation, "file": _shown_path(p.source_file, base),
-            "sheet": p.source_sheet, "counts": r.counts,
-            "worst": next((s for s in SEVERITIES if r.counts[s]), ""),
-            "findings": [_finding_view(f, base) for f in r.findings],
+            "title": title or t.title(),
+            "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+            "n_files": n_files, "n_projects": t.selfevals, "n_declarations": t.declarations,
+            "n_units": len(self.groups),
+            "budget": _fmt(t.budget), "executed": _fmt(t.executed), "rate": _fmt(overall),
+            "counts": counts, "severities": SEVERITIES,
+            "grades": _svg_grades(t.grade_counts()), "rates": _svg_rates(t.unit_rates()),
+            "groups": groups, "projects": _SpooledViews(self.spool, self.selfevals, self.made),
+            "declarations": _SpooledViews(self.spool, self.declarations, self.made),
+            "problems": [self.spool.get(at) for rank in sorted(self.loose) for at in self.loose[rank]],
+            "stats": {**(stats or {}), **({"worst_file": os.path.basename(str(stats["worst_file"]))}
+                                           if stats and stats.get("worst_file") else {})},
         }
 
-    groups = []
-    for unit, rs in units.items():
-        c = Counter()
-        for r in rs:
-            c.update(r.counts)
-        groups.append({"unit": unit, "projects": _Views(rs, project_view, made),
-                       "n_selfevals": sum(1 for r in rs if not r.is_declaration),
-                       "n_declarations": sum(1 for r in rs if r.is_declaration),
-                       "counts": {s: c.get(s, 0) for s in SEVERITIES}})
-    return {
-        "title": title,
-        "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "n_files": len(run.files), "n_projects": len(selfevals), "n_declarations": len(declarations),
-        "n_units": len(units),
-        "budget": _fmt(budget), "executed": _fmt(executed), "rate": _fmt(overall),
-        "counts": counts, "severities": SEVERITIES,
-        "grades": _svg_grades(grade_counts(selfevals)), "rates": _svg_rates(ur),
-        "groups": groups, "projects": _Views(selfevals, project_view, made),
-        "declarations": _Views(declarations, project_view, made),
-        "problems": [_finding_view(f, base) for f in _sorted(_attach(run)[1])],
-        "stats": {**(stats or {}), **({"worst_file": os.path.basename(str(stats["worst_file"]))}
-                                       if stats and stats.get("worst_file") else {})},
-    }
+    def write(self, path: Path, force: bool, n_files: int, title: str | None = None,
+              stats: dict | None = None) -> Path:
+        """Render to ``path`` (atomically, sealed as written; our earlier one kept as .bak)."""
+        context = self.context(n_files, title, stats)
+        with _atomic_file(path, force) as tmp, open(tmp, "wb") as fh:
+            sealer = marker.HtmlSealer(fh, path)       # hashed as written: the page is never read back
+            for chunk in _html_template().generate(**context):
+                sealer.write(chunk)
+            sealer.seal()
+        return path
+
+    def close(self) -> None:
+        self.spool.close()
 
 
 def _html_template():
@@ -1074,12 +1166,15 @@ def write_html(harvest_or_frames, path, force: bool = False, title: str | None =
     _prepare(path, force)
     run = _as_run(harvest_or_frames)
     bar = Progress(2 * len(run.checks), progress, "写出网页报告", delay=1.0)   # a table row and a section each
-    context = html_context(run, title, stats, path.resolve().parent, made=bar.update)
-    with _atomic_file(path, force) as tmp, open(tmp, "wb") as fh:
-        sealer = marker.HtmlSealer(fh, path)       # hashed as written: the page is never read back
-        for chunk in _html_template().generate(**context):
-            sealer.write(chunk)
-        sealer.seal()
+    report = HtmlReport(path.resolve().parent, made=bar.update)
+    try:
+        for r in project_rows(run):
+            report.add(r)
+        for f in _attach(run)[1]:
+            report.add_loose(f)
+        report.write(path, force, len(run.files), title, stats)
+    finally:
+        report.close()
     bar.close()
     return path
 
@@ -1152,6 +1247,31 @@ def _cmd_harvest(args) -> int:
     files = [f for f in _harvest.collect_files(args.dirs, outside) if not any(_same_file(Path(f), o) for o in outputs)]
     if not files and not outside:
         raise XlperfError(f"在「{'、'.join(args.dirs)}」中没有找到 .xlsx / .xlsm / .xls 工作簿。")
+    declarations = None
+    if args.declarations:
+        dh = _harvest.harvest([args.declarations], workers=args.workers)
+        declarations = [p for p in dh.projects if p.kind == DECLARATION]
+    done = None
+    if not args.csv:              # the CSVs are written from the whole harvest (pandas)
+        done = _harvest_streamed(args, files, outside, declarations)
+    if done is None:
+        done = _harvest_in_memory(args, files, outside, declarations)
+    c, n_files, unread, n_self, n_decl, worst, phases = done
+    kinds = f"自评表项目 {n_self} 个" + (f"、申报表项目 {n_decl} 个" if n_decl else "")
+    print(f"读取文件 {n_files} 个（{unread} 个未能读取），{kinds}（用时 {elapsed(started):.2f} 秒：{phases}）。")
+    print("检查结果：" + "，".join(f"{s} {c[s]} 条" for s in SEVERITIES) + "。")
+    if worst:
+        print(f"最慢的文件：{worst[0]}（{worst[1]:.2f} 秒）。")
+    print(f"汇总表：{out}" + (f"；网页报告：{html}" if html else "") + (f"；CSV：{args.csv}" if args.csv else "") + "。")
+    return 1 if c[ERROR] else 0
+
+
+def _harvest_in_memory(args, files, outside, declarations):
+    """The whole harvest in memory, then the outputs: when the projects of one file change
+    another's rows (copies of a project, a 自评表 and its 申报表 in the same folder, a recalc
+    copy next to its original) or the CSVs are asked for."""
+    from . import harvest as _harvest
+
     t0 = time.perf_counter()
     bar = Progress(len(files), None, "读取并核对", delay=1.0)
 
@@ -1163,37 +1283,149 @@ def _cmd_harvest(args) -> int:
     bar.close()
     h.results += [_harvest.outside_result(p) for p in outside]      # links out of the folder: not read
     read_s = time.perf_counter() - t0
-    if args.declarations:
-        dh = _harvest.harvest([args.declarations], workers=args.workers)
-        declarations = [p for p in dh.projects if p.kind == "申报表"]
-    else:
-        declarations = [p for p in h.projects if p.kind == "申报表"]
+    if declarations is None:
+        declarations = [p for p in h.projects if p.kind == DECLARATION]
     run = check_harvest(h, declarations)
     times = _file_times(h)
-    # Each file is checked as it arrives (after=attach_checks), so read_s covers both;
-    # run.seconds is what needs every file (matching the 申报表).
     stats = {"read_seconds": round(read_s, 2), "check_seconds": round(run.seconds, 2)}
+    worst = None
     if times:
-        worst = max(times, key=times.get)
-        stats.update(worst_file=worst, worst_seconds=round(times[worst], 3))
+        name = max(times, key=times.get)
+        worst = (name, times[name])
+        stats.update(worst_file=name, worst_seconds=round(times[name], 3))
     t1 = time.perf_counter()
-    write_summary_xlsx(run, out, force=args.force)
-    if html:
-        write_html(run, html, force=args.force, stats=stats)
+    write_summary_xlsx(run, args.output, force=args.force)
+    if args.html:
+        write_html(run, args.html, force=args.force, stats=stats)
     if args.csv:
         write_csvs(h, args.csv, force=args.force, exclude=run.dropped)
     written_s = time.perf_counter() - t1
-    c = run.counts()
-    unread = len(getattr(h, "failed", []) or [])
     n_decl = sum(1 for c in run.checks if c.project.kind == DECLARATION)
-    kinds = f"自评表项目 {len(run.checks) - n_decl} 个" + (f"、申报表项目 {n_decl} 个" if n_decl else "")
-    print(f"读取文件 {len(run.files)} 个（{unread} 个未能读取），{kinds}（用时 {elapsed(started):.2f} 秒："
-          f"读取并核对 {read_s + run.seconds:.2f} 秒，写出汇总表和报告 {written_s:.2f} 秒）。")
-    print("检查结果：" + "，".join(f"{s} {c[s]} 条" for s in SEVERITIES) + "。")
-    if times:
-        print(f"最慢的文件：{stats['worst_file']}（{stats['worst_seconds']:.2f} 秒）。")
-    print(f"汇总表：{out}" + (f"；网页报告：{html}" if html else "") + (f"；CSV：{args.csv}" if args.csv else "") + "。")
-    return 1 if c[ERROR] else 0
+    return (run.counts(), len(run.files), len(h.failed), len(run.checks) - n_decl, n_decl, worst,
+            f"读取并核对 {read_s + run.seconds:.2f} 秒，写出汇总表和报告 {written_s:.2f} 秒")
+
+
+class _Crossing(Exception):
+    """Projects of different files bear on each other's rows: the streamed harvest stops."""
+
+
+def _harvest_streamed(args, files, outside, declarations):
+    """Read, check and write each file's rows as it comes (in file order), keeping only the
+    totals and a few hashes per project: memory does not grow with the number of files.
+
+    Rows are numbered and problems attached file by file, which is what the whole-harvest
+    rules give unless one file's projects change another's rows — a copy of a project (only
+    one is counted), a 自评表 whose 申报表 is in the same harvest, a recalc copy next to its
+    original, two files shown under one name. Those are spotted by hashes as the files
+    pass; then this gives up (returns None) and the harvest is done in memory."""
+    from . import harvest as _harvest
+    from .validate import check_file, declaration_matcher, identity, _decl_key
+
+    t0 = time.perf_counter()
+    out = Path(args.output)
+    html = Path(args.html) if args.html else None
+    workers = args.workers if args.workers is not None else _harvest.default_workers(len(files))
+    summary = SummaryXlsx(out, args.force, False)
+    report = HtmlReport(html.resolve().parent) if html else None
+    match = declaration_matcher(declarations) if declarations else None
+    bar = Progress(len(files), None, "读取、核对并写出", delay=1.0)
+    counts: Counter = Counter()
+    numbers: Counter = Counter()
+    seen = {"names": set(), "projects": set(), "sha": set(), "recalc_of": set(), "self_keys": set(),
+            "decl_keys": set()}
+    n_files = unread = 0
+    worst = None
+
+    def once(kind: str, value) -> None:
+        key = hash(value)
+        if key in seen[kind]:
+            raise _Crossing(kind)
+        seen[kind].add(key)
+
+    def crossing(res) -> None:
+        """Raise _Crossing when this result bears on another file's rows (or they on it)."""
+        once("names", res.file)
+        if res.sha256:
+            seen["sha"].add(res.sha256[:16])
+            if res.sha256[:16] in seen["recalc_of"]:
+                raise _Crossing("recalc")
+        if res.recalc_of and res.projects:
+            if res.recalc_of[:16] in seen["sha"]:
+                raise _Crossing("recalc")
+            seen["recalc_of"].add(res.recalc_of[:16])
+        for p in res.projects:
+            if p.name:
+                once("projects", (p.kind, p.year, identity(p.unit), identity(p.name)))
+            if declarations is None:          # the 申报表 are those of this harvest
+                mine, theirs = ("decl_keys", "self_keys") if p.kind == DECLARATION else ("self_keys", "decl_keys")
+                keys = [hash(("k", p.key))] if p.key else []
+                keys.append(hash(("n", _decl_key(p))))
+                if any(k in seen[theirs] for k in keys):
+                    raise _Crossing("declaration")
+                seen[mine].update(keys)
+
+    def emit(res) -> None:
+        nonlocal n_files, unread, worst
+        n_files += 1
+        if not res.projects and not res.skipped:
+            unread += 1
+        if worst is None or res.seconds > worst[1]:
+            worst = (str(res.file), float(res.seconds))
+        checks = res.checks if res.checks is not None else check_file(res.projects)
+        if match is not None:
+            add_declarations(checks, match)
+        mine = {id(f) for c in checks for f in c.findings}
+        attached, loose = _attach_to(checks, [pr for pr in res.problems if id(pr) not in mine])
+        for i, c in enumerate(checks):
+            r = project_row(c, numbers, attached.get(i, []))
+            counts.update(severity_text(f.severity) for f in r.findings)
+            summary.add(r)
+            if report is not None:
+                report.add(r)
+        for f in loose:
+            counts[severity_text(f.severity)] += 1
+            summary.add_loose(f)
+            if report is not None:
+                report.add_loose(f)
+
+    def after(result) -> None:
+        attach_checks(result)
+        bar.update(1)
+
+    results = _harvest.iter_results(files, workers, None, after)
+    try:
+        try:
+            for res in results:
+                crossing(res)
+                emit(res)
+                res.projects = res.checks = None      # nothing of a written file is kept
+            for p in outside:
+                emit(_harvest.outside_result(p))
+        except _Crossing as why:
+            log.info("harvest: %s across files; harvested in memory", why)
+            results.close()
+            bar.close()
+            return None
+        bar.close()
+        read_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        summary.close()
+        stats = {"read_seconds": round(read_s, 2)}
+        if worst:
+            stats.update(worst_file=worst[0], worst_seconds=round(worst[1], 3))
+        if report is not None:
+            rbar = Progress(2 * (report.totals.selfevals + report.totals.declarations), None, "写出网页报告",
+                            delay=1.0)
+            report.made = rbar.update
+            report.write(html, args.force, n_files, stats=stats)
+            rbar.close()
+    finally:
+        summary.discard()
+        if report is not None:
+            report.close()
+    counts = {s: counts.get(s, 0) for s in SEVERITIES} | dict(counts)
+    return (counts, n_files, unread, summary.totals.selfevals, summary.totals.declarations, worst,
+            f"读取、核对并写出表行 {read_s:.2f} 秒，完成汇总表和报告 {time.perf_counter() - t1:.2f} 秒")
 
 
 def register_cli(sub) -> None:

@@ -790,6 +790,18 @@ def _decl_key(p: Project) -> tuple:
 def match_declarations(projects: Iterable[Project], declarations: Iterable[Project]) -> dict[int, Project]:
     """Pair each 自评表 with its 申报表: same 项目编号 when both have one, else the same
     实施单位 and 项目名称 (and the same year when both print one). Keyed by ``id(project)``."""
+    match = declaration_matcher(declarations)
+    out = {}
+    for p in projects:
+        d = match(p)
+        if d is not None:
+            out[id(p)] = d
+    return out
+
+
+def declaration_matcher(declarations: Iterable[Project]):
+    """``match(project) -> 申报表 | None``: :func:`match_declarations` for one project at a
+    time (the index is built once: a harvest pairs its files as they come)."""
     by_key, by_name = {}, {}
     for d in declarations:
         if d.kind != "申报表":
@@ -797,16 +809,15 @@ def match_declarations(projects: Iterable[Project], declarations: Iterable[Proje
         if d.key:
             by_key.setdefault(d.key, d)
         by_name.setdefault(_decl_key(d), []).append(d)
-    out = {}
-    for p in projects:
+
+    def match(p: Project) -> Project | None:
         d = by_key.get(p.key) if p.key else None
         if d is None:
             candidates = by_name.get(_decl_key(p), [])
             same_year = [c for c in candidates if not c.year or not p.year or c.year == p.year]
             d = same_year[0] if same_year else None
-        if d is not None:
-            out[id(p)] = d
-    return out
+        return d
+    return match
 
 
 def check_file(projects: Sequence[Project], profile=None) -> list[ProjectCheck]:
@@ -850,14 +861,15 @@ def attach_checks(result) -> None:
     result.checks = check_file(result.projects)
 
 
-def add_declarations(checks: Sequence[ProjectCheck], declarations: Sequence[Project]) -> None:
+def add_declarations(checks: Sequence[ProjectCheck], declarations) -> None:
     """Pair each checked 自评表 with its 申报表 (:func:`match_declarations`) and add the
-    findings where they differ. Needs every file's projects, so it runs after the harvest."""
+    findings where they differ. Needs every 申报表 (given, or a :func:`declaration_matcher`
+    of them); the checks may come file by file."""
     if not declarations:
         return
-    pairs = match_declarations([c.project for c in checks], declarations)
+    match = declarations if callable(declarations) else declaration_matcher(declarations)
     for c in checks:
-        d = pairs.get(id(c.project))
+        d = match(c.project)
         if d is None:
             continue
         c.declared = d

@@ -114,7 +114,7 @@ class SheetSpool:
         self.file.write(self._z.flush(zlib.Z_SYNC_FLUSH))
         self.file.flush()
 
-    def compressed(self, chunk: int = 1 << 20) -> Iterable[bytes]:
+    def compressed(self, chunk: int = 1 << 16) -> Iterable[bytes]:
         self.file.seek(0)
         while True:
             data = self.file.read(chunk)
@@ -122,10 +122,13 @@ class SheetSpool:
                 return
             yield data
 
-    def plain(self) -> Iterable[bytes]:
+    def plain(self, chunk: int = 1 << 20) -> Iterable[bytes]:
+        """The rows, inflated piece by piece (at most ``chunk`` bytes at a time)."""
         d = zlib.decompressobj(-15)
         for data in self.compressed():
-            yield d.decompress(data)
+            while data:
+                yield d.decompress(data, chunk)
+                data = d.unconsumed_tail
         yield d.flush()
 
     def close(self) -> None:
@@ -142,15 +145,16 @@ class ZipWriter:
         self.count = 0
         self.digests: dict[str, bytes] = {}
 
-    def _entry(self, name: str, crc: int, csize: int, usize: int, chunks: Iterable[bytes]) -> None:
+    def _entry(self, name: str, crc: int, csize: int, usize: int, chunks: Iterable[Iterable[bytes]]) -> None:
         if csize > 0xFFFFFFFF or usize > 0xFFFFFFFF:
             raise OverflowError(f"{name}: part too large for a zip without ZIP64")
         raw = name.encode("utf-8")
         offset = self.fh.tell()
         self.fh.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0x800, 8, 0, 0x21, crc, csize, usize, len(raw), 0)
                       + raw)
-        for c in chunks:
-            self.fh.write(c)
+        for part in chunks:
+            for c in part:
+                self.fh.write(c)
         self.central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0x800, 8, 0, 0x21, crc, csize, usize,
                                     len(raw), 0, 0, 0, 0, 0, offset) + raw
         self.count += 1
@@ -159,7 +163,7 @@ class ZipWriter:
         z = zlib.compressobj(self.level, zlib.DEFLATED, -15)
         body = z.compress(data) + z.flush()
         self.digests[name] = hashlib.sha256(data).digest()
-        self._entry(name, zlib.crc32(data), len(body), len(data), [body])
+        self._entry(name, zlib.crc32(data), len(body), len(data), [[body]])
 
     def write_sheet(self, name: str, head: bytes, spool: SheetSpool, tail: bytes) -> None:
         """A sheet part: ``head`` (up to and including the header row), the spooled rows,
@@ -179,7 +183,7 @@ class ZipWriter:
         spool_size = spool.file.seek(0, 2)
         self.digests[name] = sha.digest()
         self._entry(name, crc, len(h_body) + spool_size + len(t_body), len(head) + spool.size + len(tail),
-                    [h_body, *spool.compressed(), t_body])
+                    [[h_body], spool.compressed(), [t_body]])
 
     def close(self) -> None:
         start = self.fh.tell()
