@@ -546,3 +546,50 @@ def test_summary_prints_on_a4_landscape_with_headers_on_every_page(sample, tmp_p
     charts = wb["图表"]
     assert charts.sheet_properties.pageSetUpPr.fitToPage
     assert [b.id for b in charts.row_breaks.brk] == [18]      # the second chart starts a page
+
+
+# ------------------------------------------------------------------ streamed harvest (issue 19)
+
+def _cells(path) -> dict:
+    wb = openpyxl.load_workbook(path)
+    return {ws.title: [[(c.value, c.number_format, c.font.b, c.hyperlink and (c.hyperlink.target, c.hyperlink.location))
+                        for c in row] for row in ws.iter_rows()] for ws in wb}
+
+
+def test_streamed_harvest_writes_what_the_whole_harvest_writes(forms, tmp_path, capsys, monkeypatch):
+    """xlperf harvest writes each file's rows as it comes; the outputs equal those written
+    from the whole harvest in memory (the summary, the report but its time, the CSVs)."""
+    from xlperf import cli
+
+    monkeypatch.setenv("XLPERF_CONFIG_DIR", str(tmp_path / "cfg"))
+    folder = tmp_path / "收集"
+    for p in sample_projects(forms, folder)[:8]:          # no copies, no 申报表: streamed
+        seed_workbook(p, Path(p.source_file))
+    (folder / "坏.xlsx").write_bytes(b"PK\x03\x04 not a zip")   # a loose problem
+    streamed, whole = tmp_path / "流", tmp_path / "整"
+    assert cli.main(["harvest", str(folder), "-o", str(streamed / "汇总.xlsx"), "--html", str(streamed / "r.html"),
+                     "--csv", str(streamed / "csv"), "--workers", "2"]) == 1
+    assert "读取、核对并写出" in capsys.readouterr().out          # the streamed path ran
+    h = harvest.harvest(folder, workers=0)
+    run = validate.check_harvest(h, [p for p in h.projects if p.kind == "申报表"])
+    write_summary_xlsx(run, whole / "汇总.xlsx")
+    write_html(run, whole / "r.html")
+    report.write_csvs(h, whole / "csv")
+    assert _cells(streamed / "汇总.xlsx") == _cells(whole / "汇总.xlsx")
+    strip = lambda t: re.sub(r'生成时间 [0-9: -]+|content="[0-9a-f]{64}"| · 最慢文件 [^<]*', "", t)  # noqa: E731
+    assert strip((streamed / "r.html").read_text("utf-8")) == strip((whole / "r.html").read_text("utf-8"))
+    for name in report.CSV_NAMES:
+        assert (streamed / "csv" / f"{name}.csv").read_bytes() == (whole / "csv" / f"{name}.csv").read_bytes()
+
+
+def test_csvs_as_pandas_writes_them(forms, tmp_path):
+    """The CSVs are written row by row; pandas' to_csv of the harvest's frames (how they were
+    written before) is the reference."""
+    h = harvest_folder(forms, tmp_path / "收集")
+    h.results[0].projects[0].name = "＝HYPERLINK(\"x\")\n第二行, \"引号\""
+    h.results[0].projects[0].indicators[0].note = "\ufeff=1+1"
+    report.write_csvs(h, tmp_path / "csv")
+    frames = harvest.to_frames(h)
+    for name in report.CSV_NAMES:
+        text = frames[name].map(harvest._csv_safe).rename(columns=harvest.FRAME_COLUMNS_ZH).to_csv(index=False)
+        assert (tmp_path / "csv" / f"{name}.csv").read_bytes() == ("\ufeff" + text).encode("utf-8")

@@ -1709,6 +1709,22 @@ FRAME_COLUMNS_ZH = {
 }
 
 
+#: The columns of :func:`to_frames`, in order.
+FRAME_COLUMNS = {
+    "projects": ["project_id", "file", "sheet", "kind", "year", "name", "department", "unit", "key", "money_unit",
+                 "profile", "nature", "category", "start", "end", "total_goal", "annual_goal", "actual_result",
+                 "funds_weight", "funds_rate", "funds_score", "total_score", "grade", "indicator_count",
+                 "declared_project_total", "declared_project_fiscal", "declared_project_other",
+                 "declared_annual_total", "declared_annual_fiscal", "declared_annual_carryover",
+                 "declared_annual_other"],
+    "funds": ["project_id", "file", "sheet", "name", "row", "initial", "budget", "executed", "rate",
+              "cell_initial", "cell_budget", "cell_executed", "cell_rate"],
+    "indicators": ["project_id", "file", "sheet", "name", "index", "level1", "level2", "level3", "target",
+                   "weight", "actual", "score", "note", "cell_target", "cell_actual", "cell_weight", "cell_score"],
+    "problems": ["severity", "file", "sheet", "cell", "message_zh", "found", "expected"],
+}
+
+
 def to_frames(h: Harvest, exclude: set | frozenset = frozenset()) -> dict:
     """Four pandas DataFrames with English column names (``FRAME_COLUMNS_ZH`` maps them to
     Chinese): ``projects`` (one row per project, 申报表 amounts as ``declared_*``),
@@ -1718,8 +1734,16 @@ def to_frames(h: Harvest, exclude: set | frozenset = frozenset()) -> dict:
     drops, so a copy is not summed twice)."""
     import pandas as pd
 
-    projects, funds, indicators = [], [], []
-    for pid, p in enumerate(p for p in h.projects if id(p) not in exclude):
+    data = frame_records([p for p in h.projects if id(p) not in exclude], h.problems)
+    return {k: pd.DataFrame(data[k], columns=FRAME_COLUMNS[k]) for k in FRAME_COLUMNS}
+
+
+def frame_records(projects, problems, first_id: int = 0) -> dict[str, list[dict]]:
+    """The rows of :func:`to_frames` for ``projects`` (numbered from ``first_id``) and
+    ``problems``: a harvest written out file by file gives each file's rows in turn."""
+    rows: dict[str, list[dict]] = {"projects": [], "funds": [], "indicators": [], "problems": []}
+    funds, indicators = rows["funds"], rows["indicators"]
+    for pid, p in enumerate(projects, first_id):
         row = {"project_id": pid, "file": p.source_file, "sheet": p.source_sheet, "kind": p.kind, "year": p.year,
                "name": p.name, "department": p.department, "unit": p.unit, "key": p.key,
                "money_unit": p.money_unit, "profile": p.profile, "nature": p.nature, "category": p.category,
@@ -1730,7 +1754,7 @@ def to_frames(h: Harvest, exclude: set | frozenset = frozenset()) -> dict:
         for attr in ("project_total", "project_fiscal", "project_other", "annual_total", "annual_fiscal",
                      "annual_carryover", "annual_other"):
             row[f"declared_{attr}"] = getattr(p.declared, attr)
-        projects.append(row)
+        rows["projects"].append(row)
         if p.kind == SELF_EVALUATION:
             for name, line in p.funds.items():
                 funds.append({"project_id": pid, "file": p.source_file, "sheet": p.source_sheet, "name": p.name,
@@ -1745,23 +1769,9 @@ def to_frames(h: Harvest, exclude: set | frozenset = frozenset()) -> dict:
                                "note": ind.note,
                                **{f"cell_{a}": p.cells.get(f"indicators.{i}.{a}", "")
                                   for a in ("target", "actual", "weight", "score")}})
-    problems = [{"severity": str(q.severity), "file": q.file, "sheet": q.sheet, "cell": q.cell,
-                 "message_zh": q.message_zh, "found": q.found, "expected": q.expected} for q in h.problems]
-    cols = {
-        "projects": ["project_id", "file", "sheet", "kind", "year", "name", "department", "unit", "key", "money_unit",
-                     "profile", "nature", "category", "start", "end", "total_goal", "annual_goal", "actual_result",
-                     "funds_weight", "funds_rate", "funds_score", "total_score", "grade", "indicator_count",
-                     "declared_project_total", "declared_project_fiscal", "declared_project_other",
-                     "declared_annual_total", "declared_annual_fiscal", "declared_annual_carryover",
-                     "declared_annual_other"],
-        "funds": ["project_id", "file", "sheet", "name", "row", "initial", "budget", "executed", "rate",
-                  "cell_initial", "cell_budget", "cell_executed", "cell_rate"],
-        "indicators": ["project_id", "file", "sheet", "name", "index", "level1", "level2", "level3", "target",
-                       "weight", "actual", "score", "note", "cell_target", "cell_actual", "cell_weight", "cell_score"],
-        "problems": ["severity", "file", "sheet", "cell", "message_zh", "found", "expected"],
-    }
-    data = {"projects": projects, "funds": funds, "indicators": indicators, "problems": problems}
-    return {k: pd.DataFrame(data[k], columns=cols[k]) for k in cols}
+    rows["problems"] = [{"severity": str(q.severity), "file": q.file, "sheet": q.sheet, "cell": q.cell,
+                         "message_zh": q.message_zh, "found": q.found, "expected": q.expected} for q in problems]
+    return rows
 
 
 # ====================================================================== export helper

@@ -1219,15 +1219,77 @@ def write_csvs(h, folder, force: bool = False, exclude=frozenset()) -> list[Path
     """projects/funds/indicators/problems.csv (UTF-8 with BOM, Chinese headers), every text
     field neutralised for spreadsheets (:func:`xlperf.harvest._csv_safe`), each written
     atomically: a link or FIFO planted at a target is replaced, never followed or opened."""
-    from . import harvest as _harvest
+    out = CsvFiles(folder, force)
+    try:
+        out.add([p for r in h.results for p in r.projects if id(p) not in exclude], h.problems)
+        return out.close()
+    finally:
+        out.discard()
 
-    targets = _csv_targets(folder, force)
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    frames = _harvest.to_frames(h, exclude)
-    for target, name in zip(targets, CSV_NAMES):
-        text = frames[name].map(_harvest._csv_safe).rename(columns=_harvest.FRAME_COLUMNS_ZH).to_csv(index=False)
-        atomic_write(target, ("\ufeff" + text).encode("utf-8"))
-    return targets
+
+def _csv_field(v) -> str:
+    """A field as pandas' ``to_csv`` writes it (the CSVs were written with pandas): blank
+    for None/NaN, else ``str``."""
+    if v is None or (v.__class__ is float and v != v):
+        return ""
+    return v if v.__class__ is str else str(v)
+
+
+class CsvFiles:
+    """The four CSVs of ``--csv``, written row by row (:meth:`add`, file by file), put in
+    place by :meth:`close`; see :func:`write_csvs`."""
+
+    def __init__(self, folder, force: bool = False):
+        import csv
+
+        from . import harvest as _harvest
+
+        self.targets = _csv_targets(folder, force)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        self.tmps, self.files, self.writers = [], [], []
+        self.safe = _harvest._csv_safe
+        self.columns = _harvest.FRAME_COLUMNS
+        self.next_id = 0
+        for target, name in zip(self.targets, CSV_NAMES):
+            fd, tmp = tempfile.mkstemp(prefix=".~xlperf-", suffix=".tmp", dir=target.parent)
+            self.tmps.append(tmp)
+            fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            self.files.append(fh)
+            w = csv.writer(fh, lineterminator=os.linesep)     # as pandas writes: minimal quoting
+            fh.write("\ufeff")
+            w.writerow([_harvest.FRAME_COLUMNS_ZH.get(c, c) for c in self.columns[name]])
+            self.writers.append(w)
+
+    def add(self, projects, problems) -> None:
+        from . import harvest as _harvest
+
+        records = _harvest.frame_records(projects, problems, self.next_id)
+        self.next_id += len(records["projects"])
+        safe = self.safe
+        for name, w in zip(CSV_NAMES, self.writers):
+            cols = self.columns[name]
+            w.writerows([_csv_field(safe(rec[c])) for c in cols] for rec in records[name])
+
+    def close(self) -> list[Path]:
+        for fh, tmp, target in zip(self.files, self.tmps, self.targets):
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+            if hasattr(os, "chmod"):
+                os.chmod(tmp, FILE_MODE)
+            os.replace(tmp, target)
+        self.tmps = []
+        return self.targets
+
+    def discard(self) -> None:
+        for fh in self.files:
+            fh.close()
+        for tmp in self.tmps:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        self.tmps = []
 
 
 def _cmd_harvest(args) -> int:
@@ -1251,9 +1313,7 @@ def _cmd_harvest(args) -> int:
     if args.declarations:
         dh = _harvest.harvest([args.declarations], workers=args.workers)
         declarations = [p for p in dh.projects if p.kind == DECLARATION]
-    done = None
-    if not args.csv:              # the CSVs are written from the whole harvest (pandas)
-        done = _harvest_streamed(args, files, outside, declarations)
+    done = _harvest_streamed(args, files, outside, declarations)
     if done is None:
         done = _harvest_in_memory(args, files, outside, declarations)
     c, n_files, unread, n_self, n_decl, worst, phases = done
@@ -1269,7 +1329,7 @@ def _cmd_harvest(args) -> int:
 def _harvest_in_memory(args, files, outside, declarations):
     """The whole harvest in memory, then the outputs: when the projects of one file change
     another's rows (copies of a project, a 自评表 and its 申报表 in the same folder, a recalc
-    copy next to its original) or the CSVs are asked for."""
+    copy next to its original)."""
     from . import harvest as _harvest
 
     t0 = time.perf_counter()
@@ -1317,7 +1377,8 @@ def _harvest_streamed(args, files, outside, declarations):
     rules give unless one file's projects change another's rows — a copy of a project (only
     one is counted), a 自评表 whose 申报表 is in the same harvest, a recalc copy next to its
     original, two files shown under one name. Those are spotted by hashes as the files
-    pass; then this gives up (returns None) and the harvest is done in memory."""
+    pass; then this gives up (returns None, nothing written) and the harvest is done in
+    memory."""
     from . import harvest as _harvest
     from .validate import check_file, declaration_matcher, identity, _decl_key
 
@@ -1327,6 +1388,7 @@ def _harvest_streamed(args, files, outside, declarations):
     workers = args.workers if args.workers is not None else _harvest.default_workers(len(files))
     summary = SummaryXlsx(out, args.force, False)
     report = HtmlReport(html.resolve().parent) if html else None
+    csvs = CsvFiles(args.csv, args.force) if args.csv else None
     match = declaration_matcher(declarations) if declarations else None
     bar = Progress(len(files), None, "读取、核对并写出", delay=1.0)
     counts: Counter = Counter()
@@ -1371,6 +1433,8 @@ def _harvest_streamed(args, files, outside, declarations):
             unread += 1
         if worst is None or res.seconds > worst[1]:
             worst = (str(res.file), float(res.seconds))
+        if csvs is not None:
+            csvs.add(res.projects, res.problems)
         checks = res.checks if res.checks is not None else check_file(res.projects)
         if match is not None:
             add_declarations(checks, match)
@@ -1419,10 +1483,14 @@ def _harvest_streamed(args, files, outside, declarations):
             report.made = rbar.update
             report.write(html, args.force, n_files, stats=stats)
             rbar.close()
+        if csvs is not None:
+            csvs.close()
     finally:
         summary.discard()
         if report is not None:
             report.close()
+        if csvs is not None:
+            csvs.discard()
     counts = {s: counts.get(s, 0) for s in SEVERITIES} | dict(counts)
     return (counts, n_files, unread, summary.totals.selfevals, summary.totals.declarations, worst,
             f"读取、核对并写出表行 {read_s:.2f} 秒，完成汇总表和报告 {time.perf_counter() - t1:.2f} 秒")
