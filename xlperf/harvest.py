@@ -23,6 +23,7 @@ reason; a file that yields projects may carry ``警告``/``提示`` problems tha
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import io
 import logging
 import os
@@ -1570,7 +1571,7 @@ def _run_pool(files: list[str], workers: int, limits: Limits, after=None):
     for i in suspects:  # alone, so a second failure is this file's own
         t0 = time.perf_counter()
         got = []
-        lost, hung = yield from _collect(_pool_pass(files, deque([[i]]), 1, limits, after), got)
+        lost, hung = _collect(_pool_pass(files, deque([[i]]), 1, limits, after), got)
         if hung:
             yield i, _timeout_result(files[i], limits, time.perf_counter() - t0)
         elif lost:
@@ -1604,6 +1605,10 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits, after=None):
     # first task — seconds on a busy PC with a virus scanner — so the backstop allows for it.
     startup = 0.0 if ctx.get_start_method() == "fork" else SPAWN_STARTUP_SECONDS
     started = ctx.RawArray("d", len(files))   # 0: not started, > 0: reading since, < 0: done
+    if ctx.get_start_method() == "fork":
+        # What this process holds goes into the permanent generation: a forked worker's
+        # collections then skip it instead of walking it, and so copying every page of it.
+        gc.freeze()
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                              initializer=_init_worker, initargs=(limits, started))
     inflight: dict = {}
