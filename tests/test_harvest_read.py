@@ -807,3 +807,24 @@ def test_an_xls_with_typed_targets_reads_them_as_typed(tmp_path):
     assert [i.target for i in p.indicators] == ["=100%", "=100%", ""]
     (f,) = [f for f in validate.check_project(p) if f.check == "unreadable"]
     assert (f.cell, f.found, f.sheet) == ("D9", "（公式）", "自评表") and "是公式" in f.message_zh
+
+
+def test_formula_at_agrees_with_formula_cells(tmp_path):
+    """The per-cell look-up harvest uses (a byte search) gives what the whole-sheet pass gives,
+    with namespace prefixes, a decoy reference in a text and cells without a formula."""
+    from xlperf.safezip import a1, inspect_bytes, open_container
+    se, _decl, _cells = _typed_forms(tmp_path)
+    c = open_container(se)
+    (sheet,) = [s for s in c.sheet_parts if s == "自评表"]
+    every = c.formula_cells(sheet)
+    assert len(every) > 20
+    for r in range(60):
+        for col in range(12):
+            assert c.formula_at(sheet, r, col) == every.get((r, col)), a1(r, col)
+    xml = ('<?xml version="1.0"?><x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           '<x:sheetData><x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>see r="B1" here</x:t></x:is></x:c>'
+           '<x:c r="B1"><x:f>100%</x:f><x:v>1</x:v></x:c><x:c r="C1"><x:v>2</x:v></x:c>'
+           '<x:c r="D1"><x:f t="shared" si="0"/><x:v>3</x:v></x:c></x:row></x:sheetData></x:worksheet>')
+    c = inspect_bytes(hc.raw_xlsx([("表", xml)]))
+    assert [c.formula_at("表", 0, k) for k in range(5)] == [None, "100%", None, "", None]
+    assert c.formula_cells("表") == {(0, 1): "100%", (0, 3): ""}

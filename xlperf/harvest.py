@@ -242,8 +242,7 @@ class _Grid:
                 self.spans[(r, c)] = mc1 - self.c0
         self._percent_source = percent
         self._percent: frozenset | None = None
-        self._formula_source = formulas
-        self._formulas: dict | None = None
+        self._formula_of = formulas if callable(formulas) else (formulas or {}).get
         self.height = len(rows)
         # Indices built in one pass, so that finding a label in a form's rows costs a
         # bisection, not a scan of every label of the sheet (a sheet of label-like text
@@ -315,13 +314,9 @@ class _Grid:
 
     def formula(self, pos) -> str | None:
         """The formula text (without "=", never evaluated) of the cell at ``pos`` (relative), or
-        None; the sheet's formulas are looked up only when a cell's value may not be what was
-        typed (a number in a target cell), as the percent cells are."""
-        if self._formulas is None:
-            src = self._formula_source
-            src = src() if callable(src) else src
-            self._formulas = {(r - self.r0, c - self.c0): f for (r, c), f in (src or {}).items()}
-        return self._formulas.get(pos)
+        None; asked only when a cell's value may not be what was typed (a number in a target
+        cell), one cell at a time."""
+        return self._formula_of((pos[0] + self.r0, pos[1] + self.c0))
 
     def get(self, r: int, c: int):
         if 0 <= r < self.height:
@@ -631,7 +626,7 @@ def parse_sheet(rows: list[list], *, origin: tuple[int, int] = (0, 0), sheet: st
     cells (or a callable returning them, called only if needed); ``profile`` is the xp_profile value; ``year_hint`` (sheet and file name) is
     searched for a year when the form prints none; ``merges`` are the sheet's merged ranges
     ((row, col), (row, col)) absolute — they bound where a value may sit; ``formulas`` maps
-    absolute (row, col) to formula text (or is a callable returning that, called only if needed)."""
+    absolute (row, col) to formula text, or is a function of (row, col) giving it or None."""
     problems: list[Problem] = []
     g = _Grid(rows, origin, percent, merges, formulas)
     projects, skipped = [], []
@@ -1269,7 +1264,7 @@ def _read_container(container: Container, res: HarvestResult, limits: Limits, pa
                 continue
             profile = _profile_for(idx, names, sheet_names, grids, wb, res, limits)
             percent = lambda sheet=meta.name: container.percent_cells(sheet)  # noqa: E731 - looked up lazily
-            formulas = lambda sheet=meta.name: container.formula_cells(sheet)  # noqa: E731 - looked up lazily
+            formulas = lambda rc, sheet=meta.name: container.formula_at(sheet, *rc)  # noqa: E731 - per cell, if asked
             projects, problems = parse_sheet(rows, origin=origin, sheet=meta.name, file=name, percent=percent,
                                              profile=profile, year_hint=hint + meta.name, merges=merges,
                                              formulas=formulas)

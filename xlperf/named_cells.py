@@ -131,22 +131,27 @@ class Unread:
 def typed_values(named: Named, name: str) -> list:
     """The values of ``name`` (a 指标值 column) as the person typed them: a formula ``=100%``
     or a percent-formatted 0.95 give ``=100%`` / ``95%`` (not 1 / 0.95), text stays text, and a
-    cell whose meaning it does not show (``=A1*2``, a date) is an :class:`Unread`. The sheet's
-    formulas and percent cells are looked up only when a value is not text."""
+    cell whose meaning it does not show (``=A1*2``, a date) is an :class:`Unread`. Formulas and
+    percent formats are looked up only for the cells whose value is not text."""
     from .errors import NotationError
     from .notation import as_typed
 
     values = named.values.get(name, [])
     if all(isinstance(v, str) and v.strip() for v in values):
         return list(values)
-    sheet = named.sheet[name]
-    formulas, percent = named.container.formula_cells(sheet), named.container.percent_cells(sheet)
+    sheet, c = named.sheet[name], named.container
+    percent = None
     out = []
     for ref, v in zip(named.refs[name], values):
+        if isinstance(v, str) and v.strip():
+            out.append(v)
+            continue
         pos = parse_ref(ref.encode())
+        f = c.formula_at(sheet, *pos)
+        if percent is None and (f is not None or not (v is None or isinstance(v, str))):
+            percent = c.percent_cells(sheet)
         try:
-            out.append(as_typed(v, formula=formulas.get(pos), percent=pos in percent))
+            out.append(as_typed(v, formula=f, percent=percent is not None and pos in percent))
         except NotationError as exc:
-            f = formulas.get(pos)
             out.append(Unread(exc.message, str(v)[:200] if f is None else f"={f}"[:200] if f else "（公式）"))
     return out

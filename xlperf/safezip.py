@@ -176,6 +176,23 @@ class Container:
         return frozenset(out)
 
 
+    def formula_at(self, sheet: str, row: int, col: int) -> str | None:
+        """The formula text (as :meth:`formula_cells` gives it) of the cell at 0-based ``row``,
+        ``col`` of ``sheet``, or None. One cell's look-up is a byte search for its reference, so
+        a reader asking about a few cells does not pay for a pass over every formula of the sheet."""
+        if self.format == "xls":
+            return self._biff_formulas.get(sheet, {}).get((row, col))
+        part = self.sheet_parts.get(sheet)
+        xml = self.parts.get(part) if part else None
+        has = self._has_formulas
+        if xml and part not in has:
+            has[part] = _F_TAG_RE.search(xml) is not None
+        return _formula_at(xml, row, col) if xml and has[part] else None
+
+    @cached_property
+    def _has_formulas(self) -> dict[str, bool]:
+        return {}
+
     def formula_cells(self, sheet: str) -> dict[tuple[int, int], str]:
         """0-based (row, col) -> formula text (without "=", XML unescaped) of the cells of
         ``sheet`` that hold a formula: calamine hands over only the cached value, so ``=100%``
@@ -374,6 +391,7 @@ _COLON_C_RE = re.compile(rb":c[\s/>]")
 _R_ATTR_RE = re.compile(rb'\sr="([^"]*)"')
 # A cell whose first child is a formula (OOXML puts <f> before <v>): its attributes and formula text.
 _F_TAG_RE = re.compile(rb"<" + _PREFIX + rb"f[\s/>]")
+_CELL_START_RE = re.compile(rb"<" + _PREFIX + rb"c\s")
 _FORMULA_CELL_RE = re.compile(rb"<" + _PREFIX + rb"c\s([^<>]*?)>\s*<" + _PREFIX + rb"f(?:\s[^<>]*?)?(?:/>|>([^<]*)</"
                               + _PREFIX + rb"f>)")
 _ERROR_CELL_RE = re.compile(rb'<(?:[A-Za-z_][\w.\-]*:)?c\s([^<>]*?\bt="e"[^<>]*?)(?:/>|>(.*?)</(?:[A-Za-z_][\w.\-]*:)?c>)',
@@ -832,6 +850,22 @@ def _biff_percent_cells(stream: bytes) -> dict[str, frozenset[tuple[int, int]]]:
                 break
         out[name] = frozenset(cells)
     return out
+
+
+def _formula_at(xml: bytes, row: int, col: int) -> str | None:
+    """The formula text of one cell of a worksheet part (see Container.formula_at)."""
+    ref = b'r="' + a1(row, col).encode() + b'"'
+    i = xml.find(ref)
+    while i > 0:
+        if xml[i - 1:i] in (b" ", b"\t", b"\r", b"\n"):
+            start = xml.rfind(b"<", 0, i)
+            m = _FORMULA_CELL_RE.match(xml, start)
+            if m and start >= 0 and xml.find(b">", start, i) < 0:      # r= is in this start tag
+                return _UNSHOWABLE_RE.sub("", html.unescape((m.group(2) or b"").decode("utf-8", "replace")))
+            if _CELL_START_RE.match(xml, start) and xml.find(b">", start, i) < 0:
+                return None                                            # the cell, without a formula
+        i = xml.find(ref, i + 1)
+    return None
 
 
 def _biff_formula_cells(stream: bytes) -> dict[str, dict[tuple[int, int], str]]:
