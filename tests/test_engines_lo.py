@@ -45,14 +45,14 @@ def _target(text):
 _FULL_WIDTH = str.maketrans("0123456789.,%()-/:", "０１２３４５６７８９．，％（）－／：")
 
 
-def _typed(rng: random.Random, value: Decimal, unit: str | None) -> str:
+def _typed(rng: random.Random, value: Decimal, unit: str | None, places: int = 4) -> str:
     """An actual as people type it: bare, with the unit (bracketed or not), thousands
     separators, spaces around (ordinary, ideographic U+3000, non-breaking), full-width digits
     and punctuation, 元 against a 万元 target."""
     text = plain(value)
     choice = rng.randrange(11)
     if choice == 6:
-        return _typed(rng, value, unit).translate(_FULL_WIDTH)
+        return _typed(rng, value, unit, places).translate(_FULL_WIDTH)
     if choice == 7:
         return f"\u3000{text}\u3000"
     if choice == 8:
@@ -60,7 +60,8 @@ def _typed(rng: random.Random, value: Decimal, unit: str | None) -> str:
     if choice == 9 and unit == "万元":
         return f"{text}元"
     if choice == 10 and unit == "%":
-        return rng.choice([f"{text}％", plain(value / 100)])   # 95% typed as 0.95: scored as 0.95%
+        # 95% typed as 0.95: scored as 0.95% (请核对 printed beside it), to the decimals the row reads
+        return rng.choice([f"{text}％", plain((value / 100).quantize(Decimal(1).scaleb(-places)))])
     if choice == 1 and unit and unit[0] not in "*/":
         return f"{text}({unit})"
     if choice == 2 and unit:
@@ -108,7 +109,7 @@ def _edge_projects() -> list[Project]:
             if isinstance(t, Quantity):
                 factor = Decimal(rng.randint(0, 2500)) / 1000
                 places = max(4, -t.value.normalize().as_tuple().exponent)
-                actual = _typed(rng, (t.value * factor).quantize(Decimal(1).scaleb(-places)), t.unit)
+                actual = _typed(rng, (t.value * factor).quantize(Decimal(1).scaleb(-places)), t.unit, places)
             else:
                 # a judgement with a stray space after it (ideographic, non-breaking, ordinary)
                 actual = rng.choice(["达成指标", "部分达成", "未达成"]) + rng.choice(["", "", "\u3000", "\u00a0", " "])
@@ -288,3 +289,41 @@ def test_actual_cells_are_text_so_typing_never_becomes_a_date():
     for k in range(len(p.indicators)):
         assert ws[t.ref("xp_ind_actual", layout, k)].number_format == "@"
         assert ws[t.ref("xp_ind_target", layout, k)].number_format == "@"
+
+
+def test_an_actual_finer_than_the_formulas_read_is_left_to_pending_not_rounded(tmp_path, capsys):
+    """99.99999 against ≥100 (shanghai truncates): the engine gives 19.99 of 20; formulas that
+    read the actual to 4 decimals would give 20. The portable workbook leaves the row (and
+    total) blank — printed 待核 — in LibreOffice and Gnumeric, and fill says which row."""
+    from xlperf import cli
+    from xlperf.scoring import indicator_score
+
+    assert indicator_score("≥100", "99.99999", "20", "shanghai") == Decimal("19.99")
+    project = tmp_path / "p.yaml"
+    project.write_text("""kind: 自评表
+year: 2024
+name: 细实际
+profile: shanghai
+funds:
+  - {row: 年度资金总额, initial: "100", budget: "100", executed: "100", weight: "10"}
+indicators:
+  - {l1: 产出指标, l2: 数量指标, l3: 甲, target: "≥100", weight: "20", actual: "99.99999"}
+  - {l1: 产出指标, l2: 质量指标, l3: 乙, target: "≥0.12345", weight: "20", actual: "0.123449"}
+  - {l1: 效益指标, l2: 社会效益指标, l3: 丙, target: "≥0.12345", weight: "20", actual: "0.12344"}
+  - {l1: 满意度指标, l2: 服务对象满意度指标, l3: 丁, target: "≥100", weight: "30", actual: "99.9999"}
+""", encoding="utf-8")
+    out = tmp_path / "细实际.xlsx"
+    assert cli.main(["fill", str(project), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "第 1 个指标" in err and "99.99999" in err and "第 2 个指标" in err and "待核" in err, err
+    assert "第 3 个指标" not in err and "第 4 个指标" not in err, err
+    t = compiled(SELF_EVALUATION)
+    layout = Layout(t.band, 4)
+    for engine, path in (("LibreOffice", libreoffice.recalculate([out], tmp_path / "lo")[0]),
+                         ("Gnumeric", gnumeric.recalculate([out], tmp_path / "gn")[0])):
+        values = libreoffice.read_values(Path(path))
+        got = [values.get(t.ref("xp_ind_score", layout, k)) for k in range(4)]
+        assert got[0] in (None, "") and got[1] in (None, ""), (engine, got)
+        assert _same(got[2], indicator_score("≥0.12345", "0.12344", "20", "shanghai")), (engine, got)
+        assert _same(got[3], indicator_score("≥100", "99.9999", "30", "shanghai")), (engine, got)
+        assert values.get(t.ref("xp_total_score", layout)) in (None, ""), engine

@@ -328,7 +328,11 @@ def quantitative_score(target: Quantity, value: str, weight: str, p: Profile) ->
         else:
             miss = f"IF({A}<=0,0,MIN({full},{scaled(W, A, T)}))"
         body = f"IF({met},{full},{miss})"
-    return f'IF(OR(NOT(ISNUMBER({value})),{weight}=""),"",{body})'
+    # An actual with more decimals than the scale would be rounded here while the engine uses
+    # every digit: such a row is left to 待核 (the binary error of value*scale is below 1e-15
+    # of it, any further typed digit far above 1e-13 of it).
+    finer = f"ABS({value}*{scale}-{A})>ABS({value}*{scale})*1E-13"
+    return f'IF(OR(NOT(ISNUMBER({value})),{weight}=""),"",IF({finer},"",{body}))'
 
 
 def udf_score(target: str, actual: str, weight: str) -> str:

@@ -94,21 +94,33 @@ def prepare(p: Project, _profiles, who: str | None = None, mode: str = "portable
 
 
 def inexpressible_targets(p: Project) -> list[Issue]:
-    """Targets no native formula scores exactly (:func:`xlperf.formulas.expressible`): the
-    portable workbook leaves their score to 待核 rather than call the add-in (#NAME? without it)."""
+    """Rows no native formula scores exactly: a target beyond :func:`xlperf.formulas.expressible`,
+    or an actual with more decimals than the row's formulas read (:func:`xlperf.formulas.target_scale`).
+    The portable workbook leaves their score to 待核 rather than call the add-in (#NAME?
+    without it) or round the actual."""
     from . import formulas
-    from .generate import _parsed_target
+    from .generate import _parsed_actual, _parsed_target
     from .notation import Quantity
 
     issues = []
     for i, ind in enumerate(p.indicators):
         target = _parsed(ind.target, _parsed_target)
-        if isinstance(target, Quantity) and not formulas.expressible(target):
+        if not isinstance(target, Quantity):
+            continue
+        scale = formulas.target_scale(target)
+        if scale is None:
             why = ("为负数的「≤」目标" if target.value < 0 else
                    f"有效数字过多（放大为整数后达到 10^{len(str(formulas.MAX_SCALED_TARGET)) - 1}）")
             issues.append(Issue(i, "target", f"指标值「{ind.target}」{why}，便携版（portable）自评表的原生公式"
                                              "无法精确计分：该行得分显示「待核」，请核对指标值，或改用 --mode udf"
                                              "（需安装 xlperf 加载项）", warning=True))
+            continue
+        actual = _parsed(ind.actual, _parsed_actual) if ind.actual is not None else None
+        places = len(str(scale)) - 1
+        if isinstance(actual, Quantity) and actual.value.scaleb(places) != actual.value.scaleb(places).to_integral_value():
+            issues.append(Issue(i, "actual", f"实际完成值「{ind.actual}」的小数多于 {places} 位，便携版（portable）"
+                                             "自评表的原生公式无法精确计分：该行得分显示「待核」，请核对实际完成值",
+                                warning=True))
     return issues
 
 
