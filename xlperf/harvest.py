@@ -140,7 +140,7 @@ _A1: dict[tuple[int, int], str] = {}   # (row, col) -> A1 for the cells marked i
 
 #: :func:`xlperf.safezip.a1`, cached so the strings are shared (and pickled once per task)
 #: across the projects of a worker.
-_a1 = lru_cache(maxsize=1 << 16)(a1)
+_a1 = lru_cache(maxsize=1 << 13)(a1)
 
 
 #: The national vocabulary: every label a 自评表 / 申报表 prints, with the synonyms the
@@ -186,7 +186,10 @@ _UNIT_NOTE_RE = re.compile(r"^(?:金额)?单位[:：]?(万元|元)$")
 _TRAILING_BRACKETS = re.compile(r"(?:\([^()]*\))+$")
 
 
-@lru_cache(maxsize=1 << 15)
+#: The caches below hold what repeats from form to form (labels, units, cell addresses); a
+#: few thousand entries do (least recently used go first), and a worker that reads 10,000
+#: forms stays the size it was after 100 (issue 19: memory flat in the number of files).
+@lru_cache(maxsize=1 << 12)
 def _key(text: str) -> str:
     """A label's comparable form: NFKC, no HTML, no white space, no ``*``/``:``, no 其中 prefix."""
     key = clean_text(text).strip("*:")
@@ -195,7 +198,7 @@ def _key(text: str) -> str:
     return key
 
 
-@lru_cache(maxsize=1 << 15)
+@lru_cache(maxsize=1 << 12)
 def _classify(text: str):
     """(label id, title kind, year, key) of a short text cell, or None when it is none of them."""
     if text[0] in "0123456789.=≥≤<>+-—–$%" or len(text) > 60:
@@ -438,7 +441,7 @@ _SINGLE_LINE = str.maketrans("", "", "\r\n")
 
 # notation.from_excel itself, cached by value: weights, scores and many amounts repeat from
 # form to form (errors, for NaN/infinity, are not cached; 0.0 and -0.0 both give Decimal 0).
-_from_float = lru_cache(maxsize=1 << 14, typed=True)(from_excel)
+_from_float = lru_cache(maxsize=1 << 12, typed=True)(from_excel)
 _TINY = Decimal("1e-9")    # below any amount, weight or rate a form shows (with MAX_MAGNITUDE above)
 
 
@@ -460,7 +463,7 @@ _INVISIBLE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u18
                            "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
 
 
-_clean_cached = lru_cache(maxsize=1 << 13)(_clean)   # short texts repeat (indicator names, units…)
+_clean_cached = lru_cache(maxsize=1 << 12)(_clean)   # short texts repeat (indicator names, units…)
 
 
 def _plain(d: Decimal) -> str:

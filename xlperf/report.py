@@ -18,17 +18,18 @@ Safety rules, because every text in them was typed by someone else:
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as _dt
-from array import array
 import io
+import itertools
 import logging
 import marshal
 import os
 import re
-import sys
 import tempfile
 import time
+from array import array
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -1085,12 +1086,16 @@ class HtmlReport:
         self.counts.update(severity_text(f.severity) for f in r.findings)
         at = self.spool.put(_project_view(r, self.base))
         (self.declarations if r.is_declaration else self.selfevals).append(at)
-        unit = sys.intern(r.project.unit or "")      # one string per unit, not per project
+        unit = r.project.unit or ""
         g = self.groups.get(unit or "（未填单位）")
         if g is None:
-            g = self.groups[unit or "（未填单位）"] = {"members": [], "counts": Counter(), "n_selfevals": 0,
+            g = self.groups[unit or "（未填单位）"] = {"members": {}, "counts": Counter(), "n_selfevals": 0,
                                                      "n_declarations": 0}
-        g["members"].append((unit, r.is_declaration, r.n, at))
+        # per unit text (""/"（未填单位）" share a group), 自评表 then 申报表, each in number order
+        lists = g["members"].get(unit)
+        if lists is None:
+            lists = g["members"][unit] = (array("q"), array("q"))
+        lists[r.is_declaration].append(at)
         g["counts"].update(r.counts)
         g["n_declarations" if r.is_declaration else "n_selfevals"] += 1
 
@@ -1107,9 +1112,9 @@ class HtmlReport:
             overall = None
         groups = []
         # 实施单位 in order of name, 自评表 before 申报表, each by its number
-        for unit, g in sorted(self.groups.items(), key=lambda kv: min(m[:3] for m in kv[1]["members"])):
-            members = sorted(g["members"])
-            groups.append({"unit": unit, "projects": _SpooledViews(self.spool, [m[3] for m in members], self.made),
+        for unit, g in sorted(self.groups.items(), key=lambda kv: min(kv[1]["members"])):
+            members = [at for text in sorted(g["members"]) for kind in g["members"][text] for at in kind]
+            groups.append({"unit": unit, "projects": _SpooledViews(self.spool, members, self.made),
                            "n_selfevals": g["n_selfevals"], "n_declarations": g["n_declarations"],
                            "counts": {s: g["counts"].get(s, 0) for s in SEVERITIES}})
         counts = {s: 0 for s in SEVERITIES}
@@ -1365,6 +1370,28 @@ def _harvest_in_memory(args, files, outside, declarations):
             f"读取并核对 {read_s + run.seconds:.2f} 秒，写出汇总表和报告 {written_s:.2f} 秒")
 
 
+class _Hashes:
+    """A set of hashes (64-bit ints) kept in a sorted array, a few bytes each and no object
+    per entry: a streamed harvest keeps some per file, and small objects kept among the
+    many a file's reading frees would pin the allocator's pages."""
+
+    def __init__(self):
+        self.sorted = array("q")
+        self.recent: set[int] = set()
+
+    def __contains__(self, key: int) -> bool:
+        if key in self.recent:
+            return True
+        i = bisect.bisect_left(self.sorted, key)
+        return i < len(self.sorted) and self.sorted[i] == key
+
+    def add(self, key: int) -> None:
+        self.recent.add(key)
+        if len(self.recent) >= 4096:
+            self.sorted = array("q", sorted(itertools.chain(self.sorted, self.recent)))
+            self.recent = set()
+
+
 class _Crossing(Exception):
     """Projects of different files bear on each other's rows: the streamed harvest stops."""
 
@@ -1393,8 +1420,7 @@ def _harvest_streamed(args, files, outside, declarations):
     bar = Progress(len(files), None, "读取、核对并写出", delay=1.0)
     counts: Counter = Counter()
     numbers: Counter = Counter()
-    seen = {"names": set(), "projects": set(), "sha": set(), "recalc_of": set(), "self_keys": set(),
-            "decl_keys": set()}
+    seen = {k: _Hashes() for k in ("names", "projects", "sha", "recalc_of", "self_keys", "decl_keys")}
     n_files = unread = 0
     worst = None
 
@@ -1408,13 +1434,14 @@ def _harvest_streamed(args, files, outside, declarations):
         """Raise _Crossing when this result bears on another file's rows (or they on it)."""
         once("names", res.file)
         if res.sha256:
-            seen["sha"].add(res.sha256[:16])
-            if res.sha256[:16] in seen["recalc_of"]:
+            sha = hash(res.sha256)
+            seen["sha"].add(sha)
+            if sha in seen["recalc_of"]:
                 raise _Crossing("recalc")
         if res.recalc_of and res.projects:
-            if res.recalc_of[:16] in seen["sha"]:
+            if hash(res.recalc_of) in seen["sha"]:
                 raise _Crossing("recalc")
-            seen["recalc_of"].add(res.recalc_of[:16])
+            seen["recalc_of"].add(hash(res.recalc_of))
         for p in res.projects:
             if p.name:
                 once("projects", (p.kind, p.year, identity(p.unit), identity(p.name)))
@@ -1424,7 +1451,8 @@ def _harvest_streamed(args, files, outside, declarations):
                 keys.append(hash(("n", _decl_key(p))))
                 if any(k in seen[theirs] for k in keys):
                     raise _Crossing("declaration")
-                seen[mine].update(keys)
+                for k in keys:
+                    seen[mine].add(k)
 
     def emit(res) -> None:
         nonlocal n_files, unread, worst
