@@ -205,6 +205,21 @@ def test_progress_bar_only_on_a_terminal(capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_progress_bar_passes_the_terminal_guard(capsys):
+    """The bar returns to the line start with a CR of its own; the guard every command runs
+    under (xlperf.terminal) still shows a CR from a file's text as \\u000d."""
+    from xlperf.terminal import guard
+
+    with guard():
+        bar = Progress(10, enabled=True)
+        bar.update(10)
+        bar.status("写入磁盘…")
+        bar.close()
+        print("名称\r伪造", file=sys.stderr)
+    err = capsys.readouterr().err
+    assert err.startswith("\r生成 ") and "\r生成 写入磁盘…" in err and "名称\\u000d伪造" in err
+
+
 KILL_SCRIPT = r"""
 import sys
 from xlperf.cli import main

@@ -378,3 +378,39 @@ def test_year_moves_plans_not_facts(tmp_path):
     assert any("「实际完成值」列" in w and f"工作表「{INDICATORS_SHEET}」" in w for w in facts)
     (same,) = read_register(path).entries                   # no --year: nothing moves, nothing said
     assert same.project.annual_goal == "完成2023年度各项任务。" and not any("2023 年" in w for w in same.warnings)
+
+
+def test_stream_yields_projects_in_register_order_as_their_rows_are_read(tmp_path):
+    """xlperf generate reads the register as a stream: each project comes as soon as its
+    绩效指标 rows (and those of every project before it) are read, in 项目清单 order whatever
+    the order of the 绩效指标 rows; the entries and errors are read_register's."""
+    from xlperf.register import RegisterStream
+
+    projects = [_self_eval(f"P{i}", f"项目{i}") for i in range(1, 4)]
+    data = register_bytes(projects)
+    path = tmp_path / "登记表.xlsx"
+    path.write_bytes(data)
+    stream = RegisterStream(path)
+    assert stream.total == 3
+    entries = iter(stream)
+    first = next(entries)
+    assert first.project.key == "P1" and stream._irange is not None   # P2's and P3's rows not read yet
+    in_order = [first, *entries]
+    expected = {p.key: [i.level3 for i in p.indicators] for p in projects}
+    assert [(e.project.key, [i.level3 for i in e.project.indicators]) for e in in_order] == list(expected.items())
+
+    # 绩效指标 with P1's rows last: P1 still comes first, with all its rows
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    ws = wb[INDICATORS_SHEET]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    moved = [r for r in rows if r[0] != "P1"] + [r for r in rows if r[0] == "P1"]
+    for i, values in enumerate(moved, start=2):
+        for j, v in enumerate(values, start=1):
+            ws.cell(row=i, column=j, value=v)
+    wb.save(path)
+    stream = RegisterStream(path)
+    got = [(e.project.key, [i.level3 for i in e.project.indicators]) for e in stream]
+    assert got == list(expected.items())
+    reg = read_register(path)
+    assert [str(e) for e in stream.errors] == [str(e) for e in reg.errors]
+    assert [e.project.key for e in reg.entries] == ["P1", "P2", "P3"]

@@ -1038,9 +1038,11 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
             pool.close()
             pool.join()
             pool = None
-        bar.close()
         if durable:
+            if total and total >= 1000:     # a large run's last flush can take seconds on a busy disk
+                bar.status("写入磁盘…")
             _flush_to_disk(str(out_dir), [])
+        bar.close()
         manifest.flush()
         os.fsync(manifest.fileno())
         manifest.close()

@@ -32,6 +32,12 @@ def elapsed(since: float) -> float:
     return time.perf_counter() - (_started if _started is not None else since)
 
 
+def _stderr():
+    """Where a bar goes: stderr past :func:`xlperf.terminal.guard`, which shows a CR as
+    ``\\u000d`` (a bar's labels and numbers are xlperf's own; no file's text goes into one)."""
+    return getattr(sys.stderr, "unguarded", sys.stderr)
+
+
 class Progress:
     """A one-line progress bar on stderr when it is a terminal; silent otherwise. With
     ``delay``, nothing is shown for a phase that ends sooner."""
@@ -60,13 +66,25 @@ class Progress:
                 text = f"\r{self.label} {bar} {self.done}/{self.total} {frac:4.0%}  {rate:,.0f} 个/秒 "
             else:
                 text = f"\r{self.label} {self.done} 个  {rate:,.0f} 个/秒 "
-            sys.stderr.write(text)
-            sys.stderr.flush()
+            out = _stderr()
+            out.write(text)
+            out.flush()
+
+    def status(self, text: str) -> None:
+        """Show ``text`` after the label now, for a step that cannot report its progress (a
+        library call that reads a whole sheet, the final flush to disk); the bar or
+        :meth:`close` overwrites or ends the line."""
+        if self.enabled:
+            out = _stderr()
+            out.write(f"\r{self.label} {text} ")
+            out.flush()
+            self._shown = True
 
     def close(self) -> None:
         if self.enabled and self._shown:
-            sys.stderr.write(f"  {time.perf_counter() - self.start:.1f} 秒\n")
-            sys.stderr.flush()
+            out = _stderr()
+            out.write(f"  {time.perf_counter() - self.start:.1f} 秒\n")
+            out.flush()
             self._shown = False
 
     def __enter__(self) -> "Progress":

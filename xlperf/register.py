@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import gc
 import io
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -342,9 +343,19 @@ class RegisterStream:
         self._errors: list[XlperfError] = []        # the sheets' own problems
         self._rejected: list[list] = []             # each rejected project's, in order
         self._done = False
-        wb, cells = _open_register(path)
+        bar = Progress(None, progress, "读取登记表", delay=1.0)
+        try:
+            large = os.path.getsize(path) > 1_500_000      # opening it takes a second or more
+        except OSError:
+            large = False
+        if large:
+            bar.status("打开工作簿…")
+        try:
+            wb, cells = _open_register(path)
+        except BaseException:
+            bar.close()
+            raise
         self._wb = wb
-        bar = None
         # The collector is off for 项目清单 (see read_register); not while the stream is
         # iterated: the caller's own work (and a worker forked meanwhile) runs then.
         collecting = gc.isenabled()
@@ -355,8 +366,7 @@ class RegisterStream:
                     raise RegisterError(f"缺少工作表「{name}」（登记表应有「{PROJECTS_SHEET}」和「{INDICATORS_SHEET}」两张表）。"
                                         ).at(path)
             ranges = [wb.get_sheet_by_name(name) for name in (PROJECTS_SHEET, INDICATORS_SHEET)]
-            bar = Progress(sum((r.end[0] + 1) if r.end else 0 for r in (ranges if whole else ranges[:1])),
-                           progress, "读取登记表", delay=1.0)
+            bar.total = sum((r.end[0] + 1) if r.end else 0 for r in (ranges if whole else ranges[:1]))
             psheet = _Sheet(path, _counted(_rows(ranges[0]), bar), PROJECTS_SHEET, PROJECT_COLUMNS, self._errors,
                             *cells[PROJECTS_SHEET])
             irows = _rows(ranges[1])
@@ -375,11 +385,12 @@ class RegisterStream:
             self._irange = ranges[1]
         except BaseException:
             self.close()
+            bar.close()
             raise
         finally:
             if collecting:
                 gc.enable()
-            if bar is not None and not whole:
+            if not whole:
                 bar.close()
 
     @property

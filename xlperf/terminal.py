@@ -70,6 +70,12 @@ class _Guarded:
         for line in lines:
             self.write(line)
 
+    @property
+    def unguarded(self):
+        """The stream itself, for text xlperf composes with no file's text in it (the
+        progress bar, which must return the cursor with a CR)."""
+        return self._stream
+
     def __getattr__(self, name):            # flush, isatty, encoding, fileno, buffer …
         return getattr(self._stream, name)
 
