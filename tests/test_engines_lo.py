@@ -231,6 +231,13 @@ indicators:
     line = next(l for l in err.splitlines() if "≥123456789012.12345" in l)
     assert "细目标.xlsx" in line and "第 1 个指标" in line and "待核" in line, line
 
+    # a udf workbook scores such a row through the add-in: no word about the portable mode
+    assert cli.main(["generate", str(reg), "--mode", "udf", "--out", str(tmp_path / "udf")]) == 0
+    assert cli.main(["generate", "--from", str(tmp_path / "申报"), "--mode", "udf",
+                     "--out", str(tmp_path / "udf自评")]) == 0
+    err = capsys.readouterr().err
+    assert "便携版" not in err and "待核" not in err, err
+
 
 _AMOUNTS = [("1165.18", True), ("0", True), ("-1", False), ("1.234", False), ("1,165.18元", False),
             ("１１６５．１８", False), ("１，１６５．１８", False), ("1165.18万元", False), ("\u30001165.18", False)]

@@ -1303,10 +1303,12 @@ def roll_forward_file(declaration_path, out_path, *, year: int | None = None, pr
     return write(se, out, force=force, mode=mode, profile=profile)
 
 
-def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | None = None):
+def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | None = None,
+                      mode: str = "portable"):
     """Jobs (自评表) for every 申报表 workbook under ``source_dir``, the errors of the files
     that could not be read (also as failed jobs, so the manifest lists them), and how many
-    workbooks were passed over because they are not 申报表 (e.g. 自评表 in the same folder)."""
+    workbooks were passed over because they are not 申报表 (e.g. 自评表 in the same folder).
+    ``mode``: only a portable workbook warns of rows its native formulas cannot score."""
     source_dir = Path(source_dir)
     if not source_dir.is_dir():
         raise GenerateError(f"找不到申报表文件夹「{source_dir}」。")
@@ -1323,7 +1325,8 @@ def roll_forward_jobs(source_dir, *, year: int | None = None, profile: str | Non
             notes: list[str] = []
             se = roll_forward(decl, year=year, profile=profile, notes=notes)
             from .prepare import inexpressible_targets
-            notes += [f"申报表「{f}」第 {i.index + 1} 个指标：{i.message}" for i in inexpressible_targets(se)]
+            if mode == "portable":
+                notes += [f"申报表「{f}」第 {i.index + 1} 个指标：{i.message}" for i in inexpressible_targets(se)]
         except NotADeclaration:
             others += 1
             continue
@@ -1452,7 +1455,7 @@ def _cmd_generate(args) -> int:
     if args.from_dir:
         if args.kind and args.kind != SELF_EVALUATION:
             raise GenerateError("--from 由已填写的申报表生成自评表，--kind 只能是 自评表。")
-        jobs, errors, others = roll_forward_jobs(args.from_dir, year=args.year, profile=args.profile)
+        jobs, errors, others = roll_forward_jobs(args.from_dir, year=args.year, profile=args.profile, mode=args.mode)
         source = f"申报表文件夹「{args.from_dir}」" + (f"（跳过 {others} 个不是申报表的工作簿）" if others else "")
     else:
         from .register import RegisterStream
@@ -1461,7 +1464,7 @@ def _cmd_generate(args) -> int:
         # runs beside the writing, and a 20,000-project register is never all in memory);
         # the register's errors are known, and printed, once it has been read to the end.
         reading = RegisterStream(args.register, kind=args.kind, year=args.year, default_profile=args.profile,
-                                 progress=False if args.quiet else None)
+                                 progress=False if args.quiet else None, mode=args.mode)
         kinds_seen: set = set()
 
         def entries():

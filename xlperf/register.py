@@ -294,21 +294,23 @@ def shift_year(iso: str, years: int) -> str:
 
 
 def read_register(path, *, kind: str | None = None, year: int | None = None,
-                  default_profile: str | None = None, progress: bool | None = None) -> Register:
+                  default_profile: str | None = None, progress: bool | None = None,
+                  mode: str = "portable") -> Register:
     """Read a register workbook. ``kind`` keeps only the projects of that 表格类型; ``year``
     overrides the register's 年度; ``default_profile`` applies where 评分规则 is blank.
 
     Never raises for a bad row: problems are collected in :attr:`Register.errors` (each
     naming the sheet, row and column) and the affected project is left out. Raises
     :class:`RegisterError` only when the file itself cannot be read. ``progress``: a bar on
-    stderr for a long read (default: when stderr is a terminal)."""
+    stderr for a long read (default: when stderr is a terminal). ``mode``: the workbooks'
+    calculation mode (only a portable one warns of rows its native formulas cannot score)."""
     # No cyclic garbage is made while reading, only ~14 KB of objects per project that all
     # stay: the collector's passes over them were ~10% of reading a large register.
     collecting = gc.isenabled()
     gc.disable()
     try:
         reading = RegisterStream(path, kind=kind, year=year, default_profile=default_profile, progress=progress,
-                                 whole=True)
+                                 whole=True, mode=mode)
         out: list[Entry] = []
         rejected: list[Entry] = []
         for entry in reading:
@@ -332,12 +334,14 @@ class RegisterStream:
     only 项目清单, the caller showing its own progress for the rest)."""
 
     def __init__(self, path, *, kind: str | None = None, year: int | None = None,
-                 default_profile: str | None = None, progress: bool | None = None, whole: bool = False):
+                 default_profile: str | None = None, progress: bool | None = None, whole: bool = False,
+                 mode: str = "portable"):
         from . import profiles as _profiles
         from .progress import Progress
 
         self.path = path = str(path)
         self._profiles = _profiles
+        self._mode = mode
         self.skipped = 0
         self.total = 0
         self._errors: list[XlperfError] = []        # the sheets' own problems
@@ -481,7 +485,8 @@ class RegisterStream:
         def finished(key: str) -> Entry:
             entry, errs = entries[key], project_errors.pop(key)
             if not errs:
-                _check_project(entry, self._psheet, isheet, indicator_rows.pop(key, []), errs, self._profiles)
+                _check_project(entry, self._psheet, isheet, indicator_rows.pop(key, []), errs, self._profiles,
+                               self._mode)
             if errs:
                 self._rejected.append(errs)
                 entry.errors = errs
@@ -686,7 +691,8 @@ def _indicator_row(sheet: _Sheet, values, row, errs, project: Project, warnings:
     return ind if len(errs) == n else None
 
 
-def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int], errs: list, _profiles) -> None:
+def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int], errs: list, _profiles,
+                   mode: str = "portable") -> None:
     """Weights, scores and overrides of a whole project (自评表), by :func:`xlperf.prepare.prepare`
     — the same check ``xlperf fill`` makes — located on the register's rows."""
     from .prepare import prepare
@@ -695,7 +701,7 @@ def _check_project(entry: Entry, psheet: _Sheet, isheet: _Sheet, rows: list[int]
     if not p.indicators:
         errs.append(psheet.error(entry.row, "key", f"「{INDICATORS_SHEET}」表中没有该项目（序号 {p.key}）的指标。"))
         return
-    for issue in prepare(p, _profiles, who=f"项目「{p.name}」（序号 {p.key}）"):
+    for issue in prepare(p, _profiles, who=f"项目「{p.name}」（序号 {p.key}）", mode=mode):
         if issue.index is None:
             error = psheet.error(entry.row, issue.field, issue.message)
         else:
