@@ -1316,7 +1316,9 @@ def _cmd_harvest(args) -> int:
         raise XlperfError(f"在「{'、'.join(args.dirs)}」中没有找到 .xlsx / .xlsm / .xls 工作簿。")
     declarations = None
     if args.declarations:
-        dh = _harvest.harvest([args.declarations], workers=args.workers)
+        dbar = Progress(None, None, "读取申报表", delay=1.0)
+        dh = _harvest.harvest([args.declarations], workers=args.workers, after=lambda r: dbar.update(1))
+        dbar.close()
         declarations = [p for p in dh.projects if p.kind == DECLARATION]
     done = _harvest_streamed(args, files, outside, declarations)
     if done is None:
