@@ -334,3 +334,55 @@ indicators:
         assert _same(got[2], indicator_score("≥0.12345", "0.12344", "20", "shanghai")), (engine, got)
         assert _same(got[3], indicator_score("≥100", "99.9999", "30", "shanghai")), (engine, got)
         assert values.get(t.ref("xp_total_score", layout)) in (None, ""), engine
+
+
+def _with_text(data: bytes, cells: dict[str, str]) -> bytes:
+    """``data`` with ``cells`` holding text (an inline string, as pasting stores it past the
+    input validation), their styles kept; the rest of the package untouched."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    xml = src.read("xl/worksheets/sheet1.xml").decode()
+    for ref, text in cells.items():
+        xml, n = re.subn(rf'<c r="{ref}"( s="\d+")?[^>]*?(?:/>|>.*?</c>)',
+                         lambda m: f'<c r="{ref}"{m.group(1) or ""} t="inlineStr"><is><t>{html.escape(text)}</t></is></c>',
+                         xml, count=1, flags=re.S)
+        assert n == 1, ref
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for item in src.infolist():
+            z.writestr(item, xml.encode() if item.filename == "xl/worksheets/sheet1.xml" else src.read(item))
+    return out.getvalue()
+
+
+def test_a_text_amount_pasted_past_the_validation_leaves_the_rate_pending_not_an_error(tmp_path):
+    """Issue 12 item 4: 1,165.18元 or full-width digits pasted into 全年预算数/全年执行数 (the
+    validation only stops typing) gave #VALUE! or 预算为0 in 执行率. Now the rate, the funds
+    score and the total stay blank in LibreOffice and Gnumeric and print 待核 on red; a plain
+    number stored as text is read as the number (both engines convert it, as the engine does)."""
+    import subprocess
+
+    needs.require("soffice")
+    needs.require("ssconvert")
+    needs.require("pdftotext")
+    p = next(f.project for f in load() if f.project.kind == SELF_EVALUATION and f.project.funds["年度资金总额"].budget)
+    t = compiled(SELF_EVALUATION)
+    layout = Layout(t.band, len(p.indicators))
+    rate = [t.ref("xp_funds_rate", layout, i) for i in range(4)]
+    budget = [t.ref("xp_funds_budget", layout, i) for i in range(4)]
+    executed = [t.ref("xp_funds_executed", layout, i) for i in range(4)]
+    total = p.funds["年度资金总额"]
+    expected = score_project(p).rates["当年财政拨款"]
+    src = tmp_path / "text.xlsx"
+    src.write_bytes(_with_text(render(p), {
+        budget[0]: f"{total.budget:,}元", executed[0]: plain(total.executed).translate(_FULL_WIDTH),
+        budget[1]: plain(p.funds["当年财政拨款"].budget), executed[1]: plain(p.funds["当年财政拨款"].executed)}))
+    for engine, path in (("LibreOffice", libreoffice.recalculate([src], tmp_path / "lo")[0]),
+                         ("Gnumeric", gnumeric.recalculate([src], tmp_path / "gn")[0])):
+        values = libreoffice.read_values(Path(path))
+        got = {name: values.get(t.ref(name, layout)) for name in ("xp_funds_rate", "xp_funds_score", "xp_total_score")}
+        assert all(v in (None, "") for v in got.values()), (engine, got)
+        assert _same(values.get(rate[1]), expected), (engine, values.get(rate[1]), expected)
+    pdf, = libreoffice.to_pdf([src], tmp_path / "pdf", timeout=300)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    line = next(l for l in text.splitlines() if "年度资金总额" in l)
+    assert line.count("待核") == 2 and "#VALUE" not in text and "预算为0" not in text, line
+    assert "待核" not in next(l for l in text.splitlines() if "当年财政拨款" in l)

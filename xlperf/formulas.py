@@ -112,8 +112,10 @@ def rate(budget: str, executed: str, p: Profile, mode: str) -> str:
     value = f"{q}/{scale}"
     if p.cap_rate_at_100:
         value = f"MIN(100,{value})"
-    return (f'IF(OR({budget}="",{executed}=""),"",IF({cents_b}=0,IF({cents_e}=0,0,"预算为0"),'
-            f"{value}))")
+    # An amount that is text the spreadsheet cannot read as a number (pasted past the input
+    # validation, e.g. 1,165.18元) leaves the rate blank — printed 待核 — not #VALUE!.
+    return (f'IF(OR({budget}="",{executed}=""),"",IF(OR(ISERROR(-{budget}),ISERROR(-{executed})),"",'
+            f'IF({cents_b}=0,IF({cents_e}=0,0,"预算为0"),{value})))')
 
 
 def funds_score(rate_cell: str, weight: str, p: Profile, mode: str) -> str:

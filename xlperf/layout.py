@@ -92,6 +92,10 @@ def _conditional_formats(ws) -> None:
     check = DifferentialStyle(font=Font(color="9C0006", bold=True),
                               numFmt=NumberFormat(numFmtId=201, formatCode=f'@" {CHECK_TEXT}"'))
     rules = [
+        # a rate / funds score not computed although both amounts are typed (text pasted past
+        # the validation, or a budget of 0 with spending): 待核, not a blank or #VALUE!
+        ("G6:G9", 'AND(NOT(ISNUMBER($G6)),$D6<>"",$E6<>"")', pending),
+        ("H6", 'AND(NOT(ISNUMBER($H6)),$D6<>"",$E6<>"")', pending),
         # an indicator typed but not scored (unreadable actual or target, no native formula)
         ("G13", 'AND($G13="",TRIM($E13)<>"")', pending),
         # total / grade blank although something is typed: some row (or the funds) is 待核
