@@ -149,3 +149,28 @@ def test_ties_go_to_the_most_common_rule(tmp_path, monkeypatch):
     assert validate._profile_candidates(None)[2:4] == ["aaa", "hebei"]
     assert validate.infer_profile(p)[0] == "shanghai"
     profiles.load.cache_clear()
+
+
+def test_parsed_profiles_are_kept_like_bytecode(monkeypatch):
+    """A profile's parsed TOML is kept in the profiles folder's __pycache__ (a one-file check
+    then needs no tomllib); a file there whose text differs is not believed."""
+    import marshal
+    import sys
+    import zlib
+
+    from xlperf import profiles
+    text = 'extends = "shanghai"\nname = "缓存测试"\ncommon = 1\n'
+    expected = {"extends": "shanghai", "name": "缓存测试", "common": 1}
+    cache = profiles.BUILTIN_DIR / "__pycache__" / f"profile-{zlib.crc32(text.encode()):08x}.marshal"
+    try:
+        profiles._parsed.cache_clear()
+        assert profiles._parsed(text) == expected and cache.is_file()
+        cache.write_bytes(marshal.dumps(("另一个文件的文本", {"name": "错"})))   # same name, other text
+        profiles._parsed.cache_clear()
+        assert profiles._parsed(text) == expected
+        profiles._parsed.cache_clear()
+        monkeypatch.setitem(sys.modules, "tomllib", None)     # parsing now would fail
+        assert profiles._parsed(text) == expected
+    finally:
+        profiles._parsed.cache_clear()
+        cache.unlink(missing_ok=True)
