@@ -122,6 +122,14 @@ def _edge_projects() -> list[Project]:
     p.indicators = [Indicator("产出指标", "数量指标", "甲", "", Decimal(45), "达成指标"),
                     Indicator("产出指标", "数量指标", "乙", ">=abc", Decimal(45), "达成指标")]
     out.append(p)
+    # what a spreadsheet would turn into a date or time (the actual cells are text, so it stays
+    # text): the engine refuses it, the formulas score nothing either — in both engines
+    p = Project(SELF_EVALUATION, 2024, "日期样式", key="engines-datelike")
+    p.funds["年度资金总额"] = FundsLine(Decimal(100), Decimal(100), Decimal(90))
+    p.funds_weight = Decimal(10)
+    p.indicators = [Indicator("产出指标", "数量指标", name, "≥10(次)", Decimal(30), actual)
+                    for name, actual in (("分数", "1/2"), ("时间", "12:30"), ("横线", "1-2"))]
+    out.append(p)
     return out
 
 
