@@ -98,3 +98,33 @@ def test_streamed_html_mark_equals_seal_html(tmp_path, monkeypatch, chunks):
     text = where.read_text("utf-8")
     assert text == marker.seal_html("".join(chunks), where)
     assert marker.verify_html_file(where)
+
+
+def test_a_summary_larger_than_any_form_still_verifies_as_ours(tmp_path, monkeypatch):
+    """A 20,000-form 汇总.xlsx holds ~270 MB of XML, beyond the 50 MB a form may inflate to:
+    the mark is checked part by part as it inflates, so xlperf still knows its own summary
+    (skips it, replaces it keeping .bak) — and a copy elsewhere, or too much to inflate, is
+    not ours."""
+    import hashlib
+    import shutil
+
+    monkeypatch.setenv("XLPERF_CONFIG_DIR", str(tmp_path / "cfg"))
+    row = b'<row r="2"><c r="A2" t="inlineStr"><is><t>' + "指标".encode() * 20 + b"</t></is></c></row>"
+    big = b"<worksheet><sheetData>" + row * (60 * 2**20 // len(row)) + b"</sheetData></worksheet>"
+    parts = marker.with_custom_part({"[Content_Types].xml": b"<Types></Types>",
+                                     "_rels/.rels": b"<Relationships></Relationships>",
+                                     "xl/workbook.xml": b"<workbook/>", "xl/worksheets/sheet1.xml": big})
+    path = tmp_path / "汇总.xlsx"
+    with open(path, "wb") as fh:
+        z = ZipWriter(fh, level=1)
+        for name, body in parts.items():
+            z.write(name, body)
+        z.write(marker.CUSTOM_PART, marker.custom_xml(marker.seal_digests(
+            {n: hashlib.sha256(b).digest() for n, b in parts.items()}, path)))
+        z.close()
+    assert marker.verify_xlsx_file(path)
+    assert not marker.verify_xlsx_file(path, budget=50 * 2**20)
+    shutil.copy(path, tmp_path / "副本.xlsx")
+    assert not marker.verify_xlsx_file(tmp_path / "副本.xlsx")
+    (tmp_path / "链接.xlsx").symlink_to(path)
+    assert not marker.verify_xlsx_file(tmp_path / "链接.xlsx")
