@@ -110,8 +110,10 @@ def test_departures_with_reason_are_notes_not_errors(forms):
     assert {f.found for f in notes} == {"19.00", "9.00", "18.00"}
     assert all(f.severity == NOTE for f in notes)
     (warning,) = [f for f in findings if f.check == "reason"]
-    assert (warning.severity, warning.found, warning.expected) == (WARNING, "9.00", "10.00")
+    # The finding stands at the blank reason cell: 表上 is that cell, the scores are in the text.
+    assert (warning.severity, warning.found, warning.expected) == (WARNING, "空", "偏差原因分析及改进措施")
     assert "人员满意度" in warning.message_zh and "偏差原因" in warning.message_zh
+    assert "得分 9.00" in warning.message_zh and "应得 10.00" in warning.message_zh
 
 
 # ------------------------------------------------------------------ profile inference
@@ -271,7 +273,7 @@ def test_missed_target_without_reason(forms):
     ind.actual, ind.score = "3.00(次)", D("7.50")
     p.total_score = D("93.85")
     (f,) = check_project(p)
-    assert (f.check, f.severity, f.found, f.expected) == ("reason", WARNING, "7.50", "7.50")
+    assert (f.check, f.severity, f.found, f.expected) == ("reason", WARNING, "空", "偏差原因分析及改进措施")
     assert "未达到年度指标值" in f.message_zh
     ind.note = "疫情期间停检一次"
     assert check_project(p) == []     # missed, scored by the rule, reason written: nothing to say

@@ -551,7 +551,7 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
             else:
                 msg = f"指标「{name}」得分 {_num(human)} 与规则计算的 {_num(res.proposal)} 不同，"
             f.append(_finding(WARNING, project, [f"{key}.note", f"{key}.score"],
-                              msg + "但未填写偏差原因分析及改进措施。", human, res.proposal, "reason"))
+                              msg + "但未填写偏差原因分析及改进措施。", "空", "偏差原因分析及改进措施", "reason"))
 
 
 def _short(text: str, n: int = 40) -> str:
