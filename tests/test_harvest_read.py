@@ -828,3 +828,33 @@ def test_formula_at_agrees_with_formula_cells(tmp_path):
     c = inspect_bytes(hc.raw_xlsx([("表", xml)]))
     assert [c.formula_at("表", 0, k) for k in range(5)] == [None, "100%", None, "", None]
     assert c.formula_cells("表") == {(0, 1): "100%", (0, 3): ""}
+
+
+def test_an_amount_typed_as_text_is_read_and_pointed_out_at_its_cell(tmp_path):
+    """全年执行数 pasted as text the form's formulas cannot compute (full-width digits, 元): the
+    check reads the figure the person meant, and a 提示 at the cell says why the printed 执行率
+    shows 待核 there. A plain number stored as text (the formulas compute it) is not pointed out."""
+    from excel_typing import type_cells
+    from xlperf import generate
+    seed = _seed("002")
+    p = hc.expected_project(seed, seed["projects"][0])
+    se = tmp_path / "自评表.xlsx"
+    se.write_bytes(generate.render(p))
+    res = read_workbook(se)
+    (proj,) = res.projects
+    ref = proj.cells["funds.年度资金总额.executed"]
+    executed = proj.funds["年度资金总额"].executed
+    assert executed and not [q for q in res.problems if q.cell == ref]
+    plain = format(executed, "f")
+    for typed in (plain.translate(str.maketrans("0123456789.", "０１２３４５６７８９．")), plain + "元"):
+        type_cells(se, {ref: (typed, "@", None)})
+        res = read_workbook(se)
+        (proj,) = res.projects
+        assert proj.funds["年度资金总额"].executed == executed
+        (q,) = [q for q in res.problems if q.cell == ref]
+        assert (q.severity, q.sheet, q.found) == (Severity.INFO, "自评表", typed)
+        assert "待核" in q.message_zh and "改填数字" in q.message_zh
+    type_cells(se, {ref: (plain, "@", None)})
+    res = read_workbook(se)
+    assert res.projects[0].funds["年度资金总额"].executed == executed
+    assert not [q for q in res.problems if q.cell == ref]

@@ -442,6 +442,9 @@ _SINGLE_LINE = str.maketrans("", "", "\r\n")
 # notation.from_excel itself, cached by value: weights, scores and many amounts repeat from
 # form to form (errors, for NaN/infinity, are not cached; 0.0 and -0.0 both give Decimal 0).
 _from_float = lru_cache(maxsize=1 << 12, typed=True)(from_excel)
+#: What a spreadsheet reads as a number when it is stored as text (no separators, units or
+#: full-width digits).
+_ASCII_NUMBER_RE = re.compile(r"^ *-?[0-9]+(?:\.[0-9]+)? *$")
 _TINY = Decimal("1e-9")    # below any amount, weight or rate a form shows (with MAX_MAGNITUDE above)
 
 
@@ -530,7 +533,11 @@ class _Reader:
     def _percent_text(d: Decimal) -> str:
         return _plain(d * 100) + "%"
 
-    def number(self, v, path: str, pos, what: str, *, percent_hint=None, rate=False) -> Decimal | None:
+    def number(self, v, path: str, pos, what: str, *, percent_hint=None, rate=False,
+               amount=False) -> Decimal | None:
+        """The number in a cell, exactly; a problem at the cell when there is none. ``amount``:
+        a 资金 cell of xlperf's own form, whose formulas compute only numbers: text other than a
+        plain number is read but pointed out (提示)."""
         self.mark(path, pos)
         if _blank_cell(v):
             return None
@@ -555,6 +562,12 @@ class _Reader:
                 d = to_decimal(v, what, blank=None)
                 if d and abs(d) < _TINY:
                     raise NotationError(f"{what}「{v}」过小，超出表格数字的合理范围，未采用，请核对。")
+                if amount and d is not None and not _ASCII_NUMBER_RE.match(v):
+                    # The form's own formulas compute only numbers: 「1,165.18元」 or full-width
+                    # digits leave its 执行率 and score 待核 while this reading has a figure.
+                    self.warn(pos, f"{what}以文字「{v}」填写，已按 {d} 读取；表中公式可能无法计算文字"
+                                   "（执行率和得分显示为待核），请在该单元格改填数字。", v, "数字（如 1234.50）",
+                              Severity.INFO)
                 return d
             raise NotationError(f"{what}应为数字，而不是{type(v).__name__}「{v}」。")
         except NotationError as exc:
@@ -852,6 +865,9 @@ def _self_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> Non
     cols = {lid: g.in_row(lid, hr) for lid in ("h_initial", "h_budget", "h_executed", "h_weight", "h_rate", "h_score")}
     present = [c for c in cols.values() if c is not None]
     stop_of = g.stops(hr, present).__getitem__
+    # xp_profile is defined only in the forms xlperf writes, whose 执行率 formulas read 全年预算数
+    # and 全年执行数 (an official export's text amounts feed no formula: nothing to point out).
+    xlperf_form = bool(p.profile)
 
     rd.funds_scored = cols["h_weight"] is not None or cols["h_score"] is not None
     below = hr + 1, min(stop, hr + 12)
@@ -872,7 +888,8 @@ def _self_funds(g: _Grid, rd: _Reader, p: Project, start: int, stop: int) -> Non
             c = cols[hid]
             if c is not None:
                 v, vpos = g.at(r, c, stop_of(c))
-                setattr(line, attr, rd.number(v, _path("funds", row_name, attr), vpos, f"{row_name}{what}"))
+                setattr(line, attr, rd.number(v, _path("funds", row_name, attr), vpos, f"{row_name}{what}",
+                                                    amount=xlperf_form and attr != "initial"))
         p.funds[row_name] = line
         if cols["h_rate"] is not None:
             v, vpos = g.at(r, cols["h_rate"], stop_of(cols["h_rate"]))
