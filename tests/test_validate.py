@@ -572,3 +572,23 @@ def test_a_sub_row_rate_that_does_not_reproduce(forms):
     (f,) = check_project(p)
     assert (f.check, f.severity, f.expected) == ("rate", ERROR, format(fiscal.rate - D("0.01"), "f"))
     assert "当年财政拨款" in f.message_zh
+
+
+def test_a_percentage_typed_as_a_fraction_is_pointed_out(forms):
+    """0.95 typed against ≥90(%) is scored as 0.95% (the engine reads what is written); the
+    check says at the actual's cell that 95% was probably meant, as the printed form's 请核对
+    does. 95 without a unit, 0.95%, and a small number under a ≤ target are not pointed out."""
+    def fraction_findings(target, actual):
+        p = project(forms, "001-02")
+        ind = p.indicators[1]
+        assert ind.target == "≥90(%)"
+        ind.target, ind.actual, ind.note = target, actual, "说明"
+        return [f for f in check_project(p) if f.check == "unit"]
+
+    (f,) = fraction_findings("≥90(%)", "0.95")
+    assert (f.severity, f.found, f.expected) == (WARNING, "0.95", "95%")
+    assert "95%" in f.message_zh and "请写成" in f.message_zh
+    (f,) = fraction_findings("=100%", D("1"))       # a number cell holding 1 against =100%
+    assert f.expected == "100%"
+    for target, actual in (("≥90(%)", "95"), ("≥90(%)", "0.95%"), ("≤5%", "0.5"), ("≥0.5%", "0.8")):
+        assert fraction_findings(target, actual) == [], (target, actual)

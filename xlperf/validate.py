@@ -457,6 +457,15 @@ def _unit(u: str | None) -> str | None:
     return None if u is None else clean_text(u)
 
 
+def _percent_as_fraction(t, a) -> bool:
+    """0.95 typed against ≥90%: a bare fraction where a percentage of more than 1% is aimed at
+    (the printed form says 请核对 beside it too). Below a ≤ target (≤5%, actual 0.5) a small
+    number is what is aimed at, so only ≥ / > / = targets above 1% count."""
+    return (isinstance(t, Quantity) and isinstance(a, Quantity) and a.unit is None
+            and _unit(t.unit) in ("%", "％") and not t.op.lower_is_better and t.value > 1
+            and 0 < a.value <= 1)
+
+
 def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list) -> None:
     for i, (ind, res) in enumerate(zip(project.indicators, score.indicators)):
         name = ind.level3 or f"第 {i + 1} 个指标"
@@ -505,6 +514,12 @@ def _check_indicators(project: Project, p, score: scoring.ProjectScore, f: list)
                               f"指标「{name}」实际完成值「{_txt(ind.actual)}」的单位「{a.unit}」与年度指标值"
                               f"「{ind.target}」的单位「{t.unit}」不同（不做自动换算，请按目标单位填写）。",
                               a.unit, t.unit, "unit"))
+        elif _percent_as_fraction(t, a):
+            meant = _num((a.value * 100).normalize())
+            f.append(_finding(WARNING, project, [f"{key}.actual"],
+                              f"指标「{name}」实际完成值「{_txt(ind.actual)}」像是把 {meant}% 写成了小数：年度指标值"
+                              f"「{ind.target}」是百分比，现按 {_txt(ind.actual)}% 计分。若指 {meant}%，请写成 {meant}%。",
+                              ind.actual, f"{meant}%", "unit"))
         w = res.weight
         human = ind.override if ind.override is not None else ind.score
         if ind.override is not None and ind.score is not None and ind.score != res.score \
