@@ -75,12 +75,30 @@ def _key() -> bytes:
     return _process_key
 
 
+def _open_regular(path, limit: int, *, follow: bool = False) -> int | None:
+    """A read-only descriptor of ``path`` when it is a regular file of at most ``limit``
+    bytes, else None: no FIFO is waited on (O_NONBLOCK), no link followed unless ``follow``.
+    Errors of ``os.open`` propagate."""
+    import stat
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags if follow else flags | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_size <= limit:
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
 def _read_key(path: Path) -> bytes | None:
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-                     | getattr(os, "O_BINARY", 0))
+        fd = _open_regular(path, 64)
     except FileNotFoundError:
         return None
+    if fd is None:
+        return b""
     try:
         data = os.read(fd, 64)
     finally:
@@ -206,16 +224,13 @@ def verify_xlsx_file(path, budget: int = VERIFY_BUDGET) -> bool:
     inflate to). Only a regular file (no link followed, no FIFO opened); any anomaly —
     duplicate or odd entries, encryption, a method Excel does not use, more than
     ``budget`` bytes inflated, a bad CRC — or error means "not ours"."""
-    import stat
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-                     | getattr(os, "O_BINARY", 0))
+        fd = _open_regular(path, 2**31)
     except OSError:
         return False
+    if fd is None:
+        return False
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > 2**31:
-            return False
         with os.fdopen(os.dup(fd), "rb") as fh, zipfile.ZipFile(fh) as zf:
             infos = zf.infolist()
             names = [i.filename for i in infos]
@@ -313,11 +328,10 @@ class HtmlSealer:
 
 def verify_html_file(path, limit: int = 64 * 2**20) -> bool:
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        fd = _open_regular(path, limit, follow=True)
+        if fd is None:
+            return False
         try:
-            import stat
-            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.fstat(fd).st_size > limit:
-                return False
             with os.fdopen(os.dup(fd), "rb") as fh:
                 data = fh.read(limit + 1)
         finally:

@@ -40,7 +40,7 @@ from . import marker, scoring
 from . import profiles as _profiles
 from .safezip import Limits
 from .errors import XlperfError
-from .template import FILE_MODE, atomic_write
+from .template import atomic_file, atomic_write, put_in_place
 from .progress import Progress, elapsed
 from .model import DECLARATION, DEFAULT_PROFILE, TO_YUAN, DeclaredFunds, FundsLine, Indicator, Project
 from .validate import (ERROR, NOTE, SEVERITIES, SEVERITY_RANK, WARNING, CheckRun, Finding, ProjectCheck,
@@ -326,15 +326,12 @@ def _prepare(path: Path, force: bool) -> Path:
 
 
 def _write(path: Path, force: bool, data: bytes) -> Path:
-    """Write ``data`` atomically (:func:`xlperf.template.atomic_write`), never over an
-    existing foreign file without ``force``; our own earlier output is kept as ``.bak``.
-    A link or FIFO planted at ``path`` is replaced, never followed or opened."""
-    path = _prepare(path, force)
-    if not force and os.path.lexists(path):          # our own (checked above): keep a backup
-        from .safezip import read_source
-        atomic_write(path.with_name(path.name + ".bak"), read_source(path, _BACKUP_LIMITS))
-    atomic_write(path, data)
-    return path
+    """Write ``data`` atomically (:func:`_atomic_file`), never over an existing foreign file
+    without ``force``; our own earlier output is kept as ``.bak``. A link or FIFO planted at
+    ``path`` is replaced, never followed or opened."""
+    with _atomic_file(path, force) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+    return Path(path)
 
 
 # ------------------------------------------------------------------ 汇总.xlsx
@@ -393,31 +390,20 @@ def write_summary_xlsx(harvest_or_frames, path, force: bool = False, progress: b
 
 @contextlib.contextmanager
 def _atomic_file(path: Path, force: bool, seal=None):
-    """A temporary file beside ``path`` to write into (streamed, never held in memory),
-    fsynced and renamed over ``path`` when the block ends without error (as
-    :func:`xlperf.template.atomic_write`). ``seal(tmp)``: called on the finished file before
-    it is renamed (HTML: fill in our mark)."""
+    """:func:`xlperf.template.atomic_file` for an output that may replace only our own earlier
+    output (:func:`_prepare`), kept as ``.bak``. ``seal(tmp)``: called on the finished file
+    before it is put in place (HTML: fill in our mark)."""
     path = _prepare(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=".~xlperf-", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
+
+    def finish(tmp):
         if seal is not None:      # our mark (xlperf.marker), over the finished content
             seal(tmp)
         if not force and os.path.lexists(path):   # our own earlier output (checked): keep a backup
             from .safezip import read_source
             atomic_write(path.with_name(path.name + ".bak"), read_source(path, _BACKUP_LIMITS))
-        if hasattr(os, "chmod"):
-            os.chmod(tmp, FILE_MODE)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+    with atomic_file(path, finish) as tmp:
+        yield tmp
 
 
 #: The tables of 汇总.xlsx: (header, width, kind); kind int/money/two are numbers, sev a
@@ -1277,12 +1263,8 @@ class CsvFiles:
 
     def close(self) -> list[Path]:
         for fh, tmp, target in zip(self.files, self.tmps, self.targets):
-            fh.flush()
-            os.fsync(fh.fileno())
             fh.close()
-            if hasattr(os, "chmod"):
-                os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, target)
+            put_in_place(tmp, target)
         self.tmps = []
         return self.targets
 

@@ -12,6 +12,7 @@ generator builds itself, become formulas.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -191,22 +192,39 @@ FILE_MODE = 0o666 & ~_UMASK
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary name in the same folder, fsync, then rename over ``path``:
     a crash leaves either the old file or the complete new one, never half a file."""
+    with atomic_file(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, finish=None):
+    """A temporary file beside ``path`` to write into (streamed, never held in memory), put
+    in place (:func:`put_in_place`) when the block ends without error, removed otherwise.
+    ``finish(tmp)``: called on the finished file just before it is put in place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".~xlperf-", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        yield tmp
+        if finish is not None:
+            finish(tmp)
+        put_in_place(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+def put_in_place(tmp, path) -> None:
+    """Give the finished temporary file ``tmp`` the permissions open() would, fsync it and
+    rename it over ``path`` (atomic: readers see the old file or the whole new one)."""
+    if hasattr(os, "chmod"):
+        os.chmod(tmp, FILE_MODE)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------ compiling
