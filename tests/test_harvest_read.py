@@ -307,6 +307,32 @@ def test_a_hang_inside_a_task_is_stopped_on_its_own_clock(tmp_path, monkeypatch)
     assert "0.5 秒" in prob.message_zh and prob.severity == Severity.ERROR
 
 
+def test_one_file_is_read_in_a_forked_child_with_the_pools_guarantees(tmp_path, monkeypatch):
+    """One file (``xlperf check FILE``) is read in a child forked for it, not a pool (whose
+    start-up was most of the command's time); it keeps the pool's guarantees: the same
+    result, a reader that dies costs only its file, a hang is stopped on the file's clock.
+    Under the Windows lane (spawn) the pool reads it, with the same results."""
+    grid = hc.small_form_grid()
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(hc.raw_xlsx([("自评表", hc.sheet_xml(grid))]))
+    far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    bad = tmp_path / "far.xlsx"
+    bad.write_bytes(hc.raw_xlsx([("S", hc.sheet_xml(grid, extra_rows=far))]))
+    forked = []
+    real = hv._read_forked
+    monkeypatch.setattr(hv, "_read_forked", lambda *a: forked.append(a[0]) or real(*a))
+    expected = read_workbook(good)
+    (got,) = harvest([str(good)]).results
+    assert got.projects == expected.projects and got.problems == expected.problems
+    (crashed,) = harvest([str(bad)], limits=Limits(max_area=10**13)).results
+    assert not crashed.projects and [p.message_zh for p in crashed.problems] == [hv._CRASH]
+    monkeypatch.setattr(hv, "read_workbook", hv.read_workbook)    # undone after the test
+    t0 = time.perf_counter()
+    (hung,) = harvest([str(good)], limits=_hanging_limits("good.xlsx", 0.3)).results
+    assert time.perf_counter() - t0 < 10 and "0.3 秒" in hung.problems[0].message_zh and not hung.projects
+    assert forked == ([str(good), str(bad), str(good)] if hv._can_fork() else [])
+
+
 def test_workbooks_made_by_xlperf_read_back(tmp_path):
     """The generator's workbooks (same labels as the seeds, plus xp_ names and helper
     columns right of the form) give back what was generated, xp_profile included."""

@@ -35,8 +35,6 @@ import time
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -1491,6 +1489,9 @@ def iter_results(files: list[str], workers: int, limits: Limits | None = None,
         for f in files:
             yield _after(read_workbook(f, limits), after)
         return
+    if len(files) == 1 and _can_fork():
+        yield _after(_read_forked(files[0], limits), after)
+        return
     waiting: dict[int, HarvestResult] = {}
     nxt = 0
     for i, r in _run_pool(files, workers, limits, after):
@@ -1562,9 +1563,67 @@ def _mp_context():
     if forced_start_method():           # XLPERF_MP_START: the Windows lane (spawn) in CI
         return mp_context()
     methods = mp.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1 and sys.platform.startswith("linux"):
+    if "fork" in methods and _can_fork():
         return mp.get_context("fork")
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _can_fork() -> bool:
+    """Whether a worker may be forked here: what :func:`_mp_context` picks "fork" for."""
+    from .winpaths import forced_start_method
+    return (hasattr(os, "fork") and sys.platform.startswith("linux") and not forced_start_method()
+            and threading.active_count() == 1)
+
+
+def _read_forked(file: str, limits: Limits) -> HarvestResult:
+    """One file read in a forked child: the pool's isolation (memory cap, the per-file clock,
+    a reader that dies costs only this file) without a pool's start-up and imports, which
+    were most of ``xlperf check ONE_FILE``'s time. The result comes back pickled through a
+    pipe, as a pool worker's would."""
+    import pickle
+    import select
+
+    t0 = time.perf_counter()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                    # pragma: no cover - the child (ends in _exit)
+        code = 70
+        try:
+            os.close(r)
+            _init_worker(limits)
+            view = memoryview(pickle.dumps(read_workbook(file, limits), pickle.HIGHEST_PROTOCOL))
+            while view:
+                view = view[os.write(w, view):]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks: list[bytes] = []
+    reaped = False
+    try:
+        deadline = time.monotonic() + limits.seconds_per_file
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                return _timeout_result(file, limits, time.perf_counter() - t0)
+            chunk = os.read(r, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+        reaped = True
+    finally:
+        os.close(r)
+        if not reaped:                               # ran out of time, or Ctrl-C here
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            os.waitpid(pid, 0)
+    if status != 0 or not chunks:
+        return HarvestResult(file, problems=[Problem(Severity.ERROR, file, "", "", _CRASH)],
+                             seconds=time.perf_counter() - t0)
+    return pickle.loads(b"".join(chunks))
 
 
 def _timeout_result(file: str, limits: Limits, seconds: float) -> HarvestResult:
@@ -1624,6 +1683,9 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits, after=None):
         # What this process holds goes into the permanent generation: a forked worker's
         # collections then skip it instead of walking it, and so copying every page of it.
         gc.freeze()
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                              initializer=_init_worker, initargs=(limits, started))
     inflight: dict = {}
@@ -1696,7 +1758,7 @@ def _pool_pass(files, tasks: deque, workers: int, limits: Limits, after=None):
     return suspects, hung
 
 
-def _kill_workers(ex: ProcessPoolExecutor) -> None:
+def _kill_workers(ex) -> None:
     for proc in list(getattr(ex, "_processes", {}) .values()):
         try:
             proc.kill()
