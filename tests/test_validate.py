@@ -592,3 +592,29 @@ def test_a_percentage_typed_as_a_fraction_is_pointed_out(forms):
     assert f.expected == "100%"
     for target, actual in (("≥90(%)", "95"), ("≥90(%)", "0.95%"), ("≤5%", "0.5"), ("≥0.5%", "0.8")):
         assert fraction_findings(target, actual) == [], (target, actual)
+
+
+def test_identity_fast_path_agrees_with_the_character_rule():
+    """validate.identity skips its per-character filter for printable text without a space:
+    for every code point (alone and inside a name) it gives what the filter gives."""
+    import sys
+    import unicodedata
+
+    from xlperf.validate import identity
+
+    def by_character(text):
+        s = unicodedata.normalize("NFKC", text)
+        return "".join(ch for ch in s if unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp")
+                       and not ch.isspace()).casefold()
+
+    # every code point up to the CJK block (controls, spaces, format characters, full-width
+    # forms), the other format/space characters by name, a sample of the rest
+    special = [0x1680, 0x180E, 0x2028, 0x2029, 0x202F, 0x205F, 0x2060, 0x3000, 0xFEFF, 0xFFF9, 0xFFFB,
+               0x110BD, 0x1D173, 0xE0001, 0xE0020, 0xE007F, 0xF0000, 0x10FFFD]
+    for cp in [*range(0x3100), *range(0x3100, sys.maxunicode + 1, 61), *special, *range(0xFE00, 0xFF00)]:
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        for text in (ch, f"单位{ch}甲"):
+            assert identity(text) == by_character(text), hex(cp)
+    assert identity("单位\u200b甲") == identity("单位 甲") == identity("单位甲")

@@ -343,6 +343,24 @@ def _f(d: Decimal | None):
 _LINK_UNSAFE = re.compile(r"[#%\x00-\x1f\x7f\"<>|?*]")
 
 
+@lru_cache(maxsize=1 << 10)
+def _dir_relpath(folder: str, base) -> str | None:
+    try:
+        return os.path.relpath(folder, base)
+    except ValueError:  # another drive on Windows
+        return None
+
+
+def _relpath(path: str, base) -> str:
+    """:func:`os.path.relpath` of a file, its folder's part computed once per folder (every
+    project row and finding links its source file)."""
+    folder, name = os.path.split(path)
+    rel = _dir_relpath(folder, base)
+    if rel is None:
+        raise ValueError(f"{path} is not on the drive of {base}")
+    return name if rel == os.curdir else os.path.join(rel, name)
+
+
 def _external_link(source_file: str, sheet: str, cell: str, out_dir: Path) -> str | None:
     """An ``external:`` link to the source cell, relative to the summary's folder, or
     None when the path could be misread (``#`` starts the anchor, ``%xx`` turns off
@@ -350,7 +368,7 @@ def _external_link(source_file: str, sheet: str, cell: str, out_dir: Path) -> st
     if not source_file or not os.path.isfile(source_file):
         return None  # only files that were read; never a link made of harvested text
     try:
-        rel = os.path.relpath(os.path.abspath(source_file), os.path.abspath(out_dir))
+        rel = _relpath(os.path.abspath(source_file), os.path.abspath(out_dir))
     except ValueError:  # another drive on Windows
         rel = os.path.abspath(source_file)
     if _LINK_UNSAFE.search(rel) or (":" in rel and not re.match(r"^[A-Za-z]:[\\/]", rel)) \
@@ -524,8 +542,19 @@ def _external_target(url: str) -> tuple[str, str]:
 @lru_cache(maxsize=1 << 12)
 def _inline(value) -> str:
     """A text cell's ``<is>`` content (cached: unit, project and file repeat on every row)."""
+    return _inline_text(_clip(value))
+
+
+def _inline_text(text: str) -> str:
     from .xlsxstream import inline_text
-    return inline_text(_clip(value))
+    return inline_text(text)
+
+
+def _number_cell(ref: str, style: int, value: float) -> str:
+    if value - value == 0:     # finite (the common case: one f-string)
+        return f'<c r="{ref}" s="{style}"><v>{value:.16G}</v></c>'
+    from .xlsxstream import number_cell
+    return number_cell(ref, style, value)
 
 
 class _Sheet:
@@ -555,29 +584,27 @@ class _Sheet:
     def row(self, values, links=()) -> None:
         """Append a row: ``values`` in column order; ``links``: (column, url, text, tip) in
         column order, the cell showing ``text`` with the link style (as write_url)."""
-        from .xlsxstream import inline_text, number_cell
-
         self.count += 1
         r = self.count + 1
         rs = str(r)
         over = self._links(r, links) if links else None
+        letters, plan = self.letters, self.plan
         out = ['<row r="', rs, '">']
+        add = out.append
         for j, value in enumerate(values):
             if over and j in over:
-                out += ('<c r="', self.letters[j], rs, f'" s="{self.link_style}" t="inlineStr"><is>',
-                        inline_text(over[j]), "</is></c>")
+                add(f'<c r="{letters[j]}{rs}" s="{self.link_style}" t="inlineStr"><is>{_inline_text(over[j])}</is></c>')
                 continue
             if value is None or value == "":
                 continue
-            kind, style = self.plan[j]
+            kind, style = plan[j]
             if kind == "s":
-                out += ('<c r="', self.letters[j], rs, style, _inline(value), "</is></c>")
+                add(f'<c r="{letters[j]}{rs}{style}{_inline(value)}</is></c>')
             elif kind == "n":
-                out.append(number_cell(self.letters[j] + rs, style, float(value)))
+                add(_number_cell(letters[j] + rs, style, float(value)))
             else:
-                out += ('<c r="', self.letters[j], rs, f'" s="{style(value)}" t="inlineStr"><is>',
-                        inline_text(str(value)), "</is></c>")
-        out.append("</row>")
+                add(f'<c r="{letters[j]}{rs}" s="{style(value)}" t="inlineStr"><is>{_inline_text(str(value))}</is></c>')
+        add("</row>")
         self.spool.add("".join(out), r)
 
     def _links(self, r: int, links) -> dict:
@@ -949,7 +976,7 @@ def _shown_path(path: str, base: Path | None) -> str:
     if not path or base is None or not os.path.isabs(path):
         return path
     try:
-        rel = os.path.relpath(path, base)
+        rel = _relpath(path, base)
     except ValueError:
         return path
     return path if rel.startswith(".." + os.sep + "..") else rel
@@ -1126,8 +1153,14 @@ class HtmlReport:
         context = self.context(n_files, title, stats)
         with _atomic_file(path, force) as tmp, open(tmp, "wb") as fh:
             sealer = marker.HtmlSealer(fh, path)       # hashed as written: the page is never read back
-            for chunk in _html_template().generate(**context):
-                sealer.write(chunk)
+            buf, size = [], 0
+            for chunk in _html_template().generate(**context):     # tens of thousands of bits
+                buf.append(chunk)
+                size += len(chunk)
+                if size >= 1 << 16:
+                    sealer.write("".join(buf))
+                    buf, size = [], 0
+            sealer.write("".join(buf))
             sealer.seal()
         return path
 

@@ -973,6 +973,10 @@ def identity(text) -> str:
     """A name's identity: NFKC, no format characters (zero-width, bidi), no white space or
     control characters, case-folded — 「单位\u200b甲」 and 「单位甲」 are one unit."""
     s = unicodedata.normalize("NFKC", str(text or ""))
+    if " " not in s and s.isprintable():
+        # Printable excludes every Cc, Cf, Zs (but " "), Zl, Zp and white-space character:
+        # nothing to drop (the common case; a streamed harvest asks this twice per project).
+        return s.casefold()
     return "".join(ch for ch in s if unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp")
                    and not ch.isspace()).casefold()
 
