@@ -647,6 +647,20 @@ def test_render_is_unchanged_by_the_bulk_speedups(monkeypatch):
         assert render(p, password="秘密") == fast[(p.key, "pw")]
 
 
+@pytest.mark.parametrize("value", [
+    None, "", "文字", "a<b&c>d", "控制\x01字符\ufffe", "=HYPERLINK(\"x\")", 0, 7, -3, True, False, 1.5,
+    Decimal("15.00"), Decimal("9.50"), Decimal("-0"), Decimal("1E+2"), ("元组",), 3 + 0j,
+    T.Formula("A1+1"), T.Formula("A1+1", ""), T.Formula("A1&\"<\"", "待核<"), T.Formula("B2*2", Decimal("6.50")),
+    T.Formula("B2*2", 0), T.Formula("B2*2", True)])
+@pytest.mark.parametrize("style", [None, "", "5"])
+def test_cell_from_a_written_head_is_cell_xml(value, style):
+    """The row renderer writes each cell from its memoised ``<c r=.. s=..`` head
+    (template._cell): the same text as cell_xml for every kind of value, twice (memo hit)."""
+    head = f'<c r="J17" s="{style}"' if style else '<c r="J17"'
+    for _ in range(2):
+        assert T._cell(head, value) == _legacy_cell_xml("J17", style, value)
+
+
 def test_declaration_dimension_covers_every_indicator_row():
     """The 申报表's last template row is the indicator row: <dimension> must still cover
     all indicator rows (readers that trust it, like openpyxl read-only, stop there)."""

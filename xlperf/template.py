@@ -76,9 +76,16 @@ def split_ref(ref: str) -> tuple[str, int]:
     return m.group(1), int(m.group(2))
 
 
+_XML_SPECIAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff&<>]")
+
+
 def xml_text(value) -> str:
-    # saxutils.escape without entities, inlined (hot path of bulk generation)
-    return _ILLEGAL_XML.sub("", str(value)).replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    # saxutils.escape without entities, inlined (hot path of bulk generation); most texts need
+    # nothing, and one search finds that faster than the four passes
+    text = str(value)
+    if _XML_SPECIAL.search(text) is None:
+        return text
+    return _ILLEGAL_XML.sub("", text).replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
 
 
 def _number(value) -> str:
@@ -130,6 +137,44 @@ def cell_xml(ref: str, style: str | None, value) -> str:
         return f'<c r="{ref}"{s}><v>{_number(value)}</v></c>'
     return (f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{xml_text(value)}'
             f"</t></is></c>")
+
+
+_FORMULA_HEADS: dict = {}
+
+
+def _cell(head: str, value) -> str:
+    """:func:`cell_xml` for a cell whose ``<c r=".." s=".."`` head is already written (the same
+    text; the hot path of bulk generation: formula heads are memoised per cell and formula)."""
+    kind = type(value)
+    if kind is str:
+        if not value:
+            return head + "/>"
+        return f'{head} t="inlineStr"><is><t xml:space="preserve">{xml_text(value)}</t></is></c>'
+    if value is None:
+        return head + "/>"
+    if kind is Formula:
+        key = (head, value.expr)
+        heads = _FORMULA_HEADS.get(key)
+        if heads is None:
+            if len(_FORMULA_HEADS) > 50000:   # bounded: cells × formulas of the templates in use
+                _FORMULA_HEADS.clear()
+            f = _formula_xml(value.expr)
+            heads = _FORMULA_HEADS[key] = (f"{head}>{f}", f'{head} t="str">{f}')
+        cached = value.cached
+        if cached is None or cached == "":
+            return heads[0] + "</c>"
+        if isinstance(cached, str):
+            return f"{heads[1]}<v>{xml_text(cached)}</v></c>"
+        return f"{heads[0]}<v>{_number(cached)}</v></c>"
+    if kind is Decimal or kind is int:
+        return f"{head}><v>{_number(value)}</v></c>"
+    if value == "":
+        return head + "/>"
+    if isinstance(value, bool):
+        return f'{head} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float, Decimal)):
+        return f"{head}><v>{_number(value)}</v></c>"
+    return f'{head} t="inlineStr"><is><t xml:space="preserve">{xml_text(value)}</t></is></c>'
 
 
 # ------------------------------------------------------------------ zip writing
@@ -287,7 +332,8 @@ class _RowPlan:
     cells: list      # (0, static run index, None, None, None) | (1, col, style, label key, None)
                      # | (2, col, style, field name, (index, is indicator field))
     statics: list    # per static run: its text split at the row number
-    resolved: dict = field(default_factory=dict)   # row number → static runs as text
+    resolved: dict = field(default_factory=dict)   # row number → ops (see :func:`_resolve`)
+    heights: dict = field(default_factory=dict)    # row height → attributes as text
 
 
 def _row_plan(row: _Row) -> _RowPlan:
@@ -308,6 +354,23 @@ def _row_plan(row: _Row) -> _RowPlan:
             cells.append((2, col, style, fname, (idx, fname.startswith("xp_ind_"))))
     return _RowPlan("".join(f' {a}="{v}"' for a, v in row.attrs.items()), cells,
                     ["".join(texts).split("\0") for texts in statics])
+
+
+def _resolve(plan: _RowPlan, r: int) -> list:
+    """A row plan at output row ``r``: static runs as text, and per field or label cell
+    (``<c r=".." s=".."`` head, name, index or None, 0 indicator field / 1 form field / 2 label)."""
+    rs = str(r)
+    ops = []
+    for op, col, style, name, extra in plan.cells:
+        if op == 0:
+            ops.append(rs.join(plan.statics[col]))
+            continue
+        head = f'<c r="{col}{rs}" s="{style}"' if style else f'<c r="{col}{rs}"'
+        if op == 1:
+            ops.append((head, name, None, 2))
+        else:
+            ops.append((head, name, extra[0], 0 if extra[1] else 1))
+    return ops
 
 
 @dataclass
@@ -445,32 +508,35 @@ class CompiledTemplate:
         if ht is None:
             attr = plan.attr
         else:
-            attrs = dict(row.attrs)
-            attrs["ht"] = f"{ht:g}"
-            attrs["customHeight"] = "1"
-            attr = "".join(f' {a}="{v}"' for a, v in attrs.items())
-        rs = str(r)
-        statics = plan.resolved.get(r)
-        if statics is None:
-            statics = plan.resolved[r] = [rs.join(pieces) for pieces in plan.statics]
-        parts = []
+            attr = plan.heights.get(ht)
+            if attr is None:   # a few distinct heights per template row (line counts)
+                attrs = dict(row.attrs)
+                attrs["ht"] = f"{ht:g}"
+                attrs["customHeight"] = "1"
+                attr = plan.heights[ht] = "".join(f' {a}="{v}"' for a, v in attrs.items())
+        ops = plan.resolved.get(r)
+        if ops is None:
+            ops = plan.resolved[r] = _resolve(plan, r)
+        parts = [f'<row r="{r}"{attr}>']
         append = parts.append
-        ind = ind or {}
-        for op, col, a, b, c in plan.cells:
-            if op == 0:           # a run of static cells
-                append(statics[col])
+        if ind is None:
+            ind = {}
+        for op in ops:
+            if type(op) is str:   # a run of static cells
+                append(op)
                 continue
-            ref = col + rs
-            if op == 1:           # label: a = style, b = label key
-                append(cell_xml(ref, a, labels.get(b, "")))
-                continue
-            # field: a = style, b = name, c = (index, is indicator field)
-            value = ind.get(b) if c[1] else values.get(b)
-            if isinstance(value, (list, tuple)):
-                idx = c[0]
+            head, name, idx, where = op
+            if where == 0:        # a field of the indicator row
+                value = ind.get(name)
+            elif where == 1:      # a field of the form
+                value = values.get(name)
+            else:                 # a label
+                value = labels.get(name, "")
+            if idx is not None and isinstance(value, (list, tuple)):
                 value = value[idx] if idx < len(value) else None
-            append(cell_xml(ref, a, value))
-        return f'<row r="{r}"{attr}>{"".join(parts)}</row>'
+            append(_cell(head, value))
+        append("</row>")
+        return "".join(parts)
 
     def render_workbook_xml(self, n: int, full_calc_on_load: bool) -> bytes:
         # Depends only on the indicator count and the calc flag: computed once per pair.
