@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import signal
@@ -636,7 +637,8 @@ def test_render_is_unchanged_by_the_bulk_speedups(monkeypatch):
     import unicodedata
     monkeypatch.setattr(G, "_text_width", lambda text: sum(
         2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text))
-    monkeypatch.setattr(G, "_lines", G._lines.__wrapped__)
+    monkeypatch.setattr(G, "_lines", lambda text, width: 1 if text is None or text == "" else sum(
+        max(1, math.ceil(G._text_width(part) / max(width - 1.5, 2.0))) for part in str(text).split("\n")))
     monkeypatch.setattr(G, "_dv", G._dv.__wrapped__)
     monkeypatch.setattr(G, "_safe_target", G._safe_target.__wrapped__)
     monkeypatch.setattr(G, "_with_parsed_notation", lambda project: project)

@@ -108,12 +108,17 @@ def _text_width(text: str) -> float:
     return sum(map(_CHAR_WIDTHS.__getitem__, text))
 
 
-@functools.lru_cache(maxsize=16384)
 def _lines(text, width: float) -> int:
+    # Not memoised by text: the texts are the projects' own (a register that repeats its projects
+    # would hit, a real one would not). A text no wider than the cell even if every character
+    # were wide (2.0) is one line without measuring it, which is most of them.
     if text is None or text == "":
         return 1
     usable = max(width - 1.5, 2.0)
-    return sum(max(1, math.ceil(_text_width(part) / usable)) for part in str(text).split("\n"))
+    text = str(text)
+    if len(text) * 2.0 <= usable and "\n" not in text:
+        return 1
+    return sum(max(1, math.ceil(_text_width(part) / usable)) for part in text.split("\n"))
 
 
 def _height(lines: int, minimum: float, line_pt: float = 13.5) -> float:
@@ -136,16 +141,22 @@ _HEADER_TEXTS = ("xp_project_name", "xp_department", "xp_unit", "xp_nature", "xp
 def _header_heights(t: CompiledTemplate, values: dict) -> dict[int, float]:
     """Heights of the header rows from their texts: a fixed height clips a long name's first
     and last lines in print (the text is centred vertically in a too-short row)."""
+    places = t.memo.get("header places")
+    if places is None:   # (name, row, template height, cell width): the template's, once
+        by_row = {r.number: r for r in t.rows}
+        places = []
+        for name in _HEADER_TEXTS:
+            if t.has(name):
+                row = t.names[name].row1
+                base = float((by_row[row].attrs.get("ht") if row in by_row else None) or 15)
+                places.append((name, row, base, _merged_width(t, t.names[name].col1, row)))
+        t.memo["header places"] = places
     out: dict[int, float] = {}
-    by_row = {r.number: r for r in t.rows}
-    for name in _HEADER_TEXTS:
+    for name, row, base, width in places:
         text = values.get(name)
-        if not t.has(name) or not text:
+        if not text:
             continue
-        row = t.names[name].row1
-        base = float((by_row[row].attrs.get("ht") if row in by_row else None) or 15)
-        lines = _lines(str(text), _merged_width(t, t.names[name].col1, row))
-        out[row] = max(out.get(row, base), _height(lines, base))
+        out[row] = max(out.get(row, base), _height(_lines(str(text), width), base))
     return out
 
 
@@ -158,27 +169,31 @@ def _page_breaks(t: CompiledTemplate, kind: str, heights: dict, band_heights: li
     """Rows after which a printed page ends (manual breaks), placed inside the indicator
     table only: the page is A4 portrait fitted to the width of the printed columns, the
     indicator header row repeated at the top of every page (layout's page setup)."""
-    from .template import col_index, col_letter
-    m = _layout.MARGINS
-    last = col_index(_layout.PRINT_COLUMNS[kind])
-    width_pt = sum((t.widths.get(col_letter(c), 8.43) * 7 + 5) * 0.75 for c in range(1, last + 1))
-    scale = min(1.0, (_layout.A4_INCHES[0] - m["left"] - m["right"]) * 72 / width_pt)
-    page = (_layout.A4_INCHES[1] - m["top"] - m["bottom"]) * 72 / scale * _PAGE_SAFETY
-    template = {r.number: float(r.attrs.get("ht") or 15) for r in t.rows}
+    key = ("page", kind)
+    found = t.memo.get(key)
+    if found is None:   # the page height and the template's row heights: the template's, once
+        from .template import col_index, col_letter
+        m = _layout.MARGINS
+        last = col_index(_layout.PRINT_COLUMNS[kind])
+        width_pt = sum((t.widths.get(col_letter(c), 8.43) * 7 + 5) * 0.75 for c in range(1, last + 1))
+        scale = min(1.0, (_layout.A4_INCHES[0] - m["left"] - m["right"]) * 72 / width_pt)
+        page = (_layout.A4_INCHES[1] - m["top"] - m["bottom"]) * 72 / scale * _PAGE_SAFETY
+        template = {r.number: float(r.attrs.get("ht") or 15) for r in t.rows}
+        found = t.memo[key] = (page, template, sorted(template))
+    page, template, order = found
     title = heights.get(_layout.TITLE_ROW, template.get(_layout.TITLE_ROW, 15))
-    layout = Layout(t.band, max(1, n))
-    sizes = []                                   # (output row, height) in print order
-    for r in sorted(template):
-        if r == t.band:
-            sizes += [(t.band + k, band_heights[k] if k < len(band_heights) else template[r]) for k in range(n)]
-        else:
-            sizes.append((layout.row(r), heights.get(r, template[r])))
+    band, last_band = t.band, t.band + max(1, n) - 1
     breaks, used = [], 0.0
-    for row, h in sizes:
-        if used + h > page and t.band < row <= layout.last_band_row:
-            breaks.append(row - 1)
-            used = title
-        used += h
+    for r in order:                              # (output row, height) in print order
+        if r == band:
+            sizes = [(band + k, band_heights[k] if k < len(band_heights) else template[r]) for k in range(n)]
+        else:
+            sizes = ((r if r < band else r + max(1, n) - 1, heights.get(r, template[r])),)
+        for row, h in sizes:
+            if used + h > page and band < row <= last_band:
+                breaks.append(row - 1)
+                used = title
+            used += h
     return breaks
 
 
@@ -433,12 +448,12 @@ def _parsed_target(text: str):
 
 @functools.lru_cache(maxsize=8192)
 def _parsed_actual(text: str):
-    return parse_actual(text)
+    return parse_actual(text)   # prepare's (xlperf.prepare); render parses actuals unmemoised
 
 
 def _with_parsed_notation(project: Project) -> Project:
-    """A copy of ``project`` whose indicator targets/actuals are already parsed (memoised by
-    text: bulk runs see the same notations over and over). The scoring engine accepts parsed
+    """A copy of ``project`` whose indicator targets/actuals are already parsed (targets memoised
+    by text: bulk runs see the same notations over and over). The scoring engine accepts parsed
     values as they are; texts it cannot parse stay text, so it reports them exactly as before.
     The caller's project is not touched."""
     indicators = []
@@ -451,7 +466,7 @@ def _with_parsed_notation(project: Project) -> Project:
                 target = ind.target
         if type(actual) is str and not is_blank(actual):
             try:
-                actual = _parsed_actual(actual)
+                actual = parse_actual(actual)   # not memoised here: actuals are the project's own
             except XlperfError:
                 actual = ind.actual
         copy = object.__new__(type(ind))
