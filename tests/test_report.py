@@ -593,3 +593,28 @@ def test_csvs_as_pandas_writes_them(forms, tmp_path):
     for name in report.CSV_NAMES:
         text = frames[name].map(harvest._csv_safe).rename(columns=harvest.FRAME_COLUMNS_ZH).to_csv(index=False)
         assert (tmp_path / "csv" / f"{name}.csv").read_bytes() == ("\ufeff" + text).encode("utf-8")
+
+
+def test_own_outputs_are_left_out_by_path_and_by_link(tmp_path):
+    """harvest never reads its own outputs back: the same path, a hard link or a symlink to
+    one is left out, whatever else is kept (checked against os.path.samefile)."""
+    import os
+
+    from xlperf.report import _without
+
+    out = tmp_path / "汇总.xlsx"
+    out.write_bytes(b"summary")
+    other = tmp_path / "a.xlsx"
+    other.write_bytes(b"form")
+    hard = tmp_path / "hard.xlsx"
+    os.link(out, hard)
+    soft = tmp_path / "soft.xlsx"
+    soft.symlink_to(out)
+    missing = tmp_path / "missing.html"        # an output not written yet
+    files = [str(other), str(out), str(hard), str(soft), str(tmp_path / "gone.xlsx"),
+             str(tmp_path / "sub" / ".." / "汇总.xlsx")]
+    kept = _without(files, [out, missing])
+    expected = [f for f in files if not (os.path.abspath(f) == os.path.abspath(out)
+                                         or (os.path.exists(f) and os.path.samefile(f, out)))]
+    assert kept == expected == [str(other), str(tmp_path / "gone.xlsx")]
+    assert _without(files, [missing]) == files
