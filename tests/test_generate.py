@@ -663,6 +663,24 @@ def test_cell_from_a_written_head_is_cell_xml(value, style):
         assert T._cell(head, value) == _legacy_cell_xml("J17", style, value)
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_written_parts_inflate_with_zlib_and_match_their_crc(monkeypatch, fast):
+    """The sheet is deflated with ISA-L where installed (template.deflate_raw), else with zlib:
+    either way a plain deflate stream that zlib inflates, its CRC what zipfile checks."""
+    import zlib
+    if not fast:
+        monkeypatch.setattr(T, "_isal", lambda: None)
+    elif T._isal() is None:
+        pytest.skip("isal not installed")
+    data = b"<row>\xe6\x8c\x87\xe6\xa0\x87</row>" * 5000
+    for level in (1, 3, 9):
+        assert zlib.decompress(T.deflate_raw(data, level), -15) == data
+    p = next(f.project for f in load() if f.project.kind == SELF_EVALUATION)
+    z = zipfile.ZipFile(io.BytesIO(render(p)))
+    assert z.testzip() is None
+    assert b"<sheetData>" in z.read("xl/worksheets/sheet1.xml")
+
+
 def test_declaration_dimension_covers_every_indicator_row():
     """The 申报表's last template row is the indicator row: <dimension> must still cover
     all indicator rows (readers that trust it, like openpyxl read-only, stop there)."""
