@@ -618,3 +618,19 @@ def test_own_outputs_are_left_out_by_path_and_by_link(tmp_path):
                                          or (os.path.exists(f) and os.path.samefile(f, out)))]
     assert kept == expected == [str(other), str(tmp_path / "gone.xlsx")]
     assert _without(files, [missing]) == files
+
+
+def test_report_spool_reads_back_what_was_put_however_puts_and_gets_interleave():
+    from xlperf.report import _Spool
+
+    spool = _Spool()
+    try:
+        records = [{"n": 1, "名称": "项目甲"}, [1, 2, "三"], "x" * 70_000, None]
+        at = [spool.put(records[0]), spool.put(records[1])]
+        assert spool.get(at[0]) == records[0]          # a read moves the file position …
+        at.append(spool.put(records[2]))                # … the next put still appends
+        assert spool.get(at[1]) == records[1]
+        at.append(spool.put(records[3]))
+        assert [spool.get(a) for a in reversed(at)] == records[::-1]
+    finally:
+        spool.close()

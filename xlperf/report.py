@@ -659,6 +659,10 @@ class _Sheet:
         self.rels_file.close()
 
 
+#: 指标明细's 是否达标 column: the engine's ``met``.
+_MET = {True: "是", False: "否", None: "定性"}
+
+
 class SummaryXlsx:
     """汇总.xlsx written as the projects come, in their order (:meth:`add`; problems that
     belong to no single project: :meth:`add_loose`), finished by :meth:`close`, which
@@ -737,16 +741,16 @@ class SummaryXlsx:
                 [(20, *link[1:]) for link in self._link_to_source(p)])
         ind_sheet = self.sheets["指标明细"]
         results = r.check.score.indicators if r.check.score else [None] * len(p.indicators)
+        n, kind, unit, name, source, cells = r.n, p.kind, p.unit, p.name, p.source_file, p.cells
+        cell_of = "target" if r.is_declaration else "score"
         for i, ind in enumerate(p.indicators):
             res = results[i] if i < len(results) else None
-            met = "" if res is None else {True: "是", False: "否", None: "定性"}[res.met]
-            ind_sheet.row([r.n, p.kind, p.unit, p.name, ind.level1, ind.level2, ind.level3, ind.target,
-                           "" if ind.actual is None else (format(ind.actual, "f")
-                                                          if isinstance(ind.actual, Decimal) else ind.actual),
+            actual = ind.actual
+            ind_sheet.row([n, kind, unit, name, ind.level1, ind.level2, ind.level3, ind.target,
+                           "" if actual is None else format(actual, "f") if isinstance(actual, Decimal) else actual,
                            ind.weight, ind.score if ind.override is None else ind.override,
-                           res.proposal if res else None, met, res.rule if res else "", ind.note,
-                           p.source_file, p.cells.get(f"indicators.{i}.score" if not r.is_declaration
-                                                      else f"indicators.{i}.target", "")])
+                           res.proposal if res else None, "" if res is None else _MET[res.met],
+                           res.rule if res else "", ind.note, source, cells.get(f"indicators.{i}.{cell_of}", "")])
         for f in r.findings:
             self._finding(f, r)
         self.bar.update(1)
@@ -1044,16 +1048,20 @@ class _Spool:
     def __init__(self):
         self.file = tempfile.TemporaryFile(prefix="xlperf-")
         self.end = 0
+        self._appending = True      # the file position is at the end (a seek would flush the buffer)
 
     def put(self, record) -> int:
         data = marshal.dumps(record)
         at = self.end
-        self.file.seek(at)
+        if not self._appending:
+            self.file.seek(at)
+            self._appending = True
         self.file.write(len(data).to_bytes(4, "little") + data)
         self.end += 4 + len(data)
         return at
 
     def get(self, at: int):
+        self._appending = False
         self.file.seek(at)
         return marshal.loads(self.file.read(int.from_bytes(self.file.read(4), "little")))
 
