@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as _dt
 import gc
 import io
-import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -162,16 +161,22 @@ class Register:
         return [e.project for e in self.entries]
 
 
+class _NoMarks:
+    percent: frozenset = frozenset()
+    formulas: dict = {}
+
+
 class _Sheet:
     """Header lookup and typed cell reading for one register sheet. ``rows`` yields each row's
-    values from column A (calamine: "" for an empty cell); ``percent`` and ``formulas`` are the
-    0-based (row, col) of percent-formatted cells and of formula cells with the formula's text
-    (:class:`~xlperf.safezip.Container` finds them in the sheet XML; calamine gives only values)."""
+    values from column A (calamine's: "" for an empty cell); ``marks.percent`` and
+    ``marks.formulas`` (looked up as each row is read: a streamed sheet keeps only the current
+    piece's) are the 0-based (row, col) of percent-formatted cells and of formula cells with the
+    formula's text (:class:`~xlperf.safezip.Container` finds them in the sheet XML; calamine
+    gives only values)."""
 
-    def __init__(self, path: str, rows, name: str, columns: tuple[Column, ...], errors: list,
-                 percent=frozenset(), formulas=None):
+    def __init__(self, path: str, rows, name: str, columns: tuple[Column, ...], errors: list, marks=_NoMarks):
         self.path, self.name, self.errors = path, name, errors
-        self.percent, self.formulas = percent, formulas or {}
+        self.marks = marks
         header = next(rows, None) or ()
         found: dict[str, int] = {}
         for i, text in enumerate(header):
@@ -230,9 +235,10 @@ class _Sheet:
         numbers are returned as they are (Decimal via :func:`from_excel` by the caller)."""
         idx = self.index.get(attr)
         where = (row - 1, idx)
+        marks = self.marks
         try:
-            return as_typed(self.raw(values, attr), formula=self.formulas.get(where) if idx is not None else None,
-                            percent=where in self.percent)
+            return as_typed(self.raw(values, attr), formula=marks.formulas.get(where) if idx is not None else None,
+                            percent=where in marks.percent)
         except NotationError as exc:
             errs.append(self.error(row, attr, exc.message))
             return None
@@ -345,37 +351,31 @@ class RegisterStream:
         self.skipped = 0
         self.total = 0
         self._errors: list[XlperfError] = []        # the sheets' own problems
+        self._moved: dict[str, int] = {}            # key -> the register's year, for a project --year moves
         self._rejected: list[list] = []             # each rejected project's, in order
         self._done = False
         bar = Progress(None, progress, "读取登记表", delay=1.0)
         try:
-            large = os.path.getsize(path) > 1_500_000      # opening it takes a second or more
-        except OSError:
-            large = False
-        if large:
-            bar.status("打开工作簿…")
-        try:
-            wb, cells = _open_register(path)
+            source = _open_register(path)
         except BaseException:
             bar.close()
             raise
-        self._wb = wb
+        self._source = source
         # The collector is off for 项目清单 (see read_register); not while the stream is
         # iterated: the caller's own work (and a worker forked meanwhile) runs then.
         collecting = gc.isenabled()
         gc.disable()
         try:
             for name in (PROJECTS_SHEET, INDICATORS_SHEET):
-                if name not in cells:
+                if name not in source.names:
                     raise RegisterError(f"缺少工作表「{name}」（登记表应有「{PROJECTS_SHEET}」和「{INDICATORS_SHEET}」两张表）。"
                                         ).at(path)
-            ranges = [wb.get_sheet_by_name(name) for name in (PROJECTS_SHEET, INDICATORS_SHEET)]
-            bar.total = sum((r.end[0] + 1) if r.end else 0 for r in (ranges if whole else ranges[:1]))
-            psheet = _Sheet(path, _counted(_rows(ranges[0]), bar), PROJECTS_SHEET, PROJECT_COLUMNS, self._errors,
-                            *cells[PROJECTS_SHEET])
-            irows = _rows(ranges[1])
-            isheet = _Sheet(path, _counted(irows, bar) if whole else irows, INDICATORS_SHEET, INDICATOR_COLUMNS,
-                            self._errors, *cells[INDICATORS_SHEET])
+            prange, irange = (source.rows(name) for name in (PROJECTS_SHEET, INDICATORS_SHEET))
+            psheet = _Sheet(path, _counted(_guarded(prange, path), bar, prange), PROJECTS_SHEET, PROJECT_COLUMNS,
+                            self._errors, prange)
+            irows = _guarded(irange, path)
+            isheet = _Sheet(path, _counted(irows, bar, irange) if whole else irows, INDICATORS_SHEET,
+                            INDICATOR_COLUMNS, self._errors, irange)
             self._psheet, self._isheet, self._bar = psheet, isheet, (bar if whole else None)
             self._entries: dict[str, Entry | None] = {}
             self._order: list[str] = []
@@ -384,9 +384,8 @@ class RegisterStream:
                 return
             self._read_projects(kind, year, default_profile)
             self.total = len(self._order)
-            # A sheet read is dropped once its rows are (calamine holds every cell).
-            psheet.rows = ranges[0] = None
-            self._irange = ranges[1]
+            psheet.rows = prange = None         # (a streamed sheet holds only a piece meanwhile)
+            self._irange = irange
         except BaseException:
             self.close()
             bar.close()
@@ -406,15 +405,32 @@ class RegisterStream:
         if getattr(self, "_bar", None) is not None:
             self._bar.close()
             self._bar = None
-        if self._wb is not None:
-            self._wb.close()
-            self._wb = None
+        if self._source is not None:
+            self._source.close()
+            self._source = None
 
     def _read_projects(self, kind, year, default_profile) -> None:
-        psheet, entries, errors = self._psheet, self._entries, self._errors
-        self._project_errors: dict[str, list] = {}
-        self._moved: dict[str, int] = {}     # key -> the register's year, for a project --year moves
-        for row, values in enumerate(psheet.rows, start=2):
+        """The first pass over 项目清单: the keys in order, the rows left out by the kind filter,
+        and the sheet's own problems (a repeated key, a row without one). The projects
+        themselves are made by :meth:`_projects` when their 绩效指标 rows come: held from the
+        start, a 20,000-project register's would take ~180 MB."""
+        self._project_args = (kind, year, default_profile)
+        for _ in self._scan_projects(self._psheet.rows, build=False):
+            pass
+
+    def _projects(self):
+        """The second pass over 项目清单: (key, Entry, its errors) of each project, in order."""
+        prange = self._source.rows(PROJECTS_SHEET)
+        rows = _guarded(prange, self.path)
+        next(rows, None)                                # the header
+        self._psheet.marks = prange
+        return self._scan_projects(rows, build=True)
+
+    def _scan_projects(self, rows, *, build: bool):
+        psheet = self._psheet
+        kind, year, default_profile = self._project_args
+        seen: set[str] = set()
+        for row, values in enumerate(rows, start=2):
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue
             errs: list = []
@@ -423,43 +439,53 @@ class RegisterStream:
             if kind_text and kind_text not in KINDS:
                 errs.append(psheet.error(row, "kind", f"应为 申报表 或 自评表，而不是「{kind_text}」。"))
             if kind and kind_text in KINDS and kind_text != kind:
-                self.skipped += 1
                 if key:
-                    entries.setdefault(key, None)  # the key exists: its indicator rows are not orphans
+                    seen.add(key)
+                if not build:
+                    self.skipped += 1
+                    if key:
+                        self._entries.setdefault(key, None)  # the key exists: its indicator rows are not orphans
                 continue
-            if key in entries:
-                errs.append(psheet.error(row, "key", f"序号「{key}」重复（已在前面出现）。"))
-                errors.extend(errs)
+            if key in seen:
+                if not build:
+                    errs.append(psheet.error(row, "key", f"序号「{key}」重复（已在前面出现）。"))
+                    self._errors.extend(errs)
+                continue
+            if not key:
+                if not build:
+                    _project_row(psheet, values, row, errs, kind_text, year, default_profile, self._profiles)
+                    psheet.text(values, "code", row, errs)
+                    self._errors.extend(errs)
+                continue
+            seen.add(key)
+            if not build:
+                self._entries[key] = _PENDING
+                self._order.append(key)
                 continue
             project, row_year = _project_row(psheet, values, row, errs, kind_text, year, default_profile,
                                              self._profiles)
-            code = psheet.text(values, "code", row, errs)
-            if not key:
-                errors.extend(errs)
-                continue
-            entries[key] = Entry(project, row, code)
+            entry = Entry(project, row, psheet.text(values, "code", row, errs))
             if row_year and project.year and row_year != project.year:
                 self._moved[key] = row_year
                 _move_year(psheet, row, project, ("total_goal", "annual_goal", "actual_result"), row_year,
-                           project.year, entries[key].warnings, project.name)
+                           project.year, entry.warnings, project.name)
             for attr, label in (("start", "计划开始日期"), ("end", "计划完成日期")):
                 when = getattr(project, attr)
                 if when and project.year and not when.startswith(f"{project.year}-"):
-                    entries[key].warnings.append(str(psheet.error(
+                    entry.warnings.append(str(psheet.error(
                         row, attr, f"{label} {when} 不在 {project.year} 年度内（照样生成；跨年度项目请确认）")))
-            self._project_errors[key] = errs
-            self._order.append(key)
+            yield key, entry, errs
 
     def _remaining(self) -> dict[str, int]:
         """绩效指标 rows still to come per project: the first pass, over the key column only."""
         isheet, entries = self._isheet, self._entries
         remaining = dict.fromkeys(self._order, 0)
-        rows = _rows(self._irange)
-        next(rows, None)                                # the header
-        for values in rows:
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                continue
-            key = isheet.text(values, "key", 0, [])
+        texts: dict = {}
+        for value in _guarded(self._source.rows(INDICATORS_SHEET).column(isheet.index["key"]).values(), self.path):
+            key = texts.get(value)
+            if key is None:
+                key = texts[value] = isheet.as_text(None if value.__class__ is str and (not value or value.isspace())
+                                                    else value, "key", 0, [])
             if key in remaining:
                 remaining[key] += 1
         return remaining
@@ -477,13 +503,23 @@ class RegisterStream:
 
     def _read_indicators(self):
         isheet, entries, order = self._isheet, self._entries, self._order
-        project_errors, moved, errors = self._project_errors, self._moved, self._errors
+        project_errors: dict[str, list] = {}
+        moved, errors = self._moved, self._errors
         remaining = self._remaining()
         indicator_rows: dict[str, list[int]] = {}
         ready = 0                       # projects of order[:ready] have been yielded
+        projects = self._projects()
+
+        def made(key: str) -> Entry:
+            """The project of ``key``, made now (with those before it) if it was not yet."""
+            while entries[key] is _PENDING:
+                k, entry, errs = next(projects)
+                entries[k], project_errors[k] = entry, errs
+            return entries[key]
 
         def finished(key: str) -> Entry:
-            entry, errs = entries[key], project_errors.pop(key)
+            entry = made(key)
+            errs = project_errors.pop(key)
             if not errs:
                 _check_project(entry, self._psheet, isheet, indicator_rows.pop(key, []), errs, self._profiles,
                                self._mode)
@@ -510,6 +546,8 @@ class RegisterStream:
             entry = entries[key]
             if entry is None:   # a project of the other kind
                 continue
+            if entry is _PENDING:
+                entry = made(key)
             ind = _indicator_row(isheet, values, row, errs, entry.project, entry.warnings)
             project_errors[key].extend(errs)
             if ind is not None:
@@ -529,56 +567,108 @@ class RegisterStream:
 
 #: An entry already yielded (:class:`RegisterStream` keeps its key, not its project).
 _DONE = Entry(None, 0)
+#: A project whose 项目清单 row is not made into its Entry yet.
+_PENDING = Entry(None, 0)
 
 
 def _open_register(path: str):
-    """The register opened with python-calamine (values; ~10x faster than openpyxl on a large
-    register), and per sheet the (percent cells, formula cells) calamine does not expose, from
-    :class:`~xlperf.safezip.Container` over just the parts that say them (workbook, styles, the
-    two sheets). The register is the admin's own file, so the harvest guards are not run on it."""
-    from python_calamine import CalamineWorkbook
-
-    from .safezip import OLE_MAGIC, Container, Limits, Refused, inspect_bytes
+    """The register opened for reading its sheets: an .xlsx streamed (:mod:`xlperf.xlsxrows`:
+    python-calamine's values, a piece of the sheet at a time, with the percent and formula cells
+    :class:`~xlperf.safezip.Container` finds); an .xls read whole by python-calamine, its
+    percent and formula cells from the checked BIFF stream. The register is the admin's own
+    file, so the harvest guards are not run on it."""
+    from .safezip import OLE_MAGIC, Limits, Refused, inspect_bytes
+    from .xlsxrows import SheetError, XlsxBook
 
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            head = f.read(8)
     except FileNotFoundError:
         raise RegisterError("找不到登记表文件。").at(path) from None
     except OSError as exc:
         raise RegisterError(f"无法读取登记表文件：{exc.strerror or exc}").at(path) from None
+    if not head.startswith(OLE_MAGIC):
+        try:
+            return XlsxBook(path)
+        except SheetError as exc:
+            raise RegisterError(exc.message).at(path) from None
+        except OSError as exc:
+            raise RegisterError(f"无法读取登记表文件：{exc.strerror or exc}").at(path) from None
+    from python_calamine import CalamineWorkbook
+
     try:
+        with open(path, "rb") as f:
+            data = f.read()
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = wb.sheet_names
     except Exception as exc:  # calamine raises its own kinds for a file that is not a workbook
         raise RegisterError(f"无法作为 Excel 工作簿打开：{exc}").at(path) from None
-    wanted = [n for n in (PROJECTS_SHEET, INDICATORS_SHEET) if n in names]
-    cells: dict[str, tuple] = {}
     try:
-        if data.startswith(OLE_MAGIC):      # .xls: the checked BIFF stream gives percent and formula cells
-            container = inspect_bytes(data, Limits(max_file_bytes=len(data), max_area=1 << 40, max_rows=1 << 30,
-                                                   max_cells=1 << 40))
-            for name in wanted:
-                cells[name] = (container.percent_cells(name), container.formula_cells(name))
-            return wb, cells
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        parts = {n: zf.read(n) for n in zf.namelist() if n.endswith((".rels", "workbook.xml", "styles.xml"))}
-        container = Container("xlsx", b"", parts)
-        for name in wanted:
-            part = container.sheet_parts.get(name)
-            if part in zf.NameToInfo:
-                parts[part] = zf.read(part)
-            cells[name] = (container.percent_cells(name), container.formula_cells(name))
-            parts.pop(part, None)           # one sheet's XML at a time
-    except (zipfile.BadZipFile, Refused, OSError, ValueError) as exc:
+        container = inspect_bytes(data, Limits(max_file_bytes=len(data), max_area=1 << 40, max_rows=1 << 30,
+                                               max_cells=1 << 40))
+        cells = {name: (container.percent_cells(name), container.formula_cells(name))
+                 for name in (PROJECTS_SHEET, INDICATORS_SHEET) if name in names}
+    except (Refused, OSError, ValueError) as exc:
         wb.close()
         raise RegisterError(f"无法作为 Excel 工作簿打开：{getattr(exc, 'message', exc)}").at(path) from None
-    return wb, cells
+    return _CalamineBook(wb, cells)
 
 
-def _counted(rows, bar, every: int = 1000):
-    """``rows``, telling ``bar`` every ``every`` rows."""
+class _CalamineBook:
+    """An .xls register: python-calamine's sheets, read whole, with the interface of
+    :class:`~xlperf.xlsxrows.XlsxBook`."""
+
+    def __init__(self, wb, cells: dict):
+        self.wb, self.cells, self.names = wb, cells, list(cells)
+
+    @property
+    def sheets(self):
+        return self.cells
+
+    def rows(self, name: str) -> "_CalamineRows":
+        try:
+            return _CalamineRows(self.wb.get_sheet_by_name(name), *self.cells[name])
+        except Exception as exc:  # noqa: BLE001 - calamine's own kinds
+            raise RegisterError(f"无法作为 Excel 工作簿打开：{exc}").at(None, name) from None
+
+    def close(self) -> None:
+        self.wb.close()
+
+
+class _CalamineRows:
+    def __init__(self, sheet, percent, formulas):
+        self.range, self.sheet, self.percent, self.formulas = sheet, sheet.name, percent, formulas
+        self.last_row = sheet.end[0] + 1 if sheet.end else None
+
+    def __iter__(self):
+        return _rows(self.range)
+
+    def column(self, col: int) -> "_CalamineRows":
+        self.col = col
+        return self
+
+    def values(self):
+        col = self.col
+        rows = iter(self)
+        next(rows, None)
+        return (row[col] if len(row) > col else "" for row in rows)
+
+
+def _guarded(rows, path: str):
+    """``rows``, a sheet that cannot be read raising :class:`RegisterError` naming file and sheet."""
+    from .xlsxrows import SheetError
+
+    try:
+        yield from rows
+    except SheetError as exc:
+        raise RegisterError(exc.message).at(path, getattr(rows, "sheet", None)) from None
+
+
+def _counted(rows, bar, source=None, every: int = 1000):
+    """``rows``, telling ``bar`` every ``every`` rows (its total grows by the sheet's declared rows)."""
     for i, row in enumerate(rows, start=1):
+        if i == 1 and source is not None and getattr(source, "last_row", None):
+            bar.total = (bar.total or 0) + source.last_row
         if i % every == 0:
             bar.update(every)
         yield row

@@ -210,7 +210,7 @@ class Container:
             r = _R_ATTR_RE.search(b" " + attrs)
             ref = parse_ref(r.group(1)) if r else None
             if ref:
-                out[ref] = _UNSHOWABLE_RE.sub("", html.unescape(text.decode("utf-8", "replace")))
+                out[ref] = formula_text(text)
         return out
 
 
@@ -271,8 +271,8 @@ def _percent_cell_re(styles: frozenset[int]) -> re.Pattern:
 
 
 @lru_cache(maxsize=64)
-def _percent_styles(styles: bytes) -> frozenset[int]:
-    """Indices of cellXfs whose number format shows a percent."""
+def cell_formats(styles: bytes) -> tuple[tuple[str, str], ...]:
+    """Per cellXfs index (a cell's ``s``), its (numFmtId, custom format code or "")."""
     codes: dict[str, str] = {}
     xfs: list[str] = []
     for el in _xml(styles).iter():
@@ -281,8 +281,20 @@ def _percent_styles(styles: bytes) -> frozenset[int]:
             codes[el.get("numFmtId", "")] = el.get("formatCode", "")
         elif tag == "cellXfs":
             xfs = [x.get("numFmtId", "0") for x in el if _local(x.tag) == "xf"]
-    return frozenset(i for i, fmt in enumerate(xfs)
-                     if fmt in ("9", "10") or "%" in _QUOTED_RE.sub("", codes.get(fmt, "")))
+    return tuple((fmt, codes.get(fmt, "")) for fmt in xfs)
+
+
+@lru_cache(maxsize=64)
+def _percent_styles(styles: bytes) -> frozenset[int]:
+    """Indices of cellXfs whose number format shows a percent."""
+    return frozenset(i for i, (fmt, code) in enumerate(_small(cell_formats, styles))
+                     if fmt in ("9", "10") or "%" in _QUOTED_RE.sub("", code))
+
+
+def formula_text(raw: bytes | None) -> str:
+    """A formula's text as :meth:`Container.formula_cells` gives it: XML unescaped, without
+    the characters :data:`_UNSHOWABLE_RE` drops."""
+    return _UNSHOWABLE_RE.sub("", html.unescape((raw or b"").decode("utf-8", "replace")))
 
 
 # ------------------------------------------------------------------ entry point
@@ -861,7 +873,7 @@ def _formula_at(xml: bytes, row: int, col: int) -> str | None:
             start = xml.rfind(b"<", 0, i)
             m = _FORMULA_CELL_RE.match(xml, start)
             if m and start >= 0 and xml.find(b">", start, i) < 0:      # r= is in this start tag
-                return _UNSHOWABLE_RE.sub("", html.unescape((m.group(2) or b"").decode("utf-8", "replace")))
+                return formula_text(m.group(2))
             if _CELL_START_RE.match(xml, start) and xml.find(b">", start, i) < 0:
                 return None                                            # the cell, without a formula
         i = xml.find(ref, i + 1)
