@@ -22,6 +22,7 @@ import zipfile
 import zlib
 
 from .safezip import Container, Refused, _stored_zip
+from .xlsxstream import col_letter
 
 MAX_PART = 4 << 30          # uncompressed bytes of one sheet part
 MAX_RATIO = 1000            # its compression ratio, checked above RATIO_FLOOR
@@ -401,15 +402,6 @@ def _last_row_number(piece: bytes, default: int) -> int:
             return int(r.group(1)) if r else default
 
 
-def _letters(col: int) -> bytes:
-    s = ""
-    col += 1
-    while col:
-        col, r = divmod(col - 1, 26)
-        s = chr(65 + r) + s
-    return s.encode()
-
-
 class _Column(SheetRows):
     """One column of a sheet. Where every cell of a piece is written ``<c r="A1"…`` (as Excel,
     LibreOffice, WPS and openpyxl write them) and the column's cells hold a plain shared string
@@ -420,7 +412,7 @@ class _Column(SheetRows):
     def __init__(self, rows: SheetRows, col: int):
         super().__init__(rows.book, rows.sheet)
         self.col = col
-        self._letters = letters = _letters(col)
+        letters = col_letter(col).encode()
         self._cell_re = re.compile(rb'<c r="' + letters + rb'([0-9]+)"((?:\s+[st]="[^"<>]*")*)\s*'
                                    rb'(?:/>|>(?:<v>([^<]*)</v>)?</c>)')
         self._refs = b'<c r="' + letters
