@@ -7,6 +7,7 @@ The project is completed in place (default weights, overrides, notes); the calle
 each issue is (a register row and column, or a field of the project file)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from .errors import ScoringError, XlperfError
@@ -99,15 +100,14 @@ def inexpressible_targets(p: Project) -> list[Issue]:
     The portable workbook leaves their score to 待核 rather than call the add-in (#NAME?
     without it) or round the actual."""
     from . import formulas
-    from .generate import _parsed_actual, _parsed_target
+    from .generate import _parsed_actual
     from .notation import Quantity
 
     issues = []
     for i, ind in enumerate(p.indicators):
-        target = _parsed(ind.target, _parsed_target)
+        target, scale = _target_scale(ind.target) if type(ind.target) is str else _scale_of(ind.target)
         if not isinstance(target, Quantity):
             continue
-        scale = formulas.target_scale(target)
         if scale is None:
             why = ("为负数的「≤」目标" if target.value < 0 else
                    f"有效数字过多（放大为整数后达到 10^{len(str(formulas.MAX_SCALED_TARGET)) - 1}）")
@@ -122,6 +122,22 @@ def inexpressible_targets(p: Project) -> list[Issue]:
                                              "自评表的原生公式无法精确计分：该行得分显示「待核」，请核对实际完成值",
                                 warning=True))
     return issues
+
+
+def _scale_of(target):
+    """(the parsed target, :func:`xlperf.formulas.target_scale` of it when it is a Quantity)."""
+    from . import formulas
+    from .generate import _parsed_target
+    from .notation import Quantity
+
+    target = _parsed(target, _parsed_target)
+    return target, (formulas.target_scale(target) if isinstance(target, Quantity) else None)
+
+
+@functools.lru_cache(maxsize=8192)
+def _target_scale(text: str):
+    # memoised by the target's text: a register repeats its notations (≥90%, =100%) row after row
+    return _scale_of(text)
 
 
 def _parsed(value, parse):

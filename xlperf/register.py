@@ -193,7 +193,19 @@ class _Sheet:
         for col in self.missing:
             errors.append(RegisterError(f"缺少必填列「{col.header}」（第 1 行为表头）。").at(path, name, "1"))
         self.columns = {c.attr: c for c in columns}
+        self._long = frozenset(c.attr for c in columns if c.type == "long")
+        self._pad = [""] * (max(found.values(), default=0) + 2)
+        self._slots: dict[tuple, list[int]] = {}
         self.rows = rows
+
+    def cells(self, values, attrs: tuple[str, ...]) -> list:
+        """The raw values (as :meth:`raw` gives them) of ``attrs`` in one row: the columns are
+        looked up once per sheet, not per cell."""
+        slots = self._slots.get(attrs)
+        if slots is None:
+            slots = self._slots[attrs] = [self.index.get(a, -1) for a in attrs]
+        row = values + self._pad
+        return [None if v.__class__ is str and (not v or v.isspace()) else v for v in map(row.__getitem__, slots)]
 
     def error(self, row: int, attr: str, message: str, *, with_file: bool = True) -> RegisterError:
         col = self.columns[attr]
@@ -215,6 +227,8 @@ class _Sheet:
         return self.as_text(self.raw(values, attr), attr, row, errs)
 
     def as_text(self, value, attr, row, errs) -> str:
+        if value.__class__ is str:          # most cells
+            return value if attr in self._long else value.strip()
         if value is None:
             if self.columns[attr].required:
                 errs.append(self.error(row, attr, "不能为空。"))
@@ -229,6 +243,9 @@ class _Sheet:
         return text.strip() if self.columns[attr].type != "long" else text
 
     def notation(self, values, attr, row, errs):
+        return self.typed(self.raw(values, attr), attr, row, errs)
+
+    def typed(self, value, attr, row, errs):
         """A cell people type 指标值 notation into (指标值, 实际完成值): what they typed, when Excel
         stored something else (:func:`~xlperf.notation.as_typed`, shared with check/harvest);
         anything whose meaning the cell does not show is refused with the cell named. Other
@@ -236,8 +253,10 @@ class _Sheet:
         idx = self.index.get(attr)
         where = (row - 1, idx)
         marks = self.marks
+        if value.__class__ is str:      # text (never blank here) is what the cell shows: as_typed's first rule
+            return value
         try:
-            return as_typed(self.raw(values, attr), formula=marks.formulas.get(where) if idx is not None else None,
+            return as_typed(value, formula=marks.formulas.get(where) if idx is not None else None,
                             percent=where in marks.percent)
         except NotationError as exc:
             errs.append(self.error(row, attr, exc.message))
@@ -245,11 +264,18 @@ class _Sheet:
 
     def number(self, values, attr, row, errs, *, what: str | None = None,
                places: int | None = None) -> Decimal | None:
+        return self.number_of(self.raw(values, attr), attr, row, errs, what=what, places=places)
+
+    def number_of(self, value, attr, row, errs, *, what: str | None = None,
+                  places: int | None = None) -> Decimal | None:
         """A non-negative number; with ``places``, more decimals than that are refused (an amount
         of 3 decimals would print one 执行率 on the form, whose cells hold cents, and check another)."""
-        value = self.raw(values, attr)
         if value.__class__ is float:       # most cells: skip the text checks
-            number = from_excel(value)
+            number = _DECIMALS.get(value)
+            if number is None:
+                number = from_excel(value)
+                if len(_DECIMALS) < 4096:      # weights and scores: a few values, again and again
+                    _DECIMALS[value] = number
             if number >= 0 and (places is None or number.as_tuple().exponent >= -places):
                 return number
         if value is None or is_blank(value):
@@ -268,6 +294,18 @@ class _Sheet:
                                               f"（填写的是 {plain(number)}）：表格金额只保留两位小数，请先取好两位再填写。"))
             return None
         return number
+
+
+#: float → from_excel(float), for the numbers a register repeats (see _Sheet.number_of).
+_DECIMALS: dict[float, Decimal] = {}
+
+
+def _blank_row(values) -> bool:
+    """Every cell empty or white space (the first filled cell ends the look)."""
+    for v in values:
+        if v is not None and (v.__class__ is not str or (v and not v.isspace())):
+            return False
+    return True
 
 
 def _date(sheet: _Sheet, values, attr, row, errs) -> str:
@@ -431,7 +469,7 @@ class RegisterStream:
         kind, year, default_profile = self._project_args
         seen: set[str] = set()
         for row, values in enumerate(rows, start=2):
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            if _blank_row(values):
                 continue
             errs: list = []
             key = psheet.text(values, "key", row, errs)
@@ -533,7 +571,7 @@ class RegisterStream:
             yield finished(order[ready])
             ready += 1
         for row, values in enumerate(isheet.rows, start=2):
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            if _blank_row(values):
                 continue
             errs = []
             key = isheet.text(values, "key", row, errs)
@@ -762,22 +800,29 @@ def _move_year(sheet: _Sheet, row: int, obj, attrs, old: int, new: int, warnings
             warnings.extend(str(sheet.error(row, attr, f"{n}（年度 {old} → {new}）")) for n in notes)
 
 
+_INDICATOR_CELLS = ("level1", "level2", "level3", "target", "weight", "actual", "score", "note")
+
+
 def _indicator_row(sheet: _Sheet, values, row, errs, project: Project, warnings: list) -> Indicator | None:
     n = len(errs)
-    target = sheet.as_text(sheet.notation(values, "target", row, errs), "target", row, errs)
-    ind = Indicator(level1=sheet.text(values, "level1", row, errs), level2=sheet.text(values, "level2", row, errs),
-                    level3=sheet.text(values, "level3", row, errs), target=target)
-    ind.weight = sheet.number(values, "weight", row, errs)
+    level1, level2, level3, target, weight, actual, score, note = sheet.cells(values, _INDICATOR_CELLS)
+    text = sheet.as_text
+    target = text(sheet.typed(target, "target", row, errs), "target", row, errs)
+    ind = Indicator(level1=text(level1, "level1", row, errs), level2=text(level2, "level2", row, errs),
+                    level3=text(level3, "level3", row, errs), target=target)
+    ind.weight = sheet.number_of(weight, "weight", row, errs)
     if not ind.target:
         warnings.append(str(sheet.error(row, "target", "指标值为空（照样生成，请补填）")))
     if project.kind == SELF_EVALUATION:
-        actual = sheet.notation(values, "actual", row, errs)
-        if isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        actual = sheet.typed(actual, "actual", row, errs)
+        if actual.__class__ is str:
+            ind.actual = actual.strip()
+        elif isinstance(actual, (int, float)) and not isinstance(actual, bool):
             ind.actual = from_excel(actual)
         elif actual is not None:
             ind.actual = str(actual).strip()
-        ind.score = sheet.number(values, "score", row, errs)
-        ind.note = sheet.text(values, "note", row, errs)
+        ind.score = sheet.number_of(score, "score", row, errs)
+        ind.note = text(note, "note", row, errs)
     return ind if len(errs) == n else None
 
 
