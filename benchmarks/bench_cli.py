@@ -20,8 +20,9 @@ largest sum over the tree of proportional set sizes, sampled every 20 ms from
 Floors, in the same run, with as many processes as xlperf uses (one per core):
 
 * **bare zip** for generate: one of xlperf's own output files taken apart once; per file
-  only the sheet XML is changed (the project name), deflated at the level xlperf uses and
-  written with the other parts copied pre-deflated — the bytes of a file, no logic;
+  only the sheet XML is changed (the project name), deflated with the library (ISA-L or zlib)
+  and level xlperf uses and written with the other parts copied pre-deflated — the bytes of a
+  file, no logic;
 * **raw calamine** for harvest + check: python-calamine opening each file xlperf wrote and
   reading every sheet's values (``to_python()``) — what the least a reader must do.
 
@@ -270,6 +271,8 @@ def run_python(label: str, code: str, *args: str) -> Measured:
 BARE_ZIP = r'''
 import os, sys, struct, zlib, zipfile, multiprocessing
 src, out, n, level, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].encode()
+if sys.argv[6] == "isal":    # the deflate xlperf itself uses, so the floor is never the slower writer
+    from isal import isal_zlib as zlib
 z = zipfile.ZipFile(src)
 fixed, sheet_name, sheet = [], None, None
 for info in z.infolist():
@@ -350,7 +353,8 @@ def one_size(n: int, parent: Path, repeat: int, check_runs: int) -> dict:
     indicators = build_register(register, n)
     print(f"\n== {n:,} 个项目（{indicators:,} 行指标）：登记表 {register.stat().st_size / 2**20:.1f} MB，"
           f"构建 {time.perf_counter() - t0:.1f} 秒", flush=True)
-    from xlperf.template import DEFLATE_LEVEL  # the level xlperf writes with: the floor uses the same
+    from xlperf.template import DEFLATE_LEVEL, _isal  # what xlperf deflates with: the floor uses the same
+    deflater = "isal" if DEFLATE_LEVEL <= 3 and _isal() is not None else "zlib"
 
     best: dict[str, Measured] = {}
 
@@ -367,7 +371,8 @@ def one_size(n: int, parent: Path, repeat: int, check_runs: int) -> dict:
         keep(run_tree("generate", xl + ["generate", str(register), "--kind", KIND, "-o", str(fresh(parent, "out"))]))
         sample = next(out.rglob("*.xlsx"))
         name = _project_name(sample)
-        keep(run_python("bare zip", BARE_ZIP, sample, fresh(parent, "floor"), n, DEFLATE_LEVEL, name))
+        keep(run_python("bare zip", BARE_ZIP, sample, fresh(parent, "floor"), n, DEFLATE_LEVEL, name,
+                            deflater))
         shutil.rmtree(parent / "floor", ignore_errors=True)
         report = fresh(parent, "report")
         report.mkdir()
