@@ -996,8 +996,9 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
     stop_of = g.stops(hr, present).__getitem__
     # 人工调整得分: an xlperf workbook's override column, an input right of the printed form.
     # Found by its header in the header row (not a label: it must not widen the form's edge).
-    override_c = next((c for c in range(g.width(hr)) if c > max(present, default=-1)
-                       and isinstance(g.get(hr, c), str) and _key(g.get(hr, c)) == "人工调整得分"), None)
+    header = g.rows[hr] if 0 <= hr < g.height else ()
+    override_c = next((c for c in range(max(present, default=-1) + 1, len(header))
+                       if isinstance(header[c], str) and _key(header[c]) == "人工调整得分"), None)
     # The footer (总分, 评分等级) and the next form (项目名称) begin left of the 三级指标 column;
     # the same words typed as a value (a 三级指标 or 偏差原因 of 合计/总分) do not end the table.
     first_value_c = cols["i_l3"] if cols["i_l3"] is not None else min(
@@ -1038,8 +1039,8 @@ def _indicators(g: _Grid, rd: _Reader, p: Project, hr: int, end: int) -> int:
         if all(_blank_cell(v) or (pos is not None and g.is_label(*pos)) for k, (v, pos) in vals.items()
                if k not in ("i_l1", "i_l2")):
             continue    # label words where values belong: text, not an indicator
-        name = clean_text(strip_html(str(vals["i_l3"][0]))) if not _blank_cell(vals["i_l3"][0]) else ""
-        if not rd.funds_scored and p.funds_score is None and _EXECUTION.fullmatch(name):
+        if not rd.funds_scored and p.funds_score is None and _EXECUTION.fullmatch(
+                clean_text(strip_html(str(vals["i_l3"][0]))) if not _blank_cell(vals["i_l3"][0]) else ""):
             _execution_indicator(rd, p, vals)
             continue
         i = len(p.indicators)
