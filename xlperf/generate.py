@@ -244,8 +244,24 @@ def _dv(kind: str, sqref: str, formula: str | None = None, *, prompt: str, title
     return f"<dataValidation {' '.join(attrs)}>{body}</dataValidation>"
 
 
-def _validations(items: list[str]) -> str:
-    return f'<dataValidations count="{len(items)}">{"".join(items)}</dataValidations>' if items else ""
+_DV_UTF8: dict[str, bytes] = {}
+
+
+def _validations(items: list[str]) -> bytes:
+    """The <dataValidations> element as UTF-8 (each validation encoded once: they are memoised
+    per template cell and target notation, and most of a sheet's text after its formulas)."""
+    if not items:
+        return b""
+    out = [f'<dataValidations count="{len(items)}">'.encode()]
+    for item in items:
+        data = _DV_UTF8.get(item)
+        if data is None:
+            if len(_DV_UTF8) > 20000:  # bounded
+                _DV_UTF8.clear()
+            data = _DV_UTF8[item] = item.encode("utf-8")
+        out.append(data)
+    out.append(b"</dataValidations>")
+    return b"".join(out)
 
 
 # ------------------------------------------------------------------ 自评表

@@ -139,7 +139,30 @@ def cell_xml(ref: str, style: str | None, value) -> str:
             f"</t></is></c>")
 
 
-_FORMULA_HEADS: dict = {}
+_FORMULA_UTF8: dict = {}
+
+
+def _formula_head(head: str, value: Formula) -> bytes:
+    """:func:`_cell`'s text of a formula cell up to its cached value, as UTF-8 (memoised per cell
+    and formula: the text depends on nothing else)."""
+    cached = value.cached
+    key = (head, value.expr, isinstance(cached, str) and cached != "")
+    found = _FORMULA_UTF8.get(key)
+    if found is None:
+        if len(_FORMULA_UTF8) > 50000:   # bounded: cells × formulas of the templates in use
+            _FORMULA_UTF8.clear()
+        f = _formula_xml(value.expr)
+        found = _FORMULA_UTF8[key] = (f'{head} t="str">{f}' if key[2] else f"{head}>{f}").encode()
+    return found
+
+
+def _formula_tail(cached) -> bytes:
+    """The rest of a formula cell after :func:`_formula_head`: its cached value."""
+    if cached is None or cached == "":
+        return b"</c>"
+    if isinstance(cached, str):
+        return f"<v>{xml_text(cached)}</v></c>".encode()
+    return f"<v>{_number(cached)}</v></c>".encode()
 
 
 def _cell(head: str, value) -> str:
@@ -153,19 +176,7 @@ def _cell(head: str, value) -> str:
     if value is None:
         return head + "/>"
     if kind is Formula:
-        key = (head, value.expr)
-        heads = _FORMULA_HEADS.get(key)
-        if heads is None:
-            if len(_FORMULA_HEADS) > 50000:   # bounded: cells × formulas of the templates in use
-                _FORMULA_HEADS.clear()
-            f = _formula_xml(value.expr)
-            heads = _FORMULA_HEADS[key] = (f"{head}>{f}", f'{head} t="str">{f}')
-        cached = value.cached
-        if cached is None or cached == "":
-            return heads[0] + "</c>"
-        if isinstance(cached, str):
-            return f"{heads[1]}<v>{xml_text(cached)}</v></c>"
-        return f"{heads[0]}<v>{_number(cached)}</v></c>"
+        return (_formula_head(head, value) + _formula_tail(value.cached)).decode()
     if kind is Decimal or kind is int:
         return f"{head}><v>{_number(value)}</v></c>"
     if value == "":
@@ -381,19 +392,20 @@ def _row_plan(row: _Row) -> _RowPlan:
 
 
 def _resolve(plan: _RowPlan, r: int) -> list:
-    """A row plan at output row ``r``: static runs as text, and per field or label cell
-    (``<c r=".." s=".."`` head, name, index or None, 0 indicator field / 1 form field / 2 label)."""
+    """A row plan at output row ``r``: static runs as UTF-8, and per field or label cell
+    (``<c r=".." s=".."`` head, the empty cell as UTF-8, name, index or None, where its value is:
+    0 the indicator's fields, 1 the form's, 2 the labels)."""
     rs = str(r)
     ops = []
     for op, col, style, name, extra in plan.cells:
         if op == 0:
-            ops.append(rs.join(plan.statics[col]))
+            ops.append(rs.join(plan.statics[col]).encode())
             continue
         head = f'<c r="{col}{rs}" s="{style}"' if style else f'<c r="{col}{rs}"'
         if op == 1:
-            ops.append((head, name, None, 2))
+            ops.append((head, (head + "/>").encode(), name, None, 2))
         else:
-            ops.append((head, name, extra[0], 0 if extra[1] else 1))
+            ops.append((head, (head + "/>").encode(), name, extra[0], 0 if extra[1] else 1))
     return ops
 
 
@@ -416,6 +428,7 @@ class CompiledTemplate:
     _part_cache: dict = field(default_factory=dict, repr=False, compare=False)
     #: The skeleton as static text and ``"\0slot"`` markers (see :func:`_skeleton`).
     pieces: list | None = field(default=None, repr=False, compare=False)
+    _pieces_utf8: list | None = field(default=None, repr=False, compare=False)
     #: Free for callers to memoise what depends only on this template (bounded by them).
     memo: dict = field(default_factory=dict, repr=False, compare=False)
     #: The template's <conditionalFormatting> elements, stretched over the indicator rows
@@ -450,7 +463,7 @@ class CompiledTemplate:
     # -- rendering ---------------------------------------------------------
     def render_sheet(self, values: Mapping[str, object], indicators: Sequence[Mapping[str, object]],
                      *, labels: Mapping[str, str], heights: Mapping[int, float] | None = None,
-                     band_heights: Sequence[float] | None = None, validations: str = "",
+                     band_heights: Sequence[float] | None = None, validations: str | bytes = "",
                      extra_merges: Iterable[str] = (), protection_password: str | None = None,
                      row_breaks: Sequence[int] = ()) -> bytes:
         n = max(1, len(indicators))
@@ -502,17 +515,32 @@ class CompiledTemplate:
                   "".join(f'<brk id="{r}" max="16383" man="1"/>' for r in row_breaks) + "</rowBreaks>"
                   ) if row_breaks else ""
         conditional = self.conditional_xml(n)
-        slots = {"dimension": f'<dimension ref="A1:{self.max_col}{last}"/>', "rows": "".join(out_rows),
-                 "merges": merge_xml, "validations": str(validations), "breaks": breaks,
-                 "protection": _protection_xml(protection_password), "conditional": conditional}
         if self.pieces is None:
             return self.skeleton.render(
-                dimension=f"A1:{self.max_col}{last}", rows=out_rows, merges=merge_xml,
-                validations=validations, breaks=breaks,
+                dimension=f"A1:{self.max_col}{last}", merges=merge_xml, breaks=breaks,
+                validations=validations.decode("utf-8") if type(validations) is bytes else validations,
+                rows=[r.decode("utf-8") if type(r) is bytes else r for r in out_rows],
                 protection=_protection_xml(protection_password), conditional=conditional,
             ).encode("utf-8")
-        # The skeleton's text with its slots filled: what the jinja2 skeleton renders, joined directly.
-        return "".join(slots[p[1:]] if p[:1] == "\0" else p for p in self.pieces).encode("utf-8")
+        # The skeleton's text with its slots filled: what the jinja2 skeleton renders, joined
+        # directly, as UTF-8 (the rows come encoded: see _row_xml).
+        rows = b"".join(r if type(r) is bytes else r.encode("utf-8") for r in out_rows)
+        slots = {"dimension": f'<dimension ref="A1:{self.max_col}{last}"/>', "merges": merge_xml,
+                 "validations": validations if type(validations) is bytes else str(validations),
+                 "breaks": breaks, "protection": _protection_xml(protection_password), "conditional": conditional}
+        pieces = self._pieces_utf8
+        if pieces is None:
+            pieces = self._pieces_utf8 = [p if p[:1] == "\0" else p.encode("utf-8") for p in self.pieces]
+        out = []
+        for piece in pieces:
+            if type(piece) is bytes:
+                out.append(piece)
+            elif piece == "\0rows":
+                out.append(rows)
+            else:
+                text = slots[piece[1:]]
+                out.append(text if type(text) is bytes else text.encode("utf-8"))
+        return b"".join(out)
 
     def conditional_xml(self, n: int) -> str:
         """The template's conditional formats for ``n`` indicator rows (memoised per count)."""
@@ -524,8 +552,11 @@ class CompiledTemplate:
             xml = self.memo[key] = "".join(_conditional_xml(c, self.band, max(1, n)) for c in self.conditional)
         return xml
 
-    def _row_xml(self, row: _Row, layout: Layout, values, ind, labels, ht, k) -> str:
-        r = layout.row(row.number, k)
+    def _row_xml(self, row: _Row, layout: Layout, values, ind, labels, ht, k) -> bytes:
+        """One ``<row>`` as UTF-8: a sheet's text is mostly its formulas, memoised here already
+        encoded (encoding them again per file was ~15% of a render)."""
+        number, band = row.number, self.band
+        r = number if number < band else band + k if number == band else number + layout.n - 1
         plan = row.plan
         if plan is None:
             plan = row.plan = _row_plan(row)
@@ -541,26 +572,27 @@ class CompiledTemplate:
         ops = plan.resolved.get(r)
         if ops is None:
             ops = plan.resolved[r] = _resolve(plan, r)
-        parts = [f'<row r="{r}"{attr}>']
+        sources = (ind if ind is not None else {}, values, labels)
+        parts = [f'<row r="{r}"{attr}>'.encode()]
         append = parts.append
-        if ind is None:
-            ind = {}
         for op in ops:
-            if type(op) is str:   # a run of static cells
+            if type(op) is bytes:   # a run of static cells
                 append(op)
                 continue
-            head, name, idx, where = op
-            if where == 0:        # a field of the indicator row
-                value = ind.get(name)
-            elif where == 1:      # a field of the form
-                value = values.get(name)
-            else:                 # a label
-                value = labels.get(name, "")
+            head, empty, name, idx, where = op
+            value = sources[where].get(name)
+            if value is None:       # (a missing label is "": written the same, as an empty cell)
+                append(empty)
+                continue
             if idx is not None and isinstance(value, (list, tuple)):
                 value = value[idx] if idx < len(value) else None
-            append(_cell(head, value))
-        append("</row>")
-        return "".join(parts)
+            if type(value) is Formula:
+                append(_formula_head(head, value))
+                append(_formula_tail(value.cached))
+            else:
+                append(_cell(head, value).encode())
+        append(b"</row>")
+        return b"".join(parts)
 
     def render_workbook_xml(self, n: int, full_calc_on_load: bool) -> bytes:
         # Depends only on the indicator count and the calc flag: computed once per pair.
