@@ -681,6 +681,24 @@ def test_written_parts_inflate_with_zlib_and_match_their_crc(monkeypatch, fast):
     assert b"<sheetData>" in z.read("xl/worksheets/sheet1.xml")
 
 
+def test_bulk_memos_stay_bounded_and_render_the_same_after_clearing(monkeypatch):
+    """The memos a bulk run fills (formula cells as UTF-8, per-(row, target) formulas) are
+    bounded by size: a register of many distinct targets does not grow a worker's memory; a
+    cleared memo renders the same bytes."""
+    projects = [f.project for f in load() if f.project.kind == SELF_EVALUATION]
+    first = [render(p) for p in projects]
+    monkeypatch.setattr(T, "FORMULA_MEMO_BYTES", 20_000)
+    monkeypatch.setattr(G, "MEMO_ENTRIES", 5)
+    T._FORMULA_UTF8.clear()
+    T._FORMULA_UTF8_SIZE[0] = 0
+    G.compiled(SELF_EVALUATION).memo.clear()
+    for p, data in zip(projects, first):
+        assert render(p) == data
+        assert T._FORMULA_UTF8_SIZE[0] <= 20_000 + 200 * 7_000   # one sheet's cells past the bound at most
+        assert T._FORMULA_UTF8_SIZE[0] == sum(len(v) for v in T._FORMULA_UTF8.values())
+        assert len(G.compiled(SELF_EVALUATION).memo) <= 5 + 8
+
+
 def test_declaration_dimension_covers_every_indicator_row():
     """The 申报表's last template row is the indicator row: <dimension> must still cover
     all indicator rows (readers that trust it, like openpyxl read-only, stop there)."""

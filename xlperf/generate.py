@@ -116,11 +116,14 @@ def _lines(text, width: float) -> int:
         return 1
     usable = max(width - 1.5, 2.0)
     text = str(text)
-    if len(text) * 2.0 <= usable and "\n" not in text:
-        return 1
+    if "\n" not in text:
+        if len(text) * 2.0 <= usable:
+            return 1
+        return max(1, math.ceil(sum(map(_CHAR_WIDTHS.__getitem__, text)) / usable))
     return sum(max(1, math.ceil(_text_width(part) / usable)) for part in text.split("\n"))
 
 
+@functools.lru_cache(maxsize=256)   # a line count and a minimum: a handful of pairs
 def _height(lines: int, minimum: float, line_pt: float = 13.5) -> float:
     return max(minimum, round(lines * line_pt + 6, 1))
 
@@ -256,7 +259,7 @@ def _validations(items: list[str]) -> bytes:
     for item in items:
         data = _DV_UTF8.get(item)
         if data is None:
-            if len(_DV_UTF8) > 20000:  # bounded
+            if len(_DV_UTF8) > 4000:  # bounded (~1 KB each)
                 _DV_UTF8.clear()
             data = _DV_UTF8[item] = item.encode("utf-8")
         out.append(data)
@@ -275,6 +278,11 @@ class Rendered:
 
 def _num(x):
     return x if x is not None else None
+
+
+#: Entries of a template's memo (frames and per-(row, target) formulas, up to ~25 KB each with
+#: their validations) before it is cleared: a real register's variety of targets is unbounded.
+MEMO_ENTRIES = 2000
 
 
 def _self_evaluation_frame(t: CompiledTemplate, mode: str, p, count: int, unit: str) -> dict:
@@ -320,7 +328,7 @@ def _self_evaluation_frame(t: CompiledTemplate, mode: str, p, count: int, unit: 
         "goal_widths": (_merged_width(t, t.names["xp_expected_goal"].col1, goal_row),
                         _merged_width(t, t.names["xp_actual_result"].col1, goal_row)),
     }
-    if len(t.memo) > 20000:  # bounded: bulk runs stay flat in memory
+    if len(t.memo) > MEMO_ENTRIES:  # bounded: bulk runs stay flat in memory
         t.memo.clear()
     t.memo[key] = frame
     return frame
@@ -350,8 +358,8 @@ def _self_evaluation(project: Project, t: CompiledTemplate, mode: str, p) -> tup
     prev = None
     for k, ind in enumerate(project.indicators):
         res = scored.indicators[k]
-        parsed, proposal, final, dv_actual, dv_override = _indicator_formulas(t, k, ind.target, mode, p,
-                                                                              profile_cell)
+        parsed, proposal, final, dv_actual, dv_override, quantitative = _indicator_formulas(
+            t, k, ind.target, mode, p, profile_cell)
         actual_text = _actual_text(ind.actual)
         row = {
             "xp_ind_level1": ind.level1 if not prev or prev.level1 != ind.level1 else None,
@@ -361,7 +369,7 @@ def _self_evaluation(project: Project, t: CompiledTemplate, mode: str, p) -> tup
             "xp_ind_note": ind.note, "xp_ind_override": ind.override,
         }
         if parsed is not None:
-            if isinstance(_safe_target(ind.target), Quantity):
+            if quantitative:
                 cached = res.actual.value if res is not None and isinstance(res.actual, Quantity) else None
             else:
                 cached = _judgement_code(actual_text)
@@ -392,7 +400,7 @@ def _indicator_formulas(t: CompiledTemplate, k: int, target_text: str, mode: str
     nothing else (an indicator row's cells do not move with the indicator count), so bulk
     runs compute them once per (row, target) and template. Returns (parsed-value formula or
     None, proposal formula, final-score formula, validation of the actual, validation of the
-    override)."""
+    override, whether the target is quantitative)."""
     key = ("自评表.indicator", k, target_text, mode, p.name, p.source, profile_cell)
     found = t.memo.get(key)
     if found is not None:
@@ -442,8 +450,8 @@ def _indicator_formulas(t: CompiledTemplate, k: int, target_text: str, mode: str
                               ("，且在所选档次的区间内（达成 80%–100%，部分达成 60%–80%，未达成 0–60%）" if qualitative else "") +
                               "，并在偏差原因栏写明理由。"),
                       error="调整得分超出允许范围（0 到分值；定性指标须在所选档次区间内）。")
-    found = (parsed, proposal.replace("$PROFILE", profile_cell), final, dv_actual, dv_override)
-    if len(t.memo) > 20000:  # bounded: bulk runs stay flat in memory
+    found = (parsed, proposal.replace("$PROFILE", profile_cell), final, dv_actual, dv_override, not qualitative)
+    if len(t.memo) > MEMO_ENTRIES:  # bounded: bulk runs stay flat in memory
         t.memo.clear()
     t.memo[key] = found
     return found

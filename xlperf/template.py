@@ -140,6 +140,10 @@ def cell_xml(ref: str, style: str | None, value) -> str:
 
 
 _FORMULA_UTF8: dict = {}
+#: Bytes held by :data:`_FORMULA_UTF8`, and its bound: a formula cell is up to ~7 KB, and a real
+#: register's variety of (row, target) pairs is unbounded, so the memo is bounded by size.
+_FORMULA_UTF8_SIZE = [0]
+FORMULA_MEMO_BYTES = 8 * 2**20
 
 
 def _formula_head(head: str, value: Formula) -> bytes:
@@ -149,10 +153,12 @@ def _formula_head(head: str, value: Formula) -> bytes:
     key = (head, value.expr, isinstance(cached, str) and cached != "")
     found = _FORMULA_UTF8.get(key)
     if found is None:
-        if len(_FORMULA_UTF8) > 50000:   # bounded: cells × formulas of the templates in use
+        if _FORMULA_UTF8_SIZE[0] > FORMULA_MEMO_BYTES:
             _FORMULA_UTF8.clear()
-        f = _formula_xml(value.expr)
+            _FORMULA_UTF8_SIZE[0] = 0
+        f = f"<f>{xml_text(value.expr)}</f>"   # (not through _formula_xml's memo: this one holds it)
         found = _FORMULA_UTF8[key] = (f'{head} t="str">{f}' if key[2] else f"{head}>{f}").encode()
+        _FORMULA_UTF8_SIZE[0] += len(found)
     return found
 
 
