@@ -15,6 +15,7 @@ summary needs no second read of it.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -80,12 +81,25 @@ def number_cell(ref: str, style: int, value: float) -> str:
     return f'<c r="{ref}" s="{style}" t="e"><f>{"1/0" if value > 0 else "-1/0"}</f><v>#DIV/0!</v></c>'
 
 
+@functools.lru_cache(maxsize=1)
+def _fast_zlib():
+    """ISA-L's zlib (python-isal, as :func:`xlperf.template.deflate_raw` uses) or zlib where it
+    is missing: the spooled rows of a 1,000-form 指标明细 (11.6 MB of XML) deflate at level 1 in
+    16 ms instead of 47, inflate back (for the CRC and hash) in 4 ms instead of 10, as plain
+    deflate (the part is ~4% larger)."""
+    try:
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover - a platform without its wheel
+        return zlib
+    return isal_zlib
+
+
 class SheetSpool:
     """The ``<row>`` elements of one sheet, deflated into a temporary file as they come."""
 
     def __init__(self, level: int = 1, buffer: int = 1 << 16):
         self.file = tempfile.TemporaryFile(prefix="xlperf-")
-        self._z = zlib.compressobj(level, zlib.DEFLATED, -15)
+        self._z = (_fast_zlib() if level <= 3 else zlib).compressobj(level, zlib.DEFLATED, -15)
         self._buf: list[str] = []
         self._pending = 0
         self._limit = buffer
@@ -124,7 +138,7 @@ class SheetSpool:
 
     def plain(self, chunk: int = 1 << 20) -> Iterable[bytes]:
         """The rows, inflated piece by piece (at most ``chunk`` bytes at a time)."""
-        d = zlib.decompressobj(-15)
+        d = _fast_zlib().decompressobj(-15)
         for data in self.compressed():
             while data:
                 yield d.decompress(data, chunk)
@@ -174,12 +188,13 @@ class ZipWriter:
         z = zlib.compressobj(self.level, zlib.DEFLATED, -15)
         t_body = z.compress(tail) + z.flush()
         sha = hashlib.sha256(head)
-        crc = zlib.crc32(head)
+        crc32 = _fast_zlib().crc32
+        crc = crc32(head)
         for data in spool.plain():
             sha.update(data)
-            crc = zlib.crc32(data, crc)
+            crc = crc32(data, crc)
         sha.update(tail)
-        crc = zlib.crc32(tail, crc)
+        crc = crc32(tail, crc)
         spool_size = spool.file.seek(0, 2)
         self.digests[name] = sha.digest()
         self._entry(name, crc, len(h_body) + spool_size + len(t_body), len(head) + spool.size + len(tail),
