@@ -537,3 +537,33 @@ def test_grade_bands(score, expected):
 def test_grade_rejects_float():
     with pytest.raises(NotationError, match="浮点数"):
         grade(95.5)
+
+
+def test_engine_functions_nested_keep_the_engines_context_and_trap_conversion():
+    """An engine function called from another skips re-entering ENGINE (speed) but still runs
+    under it whatever the caller's context, and still turns an arithmetic trap into the
+    ScoringError its caller catches (score_project catches per indicator)."""
+    import decimal
+
+    from xlperf.scoring import _engine
+
+    @_engine
+    def inner(x):
+        return x / Decimal(3), x * Decimal("1E+999999")
+
+    @_engine
+    def outer(x):
+        third, _ = inner(Decimal(1))                 # no trap
+        try:
+            inner(x)
+        except ScoringError as exc:                    # what score_project relies on
+            return third, str(exc)
+        return third, ""
+
+    with decimal.localcontext(decimal.Context(prec=3, rounding=decimal.ROUND_FLOOR, traps=[])):
+        third, message = outer(Decimal("9E+999990"))
+        assert decimal.getcontext().prec == 3          # the caller's context is back
+    assert third == Decimal("0." + "3" * 50)          # 50 digits: ENGINE's precision, not the caller's 3
+    assert "超出可计算的范围" in message
+    with pytest.raises(ScoringError, match="超出可计算的范围"):
+        inner(Decimal("9E+999990"))
