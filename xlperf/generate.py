@@ -1004,10 +1004,10 @@ def generate_all(jobs, out_dir, *, mode: str = "portable", force: bool = False, 
         cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         workers = max(1, workers or cpu)
         if chunk_size is None:
-            # ~4 chunks per worker for a small run; for a large one up to 128 files per chunk, so
-            # each worker's one syncfs and journal write per chunk stay rare.
-            chunk_size = 32 if total is None else max(4, min(32, -(-total // (workers * 4))),
-                                                      min(128, -(-total // (workers * 16))))
+            # ~4 chunks per worker for a small run, at most 32 files per chunk: the projects of the
+            # chunks in flight are held by this process and a worker (chunks of 128 made a
+            # 20,000-project run's peak 25 MB larger, for ~5% less wall time from fewer syncfs).
+            chunk_size = 32 if total is None else max(4, min(32, -(-total // (workers * 4))))
         if total is not None and total <= chunk_size:
             workers = 1
         fd, manifest_tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".tmp", dir=out_dir)
